@@ -1,0 +1,1 @@
+//! obshell-sim: an obshell-compatible HTTP server for tests and demos (see README.md).

@@ -1,0 +1,3 @@
+//! The `obshell-sim` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The `obshell` component (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! The `provider` component (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! The `resources` component (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! The `server` component (see ARCHITECTURE.md).
