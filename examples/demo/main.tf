@@ -1,0 +1,30 @@
+# The demo configuration that `make demo` applies against obshell-sim.
+# The endpoint and password come from OCEANBASE_ENDPOINT and OCEANBASE_PASSWORD.
+terraform {
+  required_providers {
+    oceanbase = { source = "oceanbase/oceanbase" }
+  }
+}
+
+provider "oceanbase" {}
+
+resource "oceanbase_backup_config" "this" {
+  backup_base_uri         = "file:///data/backup"
+  log_archive_concurrency = 4
+  binding                 = "optional"
+  ha_low_thread_score     = 10
+  piece_switch_interval   = "1d"
+  archive_lag_target      = "2m"
+  delete_policy = {
+    policy          = "default"
+    recovery_window = "7d"
+  }
+}
+
+output "cluster_id" {
+  value = oceanbase_backup_config.this.id
+}
+
+output "tenants" {
+  value = oceanbase_backup_config.this.tenants
+}

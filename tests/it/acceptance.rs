@@ -1,0 +1,535 @@
+//! Acceptance tests: the real `terraform` CLI (PATH's and the pinned 1.15.x) drives the provider
+//! binary against obshell-sim, through the scenarios a user goes through.
+
+use serde_json::{json, Value};
+
+use crate::sim::Sim;
+use crate::terraform::{terraforms, TfDir, TfRun};
+
+const FULL_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    oceanbase = { source = "oceanbase/oceanbase" }
+  }
+}
+
+provider "oceanbase" {}
+
+resource "oceanbase_backup_config" "this" {
+  backup_base_uri         = "file:///data/backup"
+  log_archive_concurrency = 4
+  binding                 = "optional"
+  ha_low_thread_score     = HA_SCORE
+  piece_switch_interval   = "1d"
+  archive_lag_target      = "2m"
+  delete_policy = {
+    policy          = "default"
+    recovery_window = "7d"
+  }
+}
+"#;
+
+/// The resource block with only the attributes obshell can read back.
+const READABLE_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    oceanbase = { source = "oceanbase/oceanbase" }
+  }
+}
+
+provider "oceanbase" {}
+
+resource "oceanbase_backup_config" "this" {
+  backup_base_uri         = "file:///data/backup"
+  log_archive_concurrency = 4
+  ha_low_thread_score     = HA_SCORE
+  archive_lag_target      = "2m"
+}
+"#;
+
+fn config(template: &str, ha_score: i64) -> String {
+    template.replace("HA_SCORE", &ha_score.to_string())
+}
+
+/// Everything about a tenant that the backup config sets.
+fn backup_settings(tenant: &Value) -> Value {
+    json!({
+        "parameters": tenant["parameters"],
+        "archive_dest": tenant["archive_dest"],
+        "data_dest": tenant["data_dest"],
+        "delete_policy": tenant["delete_policy"],
+        "archive_log_status": tenant["archive_log_status"],
+    })
+}
+
+fn all_backup_settings(sim: &Sim) -> Vec<Value> {
+    sim.state()["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .map(backup_settings)
+        .collect()
+}
+
+#[track_caller]
+fn check_tenant_configured(sim: &Sim, name: &str, ha_score: &str) {
+    let tenant = sim.tenant(name);
+    let cluster_id = sim.cluster_id();
+    let tenant_id = tenant["id"].as_i64().expect("a tenant id");
+    assert_eq!(
+        tenant["archive_dest"]["path"],
+        format!("file:///data/backup/{cluster_id}/{tenant_id}/clog"),
+        "{tenant}"
+    );
+    assert_eq!(tenant["archive_dest"]["binding"], "OPTIONAL", "{tenant}");
+    assert_eq!(
+        tenant["archive_dest"]["piece_switch_interval"], "1d",
+        "{tenant}"
+    );
+    assert_eq!(
+        tenant["data_dest"],
+        format!("file:///data/backup/{cluster_id}/{tenant_id}/data"),
+        "{tenant}"
+    );
+    assert_eq!(tenant["parameters"]["log_archive_concurrency"], "4");
+    assert_eq!(tenant["parameters"]["ha_low_thread_score"], ha_score);
+    assert_eq!(tenant["parameters"]["archive_lag_target"], "2m");
+    assert_eq!(
+        tenant["delete_policy"],
+        json!({"policy": "default", "recovery_window": "7d"})
+    );
+}
+
+/// The whole life of a resource: apply, empty plan, a one-field update, a respelled live value,
+/// drift, repair, import, generated config, destroy.
+fn lifecycle(obshell_version: &str) {
+    for terraform in terraforms() {
+        let sim = Sim::start(obshell_version);
+        let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        dir.write_main(&config(FULL_CONFIG, 10));
+
+        // Create.
+        let run = dir.apply();
+        run.expect_contains("archive log");
+        for tenant in ["t1", "t2"] {
+            check_tenant_configured(&sim, tenant, "10");
+        }
+        let state = dir.state_attributes();
+        assert_eq!(state["id"], sim.cluster_id().to_string(), "{state}");
+        assert_eq!(state["ha_low_thread_score"], 10);
+        assert_eq!(state["archive_lag_target"], "2m");
+        assert!(state["tenants"]["t1"].is_object(), "{state}");
+        assert!(state["tenants"]["t2"].is_object(), "{state}");
+
+        // An unchanged cluster plans empty.
+        dir.plan().expect_code(0);
+
+        // A change of one field sends only that field, and archive log keeps running.
+        sim.start_archiving();
+        sim.clear_requests();
+        dir.write_main(&config(FULL_CONFIG, 20));
+        dir.apply();
+        let writes = sim.config_writes();
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert_eq!(writes[0]["method"], "PATCH");
+        assert_eq!(writes[0]["body"], json!({"ha_low_thread_score": 20}));
+        for tenant in ["t1", "t2"] {
+            check_tenant_configured(&sim, tenant, "20");
+            assert_eq!(sim.tenant(tenant)["archive_log_status"], "DOING");
+        }
+        dir.plan().expect_code(0);
+
+        // A live value spelled differently but meaning the same plans empty.
+        sim.patch_tenant(
+            "t1",
+            json!({"parameters": {"archive_lag_target": "120s"}}),
+        );
+        dir.plan().expect_code(0);
+
+        // Drift made behind Terraform's back: exit 2, naming the attribute.
+        sim.patch_tenant("t2", json!({"parameters": {"ha_low_thread_score": "5"}}));
+        dir.plan()
+            .expect_code(2)
+            .expect_contains("ha_low_thread_score");
+
+        // Apply repairs it.
+        dir.apply();
+        assert_eq!(
+            sim.tenant("t2")["parameters"]["ha_low_thread_score"],
+            "20"
+        );
+        dir.plan().expect_code(0);
+
+        // Import into a new state: the readable attributes plan empty.
+        let import_dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        import_dir.write_main(&config(READABLE_CONFIG, 20));
+        let cluster_id = sim.cluster_id().to_string();
+        import_dir
+            .run(&["import", "oceanbase_backup_config.this", &cluster_id])
+            .expect_code(0);
+        let imported = import_dir.state_attributes();
+        assert_eq!(imported["id"], cluster_id);
+        assert_eq!(imported["log_archive_concurrency"], 4);
+        assert!(imported["binding"].is_null(), "{imported}");
+        import_dir.plan().expect_code(0);
+
+        // With the full configuration, the first apply adopts what obshell cannot show, without
+        // a request, and says so.
+        import_dir.write_main(&config(FULL_CONFIG, 20));
+        sim.clear_requests();
+        import_dir.plan().expect_code(2);
+        import_dir.apply().expect_contains("not verified");
+        assert!(sim.config_writes().is_empty(), "{:?}", sim.config_writes());
+        import_dir.plan().expect_code(0);
+
+        // Import blocks with generated configuration: the output passes our own validation.
+        let generate_dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        generate_dir.write_main(&format!(
+            "terraform {{\n  required_providers {{\n    oceanbase = {{ source = \"oceanbase/oceanbase\" }}\n  }}\n}}\n\nprovider \"oceanbase\" {{}}\n\nimport {{\n  to = oceanbase_backup_config.this\n  id = \"{cluster_id}\"\n}}\n"
+        ));
+        let run = generate_dir.run(&["plan", "-generate-config-out=generated.tf"]);
+        run.expect_code(0);
+        let generated = std::fs::read_to_string(generate_dir.path().join("generated.tf"))
+            .expect("generated.tf was written");
+        assert!(generated.contains("backup_base_uri"), "{generated}");
+        generate_dir.run(&["validate"]).expect_code(0);
+        generate_dir.plan().expect_code(2).expect_contains("1 to import");
+
+        // Destroy leaves the cluster's backup settings as they were, and says so.
+        let before = all_backup_settings(&sim);
+        sim.clear_requests();
+        dir.run(&["destroy", "-auto-approve"])
+            .expect_code(0)
+            .expect_contains("keeps");
+        assert!(sim.config_writes().is_empty());
+        assert_eq!(all_backup_settings(&sim), before);
+        assert!(dir.state_text().is_empty() || !dir.state_text().contains("oceanbase_backup_config"));
+    }
+}
+
+#[test]
+fn lifecycle_on_obshell_4_5() {
+    lifecycle("4.5.0.0");
+}
+
+#[test]
+fn lifecycle_on_obshell_4_2_4() {
+    lifecycle("4.2.4.0");
+}
+
+/// A configuration with one attribute set to `value`, the rest valid.
+fn config_with(attribute_line: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    oceanbase = {{ source = "oceanbase/oceanbase" }}
+  }}
+}}
+
+provider "oceanbase" {{}}
+
+resource "oceanbase_backup_config" "this" {{
+  backup_base_uri = "file:///data/backup"
+  {attribute_line}
+}}
+"#
+    )
+}
+
+/// Each rule fails the plan at the attribute's line, and nothing is written to the cluster.
+#[test]
+fn every_validation_rule_fails_the_plan_at_its_attribute() {
+    let cases: &[(&str, &str)] = &[
+        (r#"log_archive_concurrency = 101"#, "log_archive_concurrency"),
+        (r#"log_archive_concurrency = -1"#, "log_archive_concurrency"),
+        (r#"ha_low_thread_score = 101"#, "ha_low_thread_score"),
+        (r#"binding = "sometimes""#, "binding"),
+        (r#"piece_switch_interval = "23h""#, "piece_switch_interval"),
+        (r#"piece_switch_interval = "8d""#, "piece_switch_interval"),
+        (r#"archive_lag_target = "0s""#, "archive_lag_target"),
+        (r#"archive_lag_target = "3h""#, "archive_lag_target"),
+        (r#"archive_lag_target = "1h30m""#, "archive_lag_target"),
+        (
+            r#"delete_policy = { policy = "weekly", recovery_window = "7d" }"#,
+            "delete_policy",
+        ),
+        (
+            r#"delete_policy = { recovery_window = "0d" }"#,
+            "recovery_window",
+        ),
+        (r#"timeouts = { create = "soon" }"#, "timeouts"),
+    ];
+    let uri_cases: &[(&str, &str)] = &[
+        (r#"backup_base_uri = "ftp://host/backup""#, "backup_base_uri"),
+        (r#"backup_base_uri = "file://data/backup""#, "backup_base_uri"),
+        (r#"backup_base_uri = "file:///data/it's""#, "backup_base_uri"),
+        (r#"backup_base_uri = "file:///data/my backup""#, "backup_base_uri"),
+        (
+            r#"backup_base_uri = "oss://bucket/backup?host=oss.example.com&access_id=AK&access_key=SK""#,
+            "backup_base_uri",
+        ),
+        (
+            "backup_base_uri = \"oss://bucket/backup\"\n  storage_credentials = { access_id = \"a\", access_key = \"b\" }",
+            "backup_base_uri",
+        ),
+        (
+            r#"backup_base_uri = "oss://bucket/backup?host=oss.example.com""#,
+            "storage_credentials",
+        ),
+        (
+            "backup_base_uri = \"cos://bucket/backup?host=cos.example.com\"\n  storage_credentials = { access_id = \"a\", access_key = \"b\" }",
+            "appid",
+        ),
+        (
+            "backup_base_uri = \"s3://bucket/backup?host=s3.example.com\"\n  archive_lag_target = \"30s\"\n  storage_credentials = { access_id = \"a\", access_key = \"b\" }",
+            "archive_lag_target",
+        ),
+    ];
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+    for (line, attribute) in cases {
+        dir.write_main(&config_with(line));
+        check_invalid(&dir, &sim, attribute, 12);
+    }
+    for (line, attribute) in uri_cases {
+        let text = format!(
+            "\nterraform {{\n  required_providers {{\n    oceanbase = {{ source = \"oceanbase/oceanbase\" }}\n  }}\n}}\n\nprovider \"oceanbase\" {{}}\n\nresource \"oceanbase_backup_config\" \"this\" {{\n  {line}\n}}\n"
+        );
+        dir.write_main(&text);
+        check_invalid(&dir, &sim, attribute, 11);
+    }
+}
+
+#[track_caller]
+fn check_invalid(dir: &TfDir, sim: &Sim, attribute: &str, first_line: usize) {
+    sim.clear_requests();
+    let run = dir.plan();
+    run.expect_code(1).expect_contains(attribute);
+    let pointed = (first_line..first_line + 3)
+        .any(|line| run.output().contains(&format!("on main.tf line {line}")));
+    assert!(pointed, "the error does not point at the attribute's line:\n{}", run.output());
+    assert!(
+        sim.config_writes().is_empty(),
+        "an invalid config sent a write: {:?}",
+        sim.config_writes()
+    );
+}
+
+fn readable_dir(sim: &Sim, terraform: &crate::terraform::Terraform) -> TfDir {
+    let dir = TfDir::new(terraform, &sim.endpoint(), &sim.password);
+    dir.write_main(&config(READABLE_CONFIG, 10));
+    dir
+}
+
+#[test]
+fn a_failing_dag_shows_its_task_log_line_and_taints_the_create() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = readable_dir(&sim, &terraform);
+    sim.fault(
+        "dag",
+        json!({"node": "Set backup config", "message": "set archive lag target for t1(1002): Error 1210: Incorrect arguments"}),
+    );
+    let run = dir.run(&["apply", "-auto-approve"]);
+    run.expect_code(1)
+        .expect_contains("Incorrect arguments")
+        .expect_contains("Set backup config");
+    let state: Value = serde_json::from_str(&dir.state_text()).expect("state");
+    assert_eq!(state["resources"][0]["instances"][0]["status"], "tainted");
+    assert_eq!(
+        state["resources"][0]["instances"][0]["attributes"]["id"],
+        sim.cluster_id().to_string()
+    );
+}
+
+#[test]
+fn a_create_whose_wait_times_out_is_tainted_and_the_dag_goes_on() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+    dir.write_main(
+        &config(READABLE_CONFIG, 10).replace(
+            "archive_lag_target      = \"2m\"",
+            "archive_lag_target      = \"2m\"\n  timeouts = { create = \"2s\" }",
+        ),
+    );
+    sim.fault("hold", json!({}));
+    let run = dir.run(&["apply", "-auto-approve"]);
+    run.expect_code(1).expect_contains("continues on obshell");
+    let state: Value = serde_json::from_str(&dir.state_text()).expect("state");
+    assert_eq!(state["resources"][0]["instances"][0]["status"], "tainted");
+}
+
+#[test]
+fn an_update_whose_wait_times_out_keeps_prior_values_until_a_refresh_resolves_it() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+    let with_timeout = |score: i64| {
+        config(READABLE_CONFIG, score).replace(
+            "archive_lag_target      = \"2m\"",
+            "archive_lag_target      = \"2m\"\n  timeouts = { update = \"2s\" }",
+        )
+    };
+    dir.write_main(&with_timeout(10));
+    dir.apply();
+    let held = sim.fault("hold", json!({}));
+    let _ = held;
+    dir.write_main(&with_timeout(30));
+    let run = dir.run(&["apply", "-auto-approve"]);
+    run.expect_code(1).expect_contains("continues on obshell");
+    assert_eq!(dir.state_attributes()["ha_low_thread_score"], 10);
+
+    // The DAG finishes on obshell; the next refresh adopts the values it set.
+    let dag_id = sim.state()["dags"]
+        .as_array()
+        .and_then(|dags| dags.iter().rev().find(|d| d["state"] == "RUNNING").cloned())
+        .map(|dag| dag["id"].as_str().expect("an id").to_owned())
+        .expect("the held DAG is running");
+    sim.post(&format!("/sim/v1/dags/{dag_id}/release"), json!({}));
+    wait_until(|| {
+        sim.state()["dags"]
+            .as_array()
+            .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
+    });
+    dir.run(&["apply", "-refresh-only", "-auto-approve"])
+        .expect_code(0);
+    assert_eq!(dir.state_attributes()["ha_low_thread_score"], 30);
+    dir.plan().expect_code(0);
+}
+
+/// Polls a condition about the simulator (not a timing assertion: it only waits for an event).
+fn wait_until(mut condition: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the condition did not hold within 30 s");
+}
+
+#[test]
+fn interrupting_an_apply_stops_the_wait_and_leaves_the_dag_running() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = readable_dir(&sim, &terraform);
+    sim.fault("hold", json!({}));
+    let mut child = dir.spawn(&["apply", "-auto-approve"]);
+    wait_until(|| {
+        sim.state()["dags"]
+            .as_array()
+            .is_some_and(|dags| dags.iter().any(|d| d["state"] == "RUNNING"))
+    });
+    // Ctrl-C: Terraform sends StopProvider, which must end the wait at once (the held DAG
+    // would otherwise keep the apply waiting for the default 70 minutes).
+    child.interrupt();
+    let run = child.wait_bounded(std::time::Duration::from_secs(60));
+    assert_ne!(run.code, 0, "{}", run.output());
+    run.expect_contains("continues on obshell");
+    assert!(sim.state()["dags"]
+        .as_array()
+        .is_some_and(|dags| dags.iter().any(|d| d["state"] == "RUNNING")));
+}
+
+#[test]
+fn a_running_backup_config_dag_is_waited_for_and_warned_about() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = readable_dir(&sim, &terraform);
+    let other = sim.post("/sim/v1/dags/hold-running", json!({}));
+    let other_id = other["id"].as_str().expect("an id").to_owned();
+    dir.plan().expect_code(2).expect_contains("running");
+    let mut child = dir.spawn(&["apply", "-auto-approve"]);
+    // The apply must not write while the other DAG runs.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(sim.config_writes().is_empty());
+    sim.post(&format!("/sim/v1/dags/{other_id}/release"), json!({}));
+    let run = child.wait_bounded(std::time::Duration::from_secs(120));
+    run.expect_code(0);
+    assert_eq!(sim.config_writes().len(), 1);
+}
+
+#[test]
+fn a_tenant_that_is_not_normal_is_skipped_with_a_warning() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let dir = readable_dir(&sim, &terraform);
+    dir.apply();
+    sim.patch_tenant("t2", json!({"status": "RESTORE"}));
+    dir.plan()
+        .expect_code(0)
+        .expect_contains("t2")
+        .expect_contains("RESTORE");
+}
+
+#[test]
+fn a_wrong_password_and_an_unreachable_endpoint_fail_clearly() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let mut dir = readable_dir(&sim, &terraform);
+    dir.set_env("OCEANBASE_PASSWORD", "Wrong-Password-9931");
+    dir.plan()
+        .expect_code(1)
+        .expect_contains(&sim.endpoint())
+        .expect_absent("Wrong-Password-9931");
+
+    dir.set_env("OCEANBASE_PASSWORD", &sim.password);
+    dir.set_env("OCEANBASE_ENDPOINT", "http://127.0.0.1:9");
+    dir.plan()
+        .expect_code(1)
+        .expect_contains("127.0.0.1:9")
+        .expect_absent(&sim.password);
+}
+
+#[test]
+fn no_secret_reaches_the_state_plan_output_or_trace_logs() {
+    let terraform = terraforms().pop().expect("the pinned terraform");
+    let sim = Sim::start("4.5.0.0");
+    let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+    dir.write_main(
+        r#"
+terraform {
+  required_providers {
+    oceanbase = { source = "oceanbase/oceanbase" }
+  }
+}
+
+provider "oceanbase" {}
+
+resource "oceanbase_backup_config" "this" {
+  backup_base_uri     = "oss://bucket/backup?host=oss.example.com"
+  storage_credentials = { access_id = "AKID-7781", access_key = "SECRET-KEY-5512" }
+}
+"#,
+    );
+    let log = dir.path().join("trace.log");
+    dir.set_env("TF_LOG", "TRACE");
+    dir.set_env("TF_LOG_PATH", &log.display().to_string());
+    let plan = dir.run(&["plan"]);
+    plan.expect_code(0);
+    let apply = dir.apply();
+    let trace = std::fs::read_to_string(&log).expect("the trace log");
+    for secret in [sim.password.as_str(), "SECRET-KEY-5512", "AKID-7781"] {
+        plan.expect_absent(secret);
+        apply.expect_absent(secret);
+        assert!(!trace.contains(secret), "the trace log contains {secret}");
+    }
+    // The state holds the credentials only in the sensitive attribute.
+    let state = dir.state_attributes();
+    assert_eq!(state["storage_credentials"]["access_key"], "SECRET-KEY-5512");
+    let without_credentials = {
+        let mut state = state.clone();
+        state["storage_credentials"] = Value::Null;
+        state.to_string()
+    };
+    assert!(!without_credentials.contains("SECRET-KEY-5512"));
+    assert!(!dir.state_text().contains(&sim.password));
+    // obshell got the credentials inside the URI it needs them in.
+    let writes = sim.config_writes();
+    let sent = writes[0]["body"]["backup_base_uri"].as_str().expect("a URI");
+    assert!(sent.contains("access_key=SECRET-KEY-5512"), "{sent}");
+    let _: &TfRun = &plan;
+}
