@@ -322,6 +322,40 @@ async fn create_then_refresh_plans_empty() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_over_existing_destinations_warns() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let plan = harness.plan(&empty(), &base_config().to_value()).await;
+    assert!(
+        !plan
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("overwritten")),
+        "a fresh cluster has nothing to overwrite"
+    );
+    create_base(&harness).await;
+    // The state was lost (or the resource tainted): the next create warns but is not refused.
+    let config = config_with(|c| c.backup_base_uri = text("file:///other"));
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    check_warning(
+        &plan.diagnostics,
+        "Existing backup destinations will be overwritten",
+    );
+    let warning = plan
+        .diagnostics
+        .0
+        .iter()
+        .find(|d| d.summary.contains("overwritten"))
+        .expect("the warning");
+    assert!(
+        warning.detail.contains("file:///data/backup"),
+        "{}",
+        warning.detail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_sends_only_what_changed() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;

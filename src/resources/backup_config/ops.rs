@@ -767,7 +767,10 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         Err(diagnostics) => return unchanged(diagnostics),
     };
     let Some(session) = session else {
-        return unchanged(Diagnostics::from(not_configured()));
+        return unchanged(Diagnostics::from(Diagnostic::warning(
+            "Backup configuration not refreshed",
+            "The oceanbase provider's endpoint or password is not known yet, so the state was kept as it is without reading the cluster.",
+        )));
     };
     let mut private = PrivateState::decode(&request.private);
     let limit = timeout(&state.timeouts, |t| &t.read, DEFAULT_READ_TIMEOUT);
