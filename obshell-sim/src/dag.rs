@@ -119,7 +119,13 @@ pub(crate) fn create_backup_config_dag(
         (state.dag_faults.pop_front(), take_hold)
     };
     let name = name.unwrap_or_else(|| BACKUP_CONFIG_DAG.to_owned());
-    let dag_id = push_dag(state, name, DagKind::BackupConfig(Box::new(config)), nodes, request);
+    let dag_id = push_dag(
+        state,
+        name,
+        DagKind::BackupConfig(Box::new(config)),
+        nodes,
+        request,
+    );
     let dag = state.dag_mut(dag_id).expect("just created");
     dag.fault = fault;
     dag.held = held;
