@@ -365,8 +365,9 @@ impl Route {
             }))),
             Self::Time => Ok(Some(json!(format_time(Some(state.now()))))),
             Self::Status => Ok(Some(json!({
+                "agent": {"ip": "127.0.0.1", "port": shared.port, "identity": "CLUSTER AGENT"},
                 "state": 2, "version": version.to_string(), "pid": std::process::id(),
-                "startAt": 0, "port": shared.port,
+                "startAt": 0, "port": shared.port, "obState": 3, "under_maintenance": false,
             }))),
             Self::GitInfo => Ok(Some(
                 json!({"git_branch": "obshell-sim", "git_commit_id": "", "git_short_commit_id": ""}),
@@ -642,6 +643,9 @@ fn info_json(state: &State, port: u16) -> Value {
         "security": false,
         "supportedAuth": ["v2"],
         "state": 2,
+        "pid": std::process::id(),
+        "startAt": 0,
+        "homePath": "/home/admin/oceanbase",
     });
     if !state.version.info_has_auth_fields() {
         let object = info.as_object_mut().expect("a json object");
