@@ -59,7 +59,14 @@ struct HclogLayer {
 
 impl<S: Subscriber> Layer<S> for HclogLayer {
     fn enabled(&self, metadata: &Metadata<'_>, _context: Context<'_, S>) -> bool {
-        *metadata.level() <= self.max_level
+        // The libraries underneath (h2, hyper, rustls) log every frame at debug; only their
+        // warnings and errors are worth a Terraform user's attention.
+        let max_level = if metadata.target().starts_with(env!("CARGO_CRATE_NAME")) {
+            self.max_level
+        } else {
+            self.max_level.min(Level::WARN)
+        };
+        *metadata.level() <= max_level
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
