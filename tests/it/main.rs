@@ -1,4 +1,5 @@
-//! The one integration-test binary: every layer driven in-process against obshell-sim on
-//! 127.0.0.1:0.
+//! The integration tests: one binary, one module per area.
 
+mod grpc;
+mod handshake;
 mod resource;
