@@ -1,6 +1,10 @@
 //! The `terraform-provider-oceanbase` plugin binary. Terraform starts it; it is not run by hand.
+//! All it does is build the provider and hand it to the plugin server.
 
-fn main() {
-    eprintln!("This binary is a plugin. These are not meant to be executed directly.");
-    std::process::exit(1);
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    terraform_provider_oceanbase::server::run(
+        terraform_provider_oceanbase::provider::Provider::new(env!("CARGO_PKG_VERSION")),
+    )
 }

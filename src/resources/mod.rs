@@ -1,1 +1,8 @@
-//! The `resources` component (see ARCHITECTURE.md).
+//! The `resources` component: Terraform resource types served by this provider. There is one,
+//! `oceanbase_backup_config` ([`backup_config`]). The provider dispatches on
+//! [`BACKUP_CONFIG_TYPE`].
+
+pub mod backup_config;
+
+/// The type name of the backup-config resource.
+pub const BACKUP_CONFIG_TYPE: &str = "oceanbase_backup_config";

@@ -1,0 +1,1133 @@
+//! [`Client`] and its builder: the HTTP transport (reqwest on rustls with the ring provider),
+//! obshell's authentication with key and clock recovery, the one place that turns a response into
+//! data or an [`Error::Api`], and the retry rules (reads retry transient faults; writes are resent
+//! only when they were never sent).
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::OsRng;
+use rand::Rng;
+use reqwest::{Method, Url};
+use rsa::RsaPublicKey;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::sync::{Mutex, OnceCell};
+use tokio::time::Instant;
+
+use super::auth::{self, AesKeys, Password};
+use super::dag::{parse_go_time, Dag, DagDto};
+use super::error::{redact_secrets, Error, TransportFailure};
+
+/// The default time one HTTP request may take.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default time a read keeps retrying transient faults.
+pub const DEFAULT_READ_RETRY_BUDGET: Duration = Duration::from_secs(10);
+/// How long an authentication header stays valid, as the SDKs choose it.
+const AUTH_LIFETIME_SECONDS: i64 = 60;
+/// obshell's name for the cluster backup-config DAG.
+pub(crate) const BACKUP_CONFIG_DAG_NAME: &str = "Set obcluster backup config";
+
+/// A handle to one obshell agent. Cheap to clone; clones share the cached public key, agent
+/// information and clock offset. Build it with [`Client::builder`].
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: Url,
+    password: Password,
+    read_retry_budget: Duration,
+    public_key: Mutex<Option<Arc<RsaPublicKey>>>,
+    /// The server's clock minus ours, in milliseconds, learnt from response timestamps and from
+    /// `GET /api/v1/time`.
+    clock_offset_ms: AtomicI64,
+    agent_info: OnceCell<AgentInfo>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("read_retry_budget", &self.inner.read_retry_budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]: base URL, password, timeouts and TLS material.
+pub struct ClientBuilder {
+    base_url: String,
+    password: Option<Password>,
+    request_timeout: Duration,
+    connect_timeout: Option<Duration>,
+    read_retry_budget: Duration,
+    ca_certificate_pem: Option<Vec<u8>>,
+    client_identity_pem: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("request_timeout", &self.request_timeout)
+            .field("read_retry_budget", &self.read_retry_budget)
+            .field("has_ca_certificate", &self.ca_certificate_pem.is_some())
+            .field("has_client_identity", &self.client_identity_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The root@sys password (required; it may be empty on a cluster without one).
+    pub fn password(mut self, password: impl Into<Password>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// How long one HTTP request may take, from connecting to the end of the answer
+    /// (default [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long connecting may take (default: bounded only by the request timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a read keeps retrying connection errors, timeouts and 502/503/504
+    /// (default [`DEFAULT_READ_RETRY_BUDGET`]). It also bounds resending a write that could not
+    /// be sent.
+    pub fn read_retry_budget(mut self, budget: Duration) -> Self {
+        self.read_retry_budget = budget;
+        self
+    }
+
+    /// A PEM CA certificate to trust for an https endpoint, besides the system's roots.
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificate_pem = Some(pem.into());
+        self
+    }
+
+    /// A PEM client certificate (chain) and its PEM private key, for mutual TLS.
+    pub fn client_identity_pem(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_identity_pem = Some((certificate_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Checks the configuration and builds the client. Makes no network call.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a base URL that is not `http(s)://host[:port]` (no path, query or
+    /// credentials), a missing password, or unusable TLS material.
+    pub fn build(self) -> Result<Client, Error> {
+        let base_url = parse_base_url(&self.base_url)?;
+        let password = self.password.ok_or_else(|| Error::Config {
+            reason: "a password is required".to_owned(),
+        })?;
+        let mut http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(self.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!(
+                "terraform-provider-oceanbase/",
+                env!("CARGO_PKG_VERSION")
+            ));
+        if base_url.host_str().is_some_and(is_loopback_host) {
+            // A proxy from the environment must never see loopback traffic.
+            http = http.no_proxy();
+        }
+        if let Some(timeout) = self.connect_timeout {
+            http = http.connect_timeout(timeout);
+        }
+        if let Some(pem) = &self.ca_certificate_pem {
+            let certificate =
+                reqwest::Certificate::from_pem(pem).map_err(|error| Error::Config {
+                    reason: format!("the CA certificate is not usable PEM: {error}"),
+                })?;
+            http = http.add_root_certificate(certificate);
+        }
+        if let Some((certificate_pem, key_pem)) = &self.client_identity_pem {
+            let mut both = key_pem.clone();
+            both.push(b'\n');
+            both.extend_from_slice(certificate_pem);
+            let identity = reqwest::Identity::from_pem(&both).map_err(|_| Error::Config {
+                reason: "the client certificate and key are not a usable PEM pair".to_owned(),
+            })?;
+            http = http.identity(identity);
+        }
+        let http = http.build().map_err(|error| Error::Config {
+            reason: format!("cannot build the HTTP client: {error}"),
+        })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                password,
+                read_retry_budget: self.read_retry_budget,
+                public_key: Mutex::new(None),
+                clock_offset_ms: AtomicI64::new(0),
+                agent_info: OnceCell::new(),
+            }),
+        })
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn parse_base_url(text: &str) -> Result<Url, Error> {
+    let invalid = |why: &str| Error::Config {
+        reason: format!("the endpoint must be http(s)://host[:port]: {why}"),
+    };
+    let url = Url::parse(text.trim()).map_err(|error| invalid(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(&format!(
+            "scheme {:?} is not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it must not carry credentials"));
+    }
+    if url.path() != "/" && !url.path().is_empty() {
+        return Err(invalid("it must not have a path"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// What `GET /api/v1/info` says about the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// The obshell version.
+    pub version: ObshellVersion,
+    /// The version as obshell spelled it.
+    pub version_text: String,
+    /// The agent's identity, e.g. `CLUSTER AGENT`.
+    pub identity: String,
+    /// The OceanBase version, when reported.
+    pub ob_version: Option<String>,
+}
+
+/// The identity an agent must have to manage cluster backups.
+pub const CLUSTER_AGENT: &str = "CLUSTER AGENT";
+
+/// An obshell version, comparable: `4.2.4.0 < 4.3.2.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObshellVersion(pub [u32; 4]);
+
+impl ObshellVersion {
+    /// The first version with the backup APIs (backup config, archive-log status).
+    pub const BACKUP_APIS: ObshellVersion = ObshellVersion([4, 2, 4, 0]);
+    /// The first version with `GET /api/v1/task/dags/ob` (every cluster DAG).
+    pub const ALL_DAGS_LIST: ObshellVersion = ObshellVersion([4, 3, 0, 0]);
+    /// The first version with `errCode` in errors.
+    pub const ERR_CODES: ObshellVersion = ObshellVersion([4, 3, 1, 0]);
+    /// The first version with the backup reads (`backup/config/storage`, `backup/log/tasks`) and
+    /// archive-log `SUSPEND`.
+    pub const BACKUP_READS: ObshellVersion = ObshellVersion([4, 3, 2, 0]);
+
+    /// Parses `4.2.4.0`, `4.2.4.0-100000012024...` or `4.2.4`.
+    pub fn parse(text: &str) -> Option<ObshellVersion> {
+        let numeric = text.trim().split(['-', '_', ' ']).next()?;
+        let mut parts = [0u32; 4];
+        let mut n_parts = 0;
+        for (idx, part) in numeric.split('.').enumerate() {
+            if idx >= 4 {
+                return None;
+            }
+            parts[idx] = part.parse().ok()?;
+            n_parts += 1;
+        }
+        (n_parts >= 2).then_some(ObshellVersion(parts))
+    }
+
+    /// Whether the per-tenant backup reads exist (obshell ≥ 4.3.2).
+    pub fn supports_backup_reads(&self) -> bool {
+        *self >= Self::BACKUP_READS
+    }
+
+    /// Whether errors carry `errCode` (obshell ≥ 4.3.1).
+    pub fn has_err_codes(&self) -> bool {
+        *self >= Self::ERR_CODES
+    }
+
+    /// Whether `GET /api/v1/task/dags/ob` exists (obshell ≥ 4.3.0).
+    pub fn lists_all_dags(&self) -> bool {
+        *self >= Self::ALL_DAGS_LIST
+    }
+}
+
+impl fmt::Display for ObshellVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.0;
+        write!(f, "{a}.{b}.{c}.{d}")
+    }
+}
+
+#[derive(Deserialize)]
+struct AgentInfoDto {
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    identity: String,
+    #[serde(default, rename = "obVersion")]
+    ob_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SecretDto {
+    public_key: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<ApiErrorDto>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiErrorDto {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default, rename = "errCode")]
+    err_code: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+/// How a request may be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryClass {
+    /// Retry transport faults and 502/503/504 within the retry budget.
+    Read,
+    /// A write whose repetition changes nothing (setting a status): retried like a read.
+    IdempotentWrite,
+    /// A write that must not run twice: resent only when it was never sent.
+    Write,
+}
+
+/// One request as the typed calls describe it.
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    /// The request target: path and optional query, already percent-encoded.
+    pub(crate) target: String,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) authenticated: bool,
+    pub(crate) retry: RetryClass,
+}
+
+impl Call {
+    pub(crate) fn get(target: impl Into<String>) -> Self {
+        Call {
+            method: Method::GET,
+            target: target.into(),
+            body: None,
+            authenticated: true,
+            retry: RetryClass::Read,
+        }
+    }
+
+    pub(crate) fn write(
+        method: Method,
+        target: impl Into<String>,
+        body: &impl serde::Serialize,
+        retry: RetryClass,
+    ) -> Self {
+        // Our request bodies are plain structs of strings and numbers; they always serialise.
+        let body = serde_json::to_vec(body).expect("request bodies serialise to JSON");
+        Call {
+            method,
+            target: target.into(),
+            body: Some(body),
+            authenticated: true,
+            retry,
+        }
+    }
+
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or(&self.target)
+    }
+}
+
+/// The jittered pause before retry number `attempt` (0-based): 100 ms doubling to at most 2 s,
+/// scaled by a factor in [0.5, 1.0) from `jitter` in [0, 1).
+pub(crate) fn retry_backoff(attempt: u32, jitter: f64) -> Duration {
+    let base = Duration::from_millis(100)
+        .saturating_mul(1u32 << attempt.min(5))
+        .min(Duration::from_secs(2));
+    base.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+fn system_time_ms(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_millis() as i64,
+        Err(before) => -(before.duration().as_millis() as i64),
+    }
+}
+
+impl Client {
+    /// Starts building a client for `base_url` (`http://host:port` or `https://host:port`).
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            password: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connect_timeout: None,
+            read_retry_budget: DEFAULT_READ_RETRY_BUDGET,
+            ca_certificate_pem: None,
+            client_identity_pem: None,
+        }
+    }
+
+    /// The base URL this client talks to.
+    pub fn base_url(&self) -> &str {
+        self.inner.base_url.as_str().trim_end_matches('/')
+    }
+
+    /// `GET /api/v1/info`, asked once per client and cached: the agent's identity and version.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] unless the agent is a `CLUSTER AGENT` of obshell ≥ 4.2.4.0, saying
+    /// what was found; transport, API and decode errors of the request.
+    pub async fn agent_info(&self) -> Result<AgentInfo, Error> {
+        let info = self
+            .inner
+            .agent_info
+            .get_or_try_init(|| async {
+                let call = Call {
+                    authenticated: false,
+                    ..Call::get("/api/v1/info")
+                };
+                let dto: AgentInfoDto = self.run_plain(&call).await?;
+                let version =
+                    ObshellVersion::parse(&dto.version).ok_or_else(|| Error::Unsupported {
+                        endpoint: self.base_url().to_owned(),
+                        found: format!("an agent whose version {:?} cannot be read", dto.version),
+                        needed: format!("obshell {} or later", ObshellVersion::BACKUP_APIS),
+                    })?;
+                Ok::<_, Error>(AgentInfo {
+                    version,
+                    version_text: dto.version,
+                    identity: dto.identity,
+                    ob_version: dto.ob_version.filter(|text| !text.is_empty()),
+                })
+            })
+            .await?;
+        if info.identity != CLUSTER_AGENT || info.version < ObshellVersion::BACKUP_APIS {
+            return Err(Error::Unsupported {
+                endpoint: self.base_url().to_owned(),
+                found: format!(
+                    "identity {:?} on obshell {}",
+                    info.identity, info.version_text
+                ),
+                needed: format!(
+                    "a {CLUSTER_AGENT:?} of obshell {} or later",
+                    ObshellVersion::BACKUP_APIS
+                ),
+            });
+        }
+        Ok(info.clone())
+    }
+
+    /// Checks that the agent's version is at least `needed` for `what`.
+    pub(crate) async fn require_version(
+        &self,
+        needed: ObshellVersion,
+        what: &str,
+    ) -> Result<AgentInfo, Error> {
+        let info = self.agent_info().await?;
+        if info.version < needed {
+            return Err(Error::Unsupported {
+                endpoint: self.base_url().to_owned(),
+                found: format!("obshell {}", info.version_text),
+                needed: format!("obshell {needed} or later for {what}"),
+            });
+        }
+        Ok(info)
+    }
+
+    /// Runs a call after checking the agent, and decodes `data`.
+    pub(crate) async fn call_decoded<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
+        self.agent_info().await?;
+        self.run_decoded(call).await
+    }
+
+    /// Runs a call after checking the agent; `data` may be absent.
+    pub(crate) async fn call_raw(&self, call: &Call) -> Result<Option<serde_json::Value>, Error> {
+        self.agent_info().await?;
+        self.run(call).await
+    }
+
+    async fn run_decoded<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
+        let data = self.run(call).await?;
+        decode_data(call, data.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Runs a call with the retry rules of its class; does not look for DAGs.
+    async fn run(&self, call: &Call) -> Result<Option<serde_json::Value>, Error> {
+        self.with_retries(call, || self.send_authenticated(call))
+            .await
+    }
+
+    /// Runs an unauthenticated call (`/api/v1/info`, `/secret`, `/time`) with read retries.
+    async fn run_plain<T: DeserializeOwned>(&self, call: &Call) -> Result<T, Error> {
+        let data = self
+            .with_retries(call, || self.send_once(call, None))
+            .await?;
+        decode_data(call, data.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Repeats `send` as the call's retry class allows, within the retry budget.
+    async fn with_retries<F, Fut>(
+        &self,
+        call: &Call,
+        send: F,
+    ) -> Result<Option<serde_json::Value>, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<serde_json::Value>, Error>>,
+    {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let result = send().await;
+            let retryable = match (&result, call.retry) {
+                (Err(error), RetryClass::Read | RetryClass::IdempotentWrite) => {
+                    error.is_transient()
+                }
+                (
+                    Err(Error::Transport {
+                        failure: TransportFailure::Connect,
+                        ..
+                    }),
+                    RetryClass::Write,
+                ) => true,
+                _ => false,
+            };
+            if !retryable {
+                return result;
+            }
+            let pause = retry_backoff(attempt, OsRng.gen::<f64>());
+            if started.elapsed() + pause > self.inner.read_retry_budget {
+                return result;
+            }
+            if let Err(error) = &result {
+                tracing::debug!(method = %call.method, path = call.path(), attempt, pause_ms = pause.as_millis() as u64, error = %error, "retrying");
+            }
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends once, recovering once from a stale public key and once from clock skew.
+    async fn send_authenticated(&self, call: &Call) -> Result<Option<serde_json::Value>, Error> {
+        if !call.authenticated {
+            return self.send_once(call, None).await;
+        }
+        // Each recovery happens at most once per call.
+        let mut key_refreshed = false;
+        let mut clock_synced = false;
+        loop {
+            let key = self.public_key().await?;
+            let offset_used_ms = self.inner.clock_offset_ms.load(Ordering::Relaxed);
+            let result = self.send_once(call, Some(&key)).await;
+            let Err(error) = &result else { return result };
+            let err_code = error.err_code();
+            if (error.legacy_code() == Some(1)
+                || err_code == Some("Security.Authentication.Header.DecryptFailed"))
+                && !key_refreshed
+            {
+                tracing::debug!(
+                    "obshell could not decrypt the header; fetching its public key again"
+                );
+                self.forget_public_key(&key).await;
+                key_refreshed = true;
+                continue;
+            }
+            let legacy_unauthorized =
+                error.is_unauthorized() && err_code.is_none() && error.legacy_code() == Some(10008);
+            if (err_code == Some("Security.Authentication.Expired") || legacy_unauthorized)
+                && !clock_synced
+            {
+                clock_synced = true;
+                let moved_ms = self.sync_clock().await? - offset_used_ms;
+                // A legacy 401 does not say why; only a clock that was really off justifies a retry.
+                if err_code == Some("Security.Authentication.Expired") || moved_ms.abs() > 5_000 {
+                    continue;
+                }
+            }
+            return result;
+        }
+    }
+
+    async fn public_key(&self) -> Result<Arc<RsaPublicKey>, Error> {
+        let mut cached = self.inner.public_key.lock().await;
+        if let Some(key) = cached.as_ref() {
+            return Ok(Arc::clone(key));
+        }
+        let call = Call {
+            authenticated: false,
+            ..Call::get("/api/v1/secret")
+        };
+        let dto: SecretDto = self.run_plain(&call).await?;
+        let key = Arc::new(auth::parse_public_key(&dto.public_key)?);
+        *cached = Some(Arc::clone(&key));
+        Ok(key)
+    }
+
+    async fn forget_public_key(&self, stale: &Arc<RsaPublicKey>) {
+        let mut cached = self.inner.public_key.lock().await;
+        if cached.as_ref().is_some_and(|key| Arc::ptr_eq(key, stale)) {
+            *cached = None;
+        }
+    }
+
+    /// `GET /api/v1/time`: sets the clock offset from the server's time and returns it.
+    async fn sync_clock(&self) -> Result<i64, Error> {
+        let call = Call {
+            authenticated: false,
+            ..Call::get("/api/v1/time")
+        };
+        let sent_ms = now_unix_ms();
+        let text: String = self.run_plain(&call).await?;
+        let received_ms = now_unix_ms();
+        let server = parse_go_time(&text).ok_or_else(|| Error::Decode {
+            method: "GET".to_owned(),
+            path: "/api/v1/time".to_owned(),
+            reason: format!("{:?} is not an RFC 3339 time", redact_secrets(&text)),
+        })?;
+        let offset = system_time_ms(server) - (sent_ms + received_ms) / 2;
+        self.inner.clock_offset_ms.store(offset, Ordering::Relaxed);
+        tracing::debug!(offset_ms = offset, "took obshell's clock from /api/v1/time");
+        Ok(offset)
+    }
+
+    /// The server's current time in Unix milliseconds, as far as this client knows the offset.
+    pub(crate) fn server_now_ms(&self) -> i64 {
+        now_unix_ms() + self.inner.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    fn url_for(&self, target: &str) -> Result<Url, Error> {
+        let text = format!("{}{}", self.base_url(), target);
+        Url::parse(&text).map_err(|error| Error::Config {
+            reason: format!("cannot build a URL for {target}: {error}"),
+        })
+    }
+
+    /// Sends one HTTP request and maps its answer; logs method, path, status and duration.
+    async fn send_once(
+        &self,
+        call: &Call,
+        key: Option<&RsaPublicKey>,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let url = self.url_for(&call.target)?;
+        // The header's `uri` must equal the request target byte for byte: take it from the URL
+        // exactly as it will be sent.
+        let request_target = &url[url::Position::BeforePath..];
+        let mut request = self.inner.http.request(call.method.clone(), url.clone());
+        if let Some(key) = key {
+            let mut rng = OsRng;
+            let keys = call.body.as_ref().map(|_| AesKeys::random(&mut rng));
+            let expires_at = self.server_now_ms() / 1000 + AUTH_LIFETIME_SECONDS;
+            let header_json = auth::header_json(
+                &self.inner.password,
+                expires_at,
+                request_target,
+                keys.as_ref(),
+            );
+            let header = auth::encrypt_header(key, &header_json, &mut rng)?;
+            request = request.header(auth::HEADER_NAME, header);
+            if let (Some(body), Some(keys)) = (&call.body, &keys) {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(auth::encrypt_body(keys, body));
+            }
+        } else if let Some(body) = &call.body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let started = Instant::now();
+        let sent_ms = now_unix_ms();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let failure = classify_transport(&error);
+                tracing::debug!(method = %call.method, path = call.path(), duration_ms = started.elapsed().as_millis() as u64, %failure, "obshell request failed");
+                return Err(transport_error(call, failure, error));
+            }
+        };
+        let status = response.status();
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let failure = classify_transport(&error);
+                tracing::debug!(method = %call.method, path = call.path(), status = status.as_u16(), %failure, "obshell answer broke off");
+                return Err(transport_error(call, failure, error));
+            }
+        };
+        tracing::debug!(
+            method = %call.method,
+            path = call.path(),
+            status = status.as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "obshell request"
+        );
+        let envelope: Option<Envelope> = serde_json::from_slice(&bytes).ok();
+        if let Some(server_time) = envelope
+            .as_ref()
+            .and_then(|envelope| envelope.timestamp.as_deref())
+            .and_then(parse_go_time)
+        {
+            let offset = system_time_ms(server_time) - (sent_ms + now_unix_ms()) / 2;
+            self.inner.clock_offset_ms.store(offset, Ordering::Relaxed);
+        }
+        if status.is_success() {
+            return match envelope {
+                Some(envelope) => Ok(envelope.data),
+                None if bytes.is_empty() => Ok(None),
+                None => Err(Error::Decode {
+                    method: call.method.to_string(),
+                    path: call.path().to_owned(),
+                    reason: "the answer is not an obshell JSON envelope".to_owned(),
+                }),
+            };
+        }
+        let (code, err_code, message) = match envelope.and_then(|envelope| envelope.error) {
+            Some(error) => (
+                error.code.filter(|code| *code != 0),
+                error.err_code.filter(|code| !code.is_empty()),
+                redact_secrets(&error.message),
+            ),
+            None => (None, None, describe_foreign_body(&bytes)),
+        };
+        Err(Error::Api {
+            method: call.method.to_string(),
+            path: call.path().to_owned(),
+            status: status.as_u16(),
+            code,
+            err_code,
+            message,
+        })
+    }
+
+    /// Sends a write that starts a DAG named `dag_name`. It is resent only when it was never sent;
+    /// when its answer is lost after sending (a broken connection, a timeout, or a 502/503/504 from
+    /// a proxy), the client looks for the DAG it may have started instead of sending it again.
+    pub(crate) async fn write_dag(&self, call: &Call, dag_name: &str) -> Result<Dag, Error> {
+        self.agent_info().await?;
+        let sent_at_server_ms = self.server_now_ms();
+        match self.run(call).await {
+            Ok(data) => {
+                decode_data::<DagDto>(call, data.unwrap_or(serde_json::Value::Null)).map(Dag::from)
+            }
+            Err(error) if lost_after_sending(&error) => {
+                tracing::warn!(method = %call.method, path = call.path(), error = %error, "the answer to a write was lost; looking for the dag it may have started");
+                self.find_started_dag(call, dag_name, sent_at_server_ms, error)
+                    .await
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Sends a write that starts no DAG and must not run twice: it is resent only when it was never
+    /// sent, and a lost answer is [`Error::WriteOutcomeUnknown`].
+    pub(crate) async fn write_once(&self, call: &Call) -> Result<Option<serde_json::Value>, Error> {
+        self.agent_info().await?;
+        match self.run(call).await {
+            Err(error)
+                if matches!(error, Error::Transport { .. }) && lost_after_sending(&error) =>
+            {
+                Err(Error::WriteOutcomeUnknown {
+                    method: call.method.to_string(),
+                    path: call.path().to_owned(),
+                    cause: error.to_string(),
+                    finding: "the request may have been applied".to_owned(),
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn find_started_dag(
+        &self,
+        call: &Call,
+        dag_name: &str,
+        sent_at_server_ms: i64,
+        cause: Error,
+    ) -> Result<Dag, Error> {
+        // obshell's times may be whole seconds and our offset is an estimate: allow some slack.
+        let earliest_ms = sent_at_server_ms - 2_000;
+        let info = self.agent_info().await?;
+        let mut lookups = 0;
+        loop {
+            let lookup = self.lookup_started_dags(&info, dag_name, earliest_ms).await;
+            let mut candidates = match lookup {
+                Ok(candidates) => candidates,
+                Err(lookup_error) => {
+                    return Err(Error::WriteOutcomeUnknown {
+                        method: call.method.to_string(),
+                        path: call.path().to_owned(),
+                        cause: cause.to_string(),
+                        finding: format!(
+                            "looking for the dag it may have started failed: {lookup_error}"
+                        ),
+                    })
+                }
+            };
+            match candidates.len() {
+                1 => {
+                    let dag = candidates.remove(0);
+                    tracing::warn!(dag_id = %dag.id, "found the dag that the lost write started; not sending it again");
+                    return Ok(dag);
+                }
+                0 if lookups < 2 => {
+                    // The request may still be on its way through obshell; look again shortly.
+                    lookups += 1;
+                    tokio::time::sleep(Duration::from_millis(500 * lookups)).await;
+                }
+                0 => {
+                    if !matches!(cause, Error::Transport { .. }) {
+                        // A 502/503/504 whose request started nothing is an answer after all.
+                        return Err(cause);
+                    }
+                    return Err(Error::WriteOutcomeUnknown {
+                        method: call.method.to_string(),
+                        path: call.path().to_owned(),
+                        cause: cause.to_string(),
+                        finding: format!("no {dag_name:?} dag started after the request was found"),
+                    });
+                }
+                _ => {
+                    let ids: Vec<String> =
+                        candidates.iter().map(|dag| dag.id.to_string()).collect();
+                    return Err(Error::WriteOutcomeUnknown {
+                        method: call.method.to_string(),
+                        path: call.path().to_owned(),
+                        cause: cause.to_string(),
+                        finding: format!(
+                            "several {dag_name:?} dags started after the request: {}",
+                            ids.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The DAGs named `dag_name` that started at or after `earliest_ms` (server time): unfinished
+    /// ones first, then (obshell ≥ 4.3.0) finished ones too, as one may have ended already.
+    async fn lookup_started_dags(
+        &self,
+        info: &AgentInfo,
+        dag_name: &str,
+        earliest_ms: i64,
+    ) -> Result<Vec<Dag>, Error> {
+        let unfinished = self
+            .started_candidates(
+                "/api/v1/task/dag/ob/unfinish?show_details=false",
+                dag_name,
+                earliest_ms,
+            )
+            .await?;
+        if !unfinished.is_empty() || !info.version.lists_all_dags() {
+            return Ok(unfinished);
+        }
+        match self
+            .started_candidates(
+                "/api/v1/task/dags/ob?show_details=false",
+                dag_name,
+                earliest_ms,
+            )
+            .await
+        {
+            // An agent without the full list still answered the unfinished one.
+            Err(Error::Api { status: 404, .. }) => Ok(unfinished),
+            other => other,
+        }
+    }
+
+    async fn started_candidates(
+        &self,
+        target: &str,
+        dag_name: &str,
+        earliest_ms: i64,
+    ) -> Result<Vec<Dag>, Error> {
+        let list: Contents<DagDto> = self.run_decoded(&Call::get(target)).await?;
+        Ok(list
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .map(Dag::from)
+            .filter(|dag| dag.name == dag_name)
+            .filter(|dag| {
+                dag.start_time
+                    .is_none_or(|start| system_time_ms(start) >= earliest_ms)
+            })
+            .collect())
+    }
+}
+
+/// obshell wraps lists as `{"contents": [...]}`; `contents` may be null.
+#[derive(Deserialize)]
+pub(crate) struct Contents<T> {
+    #[serde(default = "Option::default")]
+    pub(crate) contents: Option<Vec<T>>,
+}
+
+/// Whether an error means a write may have reached obshell although no answer came back.
+fn lost_after_sending(error: &Error) -> bool {
+    match error {
+        Error::Transport { failure, .. } => *failure != TransportFailure::Connect,
+        Error::Api { status, .. } => matches!(status, 502..=504),
+        _ => false,
+    }
+}
+
+fn classify_transport(error: &reqwest::Error) -> TransportFailure {
+    if error.is_connect() {
+        TransportFailure::Connect
+    } else if error.is_timeout() {
+        TransportFailure::Timeout
+    } else {
+        TransportFailure::Interrupted
+    }
+}
+
+fn transport_error(call: &Call, failure: TransportFailure, source: reqwest::Error) -> Error {
+    Error::Transport {
+        method: call.method.to_string(),
+        path: call.path().to_owned(),
+        failure,
+        source: source.without_url(),
+    }
+}
+
+fn decode_data<T: DeserializeOwned>(call: &Call, data: serde_json::Value) -> Result<T, Error> {
+    serde_json::from_value(data).map_err(|error| Error::Decode {
+        method: call.method.to_string(),
+        path: call.path().to_owned(),
+        reason: redact_secrets(&error.to_string()),
+    })
+}
+
+/// Describes a non-obshell error body (a proxy's page, say) without repeating it at length.
+fn describe_foreign_body(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let first_line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
+    if first_line.is_empty() {
+        return "no error details in the answer".to_owned();
+    }
+    let short: String = first_line.chars().take(160).collect();
+    format!(
+        "the answer is not an obshell error: {}",
+        redact_secrets(&short)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        for good in [
+            "http://127.0.0.1:2886",
+            "https://obshell.example:2886/",
+            "http://[::1]:2886",
+        ] {
+            assert!(parse_base_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:2886",
+            "ftp://h:1",
+            "http://h:1/api",
+            "http://u:p@h:1",
+            "http://h:1/?x=1",
+            "http://",
+        ] {
+            assert!(
+                matches!(parse_base_url(bad), Err(Error::Config { .. })),
+                "{bad}"
+            );
+        }
+        let error = Client::builder("http://127.0.0.1:1").build().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid obshell client configuration: a password is required"
+        );
+    }
+
+    #[test]
+    fn client_debug_shows_no_password() {
+        let client = Client::builder("http://127.0.0.1:2886")
+            .password("hunter2")
+            .build()
+            .unwrap();
+        let debug = format!("{client:?}");
+        assert!(debug.contains("127.0.0.1:2886"));
+        assert!(!debug.contains("hunter2"));
+        let builder = Client::builder("http://127.0.0.1:2886")
+            .password("hunter2")
+            .client_identity_pem("cert", "key-secret");
+        let debug = format!("{builder:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("key-secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn bad_tls_material_is_a_config_error() {
+        let error = Client::builder("https://127.0.0.1:2886")
+            .password("p")
+            .client_identity_pem("not a cert", "not a key")
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error}");
+        assert!(!error.to_string().contains("not a key"));
+    }
+
+    #[test]
+    fn versions_parse_and_compare() {
+        let check = |text: &str, parts: [u32; 4]| {
+            assert_eq!(
+                ObshellVersion::parse(text),
+                Some(ObshellVersion(parts)),
+                "{text}"
+            )
+        };
+        check("4.2.4.0", [4, 2, 4, 0]);
+        check("4.3.2.0-100000012025090912", [4, 3, 2, 0]);
+        check("4.2.4", [4, 2, 4, 0]);
+        assert_eq!(ObshellVersion::parse("x"), None);
+        assert_eq!(ObshellVersion::parse("1.2.3.4.5"), None);
+        let v = |text| ObshellVersion::parse(text).unwrap();
+        assert!(v("4.2.4.0") < v("4.3.2.0"));
+        assert!(v("4.10.0.0") > v("4.9.9.9"));
+        assert!(!v("4.3.1.0").supports_backup_reads());
+        assert!(v("4.3.2.0").supports_backup_reads());
+        assert!(v("4.3.1.0").has_err_codes() && !v("4.3.0.0").has_err_codes());
+        assert_eq!(v("4.5.0.0").to_string(), "4.5.0.0");
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_fits_the_budget() {
+        assert_eq!(retry_backoff(0, 0.0), Duration::from_millis(50));
+        assert_eq!(retry_backoff(0, 1.0), Duration::from_millis(100));
+        assert_eq!(retry_backoff(3, 1.0), Duration::from_millis(800));
+        assert_eq!(retry_backoff(10, 1.0), Duration::from_secs(2));
+        assert_eq!(retry_backoff(10, 0.0), Duration::from_secs(1));
+        // With the default budget, the worst case (no jitter shortening) still retries several times
+        // and stops before the budget.
+        let mut spent = Duration::ZERO;
+        let mut n_retries = 0;
+        while spent + retry_backoff(n_retries, 1.0) <= DEFAULT_READ_RETRY_BUDGET {
+            spent += retry_backoff(n_retries, 1.0);
+            n_retries += 1;
+        }
+        assert!((6..=10).contains(&n_retries), "{n_retries} retries");
+        assert!(spent <= DEFAULT_READ_RETRY_BUDGET);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_retry_until_the_budget_with_paused_time() {
+        // Nothing listens on port 1 of loopback: every attempt is a connection error, and paused
+        // time makes the backoff pauses instant and exact.
+        let client = Client::builder("http://127.0.0.1:1")
+            .password("p")
+            .read_retry_budget(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let error = client
+            .run_plain::<serde_json::Value>(&Call {
+                authenticated: false,
+                ..Call::get("/api/v1/info")
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transport {
+                    failure: TransportFailure::Connect,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let waited = started.elapsed();
+        assert!(waited <= Duration::from_secs(3), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(1000),
+            "it retried for a while: {waited:?}"
+        );
+    }
+
+    #[test]
+    fn error_bodies_of_both_eras_decode() {
+        let legacy: Envelope = serde_json::from_str(
+            r#"{"successful":false,"timestamp":"2024-09-01T10:00:00+08:00","duration":1,"status":401,"traceId":"t","error":{"code":10008,"message":"Verification failed"}}"#,
+        )
+        .unwrap();
+        let error = legacy.error.unwrap();
+        assert_eq!(
+            (
+                error.code,
+                error.err_code.as_deref(),
+                error.message.as_str()
+            ),
+            (Some(10008), None, "Verification failed")
+        );
+        let modern: Envelope = serde_json::from_str(
+            r#"{"successful":false,"status":400,"error":{"errCode":"OB.Backup.Binding.Invalid","message":"Invalid binding mode: X, must be OPTIONAL or MANDATORY"}}"#,
+        )
+        .unwrap();
+        let error = modern.error.unwrap();
+        assert_eq!(error.code, None);
+        assert_eq!(error.err_code.as_deref(), Some("OB.Backup.Binding.Invalid"));
+        assert_eq!(
+            describe_foreign_body(b"<html>\n<h1>502 Bad Gateway</h1>"),
+            "the answer is not an obshell error: <html>"
+        );
+        assert_eq!(describe_foreign_body(b""), "no error details in the answer");
+    }
+}

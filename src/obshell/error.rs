@@ -1,0 +1,341 @@
+//! The one error type of the obshell client, with structured fields for every way a call can fail.
+//!
+//! Messages are lowercase, end without a period, and never carry a secret: server messages and task
+//! log lines pass through [`redact_secrets`] before they are stored in an error.
+
+use std::fmt;
+
+use super::dag::{DagFailure, DagId, DagOperator, DagState};
+
+/// Everything that can go wrong when talking to obshell.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client was configured with something it cannot use (a base URL with a path, a bad
+    /// certificate, a missing password).
+    #[error("invalid obshell client configuration: {reason}")]
+    Config {
+        /// What is wrong, without any secret.
+        reason: String,
+    },
+
+    /// obshell answered with a non-2xx status. Both error shapes are mapped here: the legacy
+    /// `{code, message}` (obshell ≤ 4.3.0) and `{errCode, message, code?}` (≥ 4.3.1).
+    #[error("obshell answered {method} {path} with HTTP {status}{}: {message}", CodeSuffix(*code, err_code.as_deref()))]
+    Api {
+        /// The request method.
+        method: String,
+        /// The request path (without the query string).
+        path: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The legacy integer code, when present and non-zero.
+        code: Option<i64>,
+        /// The ≥ 4.3.1 error code, e.g. `OB.Backup.Binding.Invalid`, when present and non-empty.
+        err_code: Option<String>,
+        /// obshell's message, with any storage credential masked.
+        message: String,
+    },
+
+    /// The request did not get an answer: obshell could not be reached, the connection broke, or
+    /// the request timed out.
+    #[error("{method} {path} to obshell failed: {failure}")]
+    Transport {
+        /// The request method.
+        method: String,
+        /// The request path (without the query string).
+        path: String,
+        /// What kind of transport failure this was.
+        failure: TransportFailure,
+        /// The underlying HTTP client error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The agent is not one this client can manage backups through.
+    #[error("obshell at {endpoint} is not supported: found {found}, but {needed} is needed")]
+    Unsupported {
+        /// The endpoint that was asked.
+        endpoint: String,
+        /// What the agent reported (identity and version).
+        found: String,
+        /// What is needed instead.
+        needed: String,
+    },
+
+    /// A response could not be decoded into the expected shape.
+    #[error("cannot decode obshell's answer to {method} {path}: {reason}")]
+    Decode {
+        /// The request method.
+        method: String,
+        /// The request path (without the query string).
+        path: String,
+        /// Why decoding failed, with any storage credential masked.
+        reason: String,
+    },
+
+    /// The request could not be encrypted (bad public key, RSA failure).
+    #[error("cannot encrypt the request for obshell: {reason}")]
+    Crypto {
+        /// What failed, without any key material.
+        reason: String,
+    },
+
+    /// A DAG ended without applying its change: `FAILED`, or `SUCCEED` with operator `ROLLBACK` or
+    /// `PASS`.
+    #[error("{}", DagFailedMessage { dag_id, dag_name, state, operator, failure })]
+    DagFailed {
+        /// The DAG's generic id.
+        dag_id: DagId,
+        /// The DAG's name.
+        dag_name: String,
+        /// The state it ended in.
+        state: DagState,
+        /// The operator it ended with.
+        operator: DagOperator,
+        /// The failed node, sub-task and last task log line (either era's form, credentials
+        /// masked), as far as the DAG's details tell. Boxed to keep `Error` small.
+        failure: Box<DagFailure>,
+    },
+
+    /// The wait for a DAG was cancelled; the DAG itself goes on.
+    #[error("stopped waiting for dag {dag_id}: the wait was cancelled; dag {dag_id} continues on obshell")]
+    DagWaitCancelled {
+        /// The DAG's generic id.
+        dag_id: DagId,
+    },
+
+    /// The wait for a DAG reached its deadline; the DAG itself goes on.
+    #[error("stopped waiting for dag {dag_id}: the deadline passed while it was {}; dag {dag_id} continues on obshell", last_state.as_ref().map_or("not yet read".to_owned(), |state| state.to_string()))]
+    DagWaitTimedOut {
+        /// The DAG's generic id.
+        dag_id: DagId,
+        /// The last state read, if any poll succeeded.
+        last_state: Option<DagState>,
+    },
+
+    /// A write was sent, the answer was lost, and the DAG it may have started cannot be identified.
+    /// Sending it again could run the change twice, so the client does not.
+    #[error("{method} {path} was sent but its outcome is unknown ({cause}); {finding}; check obshell's unfinished dags before retrying")]
+    WriteOutcomeUnknown {
+        /// The request method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// Why the answer was lost.
+        cause: String,
+        /// What the search for the DAG found.
+        finding: String,
+    },
+}
+
+/// What kind of transport failure an [`Error::Transport`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// No connection could be made; the request was not sent.
+    Connect,
+    /// The request timed out, possibly after it was sent.
+    Timeout,
+    /// The connection broke, possibly after the request was sent.
+    Interrupted,
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportFailure::Connect => "cannot connect",
+            TransportFailure::Timeout => "timed out",
+            TransportFailure::Interrupted => "the connection broke before an answer arrived",
+        })
+    }
+}
+
+impl Error {
+    /// The ≥ 4.3.1 `errCode` of an API error, if this is one and it has one.
+    pub fn err_code(&self) -> Option<&str> {
+        match self {
+            Error::Api { err_code, .. } => err_code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The legacy integer code of an API error, if this is one and it has one.
+    pub fn legacy_code(&self) -> Option<i64> {
+        match self {
+            Error::Api { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of an API error, if this is one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a fault that a read may retry: a transport failure, or HTTP 502, 503 or 504.
+    /// A 500 or a 4xx is an answer, not a transient fault.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Api { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+
+    /// Whether this is an authentication failure (HTTP 401).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Api { status: 401, .. })
+    }
+}
+
+/// Formats `" (errCode X, code N)"` for an API error, or nothing.
+struct CodeSuffix<'a>(Option<i64>, Option<&'a str>);
+
+impl fmt::Display for CodeSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(code), Some(err_code)) => write!(f, " ({err_code}, code {code})"),
+            (None, Some(err_code)) => write!(f, " ({err_code})"),
+            (Some(code), None) => write!(f, " (code {code})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+struct DagFailedMessage<'a> {
+    dag_id: &'a DagId,
+    dag_name: &'a str,
+    state: &'a DagState,
+    operator: &'a DagOperator,
+    failure: &'a DagFailure,
+}
+
+impl fmt::Display for DagFailedMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let DagFailedMessage {
+            dag_id,
+            dag_name,
+            state,
+            operator,
+            failure,
+        } = self;
+        let DagFailure {
+            node,
+            sub_task,
+            last_log,
+        } = failure;
+        if matches!(state, DagState::Succeed) {
+            return write!(
+                f,
+                "dag {dag_id} ({dag_name}) ended {state} with operator {operator}, so its change was not applied"
+            );
+        }
+        write!(
+            f,
+            "dag {dag_id} ({dag_name}) ended {state} with operator {operator}"
+        )?;
+        if let Some(node) = node {
+            write!(f, " in node \"{node}\"")?;
+        }
+        if let Some(sub_task) = sub_task {
+            write!(f, ", sub-task \"{sub_task}\"")?;
+        }
+        match last_log {
+            Some(line) => write!(f, ": {line}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Masks the values of `access_id`, `access_key` (and obshell's other credential parameters) in
+/// any text that may quote a storage URI: server messages, task logs, decode errors.
+pub fn redact_secrets(text: &str) -> String {
+    const SECRET_KEYS: [&str; 4] = ["access_id=", "access_key=", "secret_key=", "sts_token="];
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut idx = 0;
+    while idx < text.len() {
+        let found = SECRET_KEYS
+            .iter()
+            .filter_map(|key| lower[idx..].find(key).map(|pos| (idx + pos, key.len())))
+            .min_by_key(|(pos, _)| *pos);
+        let Some((pos, key_len)) = found else {
+            out.push_str(&text[idx..]);
+            break;
+        };
+        let value_start = pos + key_len;
+        out.push_str(&text[idx..value_start]);
+        let value_len = text[value_start..]
+            .find(|c: char| {
+                matches!(
+                    c,
+                    '&' | '\'' | '"' | ' ' | '\t' | '\n' | ',' | ';' | ')' | ']' | '}'
+                )
+            })
+            .unwrap_or(text.len() - value_start);
+        if value_len > 0 {
+            out.push_str("***");
+        }
+        idx = value_start + value_len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_redact(input: &str, expected: &str) {
+        assert_eq!(redact_secrets(input), expected);
+    }
+
+    #[test]
+    fn redacts_credentials_in_text() {
+        check_redact("no secrets here", "no secrets here");
+        check_redact(
+            "oss://b/k?host=h&access_id=AK1&access_key=SK2",
+            "oss://b/k?host=h&access_id=***&access_key=***",
+        );
+        check_redact(
+            "URI is 'oss://b/k?ACCESS_KEY=xyz&host=h'",
+            "URI is 'oss://b/k?ACCESS_KEY=***&host=h'",
+        );
+        check_redact("access_key=", "access_key=");
+        check_redact("x access_id=a, y", "x access_id=***, y");
+    }
+
+    #[test]
+    fn api_error_message_names_both_codes() {
+        let error = Error::Api {
+            method: "POST".into(),
+            path: "/api/v1/obcluster/backup/config".into(),
+            status: 400,
+            code: None,
+            err_code: Some("OB.Backup.Binding.Invalid".into()),
+            message: "Invalid binding mode: X".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "obshell answered POST /api/v1/obcluster/backup/config with HTTP 400 (OB.Backup.Binding.Invalid): Invalid binding mode: X"
+        );
+        let legacy = Error::Api {
+            method: "GET".into(),
+            path: "/p".into(),
+            status: 401,
+            code: Some(10008),
+            err_code: None,
+            message: "Verification failed".into(),
+        };
+        assert_eq!(
+            legacy.to_string(),
+            "obshell answered GET /p with HTTP 401 (code 10008): Verification failed"
+        );
+        assert!(legacy.is_unauthorized());
+        assert!(!legacy.is_transient());
+    }
+}

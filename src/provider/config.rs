@@ -1,0 +1,466 @@
+//! The `provider "oceanbase" {}` block: schema, static validation, and the validated
+//! [`ProviderConfig`] that ConfigureProvider keeps. Nothing here touches the network.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::resources::backup_config::duration::parse_timeout;
+use crate::tf::{
+    Attribute, AttributePath, Block, Diagnostic, Diagnostics, Presence, Schema, Type, Value,
+};
+
+/// The environment variable read when `endpoint` is not set.
+pub const ENDPOINT_ENV: &str = "OCEANBASE_ENDPOINT";
+/// The environment variable read when `password` is not set.
+pub const PASSWORD_ENV: &str = "OCEANBASE_PASSWORD";
+/// The HTTP request timeout when `request_timeout` is not set.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The provider block's schema.
+pub fn provider_schema() -> Schema {
+    use Presence::Optional;
+    Schema {
+        version: 0,
+        block: Block {
+            attributes: vec![
+                Attribute::new(
+                    "endpoint",
+                    Type::String,
+                    Optional,
+                    "obshell's address: an http:// or https:// URL without a path, or host:port (http). Falls back to the OCEANBASE_ENDPOINT environment variable.",
+                ),
+                Attribute::new(
+                    "password",
+                    Type::String,
+                    Optional,
+                    "The root@sys password obshell authenticates requests with. Falls back to the OCEANBASE_PASSWORD environment variable.",
+                )
+                .sensitive(),
+                Attribute::new(
+                    "ca_certificate",
+                    Type::String,
+                    Optional,
+                    "PEM certificate(s) of the certificate authority that signed obshell's https certificate, when it is not publicly trusted.",
+                ),
+                Attribute::new(
+                    "client_certificate",
+                    Type::String,
+                    Optional,
+                    "PEM client certificate for obshell's mutual TLS; set together with client_key.",
+                ),
+                Attribute::new(
+                    "client_key",
+                    Type::String,
+                    Optional,
+                    "PEM private key of client_certificate.",
+                )
+                .sensitive(),
+                Attribute::new(
+                    "request_timeout",
+                    Type::String,
+                    Optional,
+                    "The time limit of one HTTP request to obshell, a Go duration such as \"30s\" (the default). Waiting for obshell's tasks is limited by the resource's timeouts instead.",
+                ),
+            ],
+            description: "Manages the backup configuration of self-hosted OceanBase clusters through obshell. Use one provider alias per cluster.".to_owned(),
+            markdown_description: "Manages the backup configuration of self-hosted OceanBase clusters through obshell. Use one provider alias per cluster.".to_owned(),
+            deprecated: false,
+        },
+    }
+}
+
+/// A validated provider configuration. `Debug` hides the password and the client key.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    /// obshell's base URL, such as `http://10.0.0.1:2886`, without a trailing slash.
+    pub base_url: String,
+    /// The root@sys password.
+    pub password: String,
+    /// PEM CA certificate(s).
+    pub ca_certificate_pem: Option<String>,
+    /// PEM client certificate and key.
+    pub client_identity_pem: Option<(String, String)>,
+    /// The per-request HTTP timeout.
+    pub request_timeout: Duration,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("ca_certificate", &self.ca_certificate_pem.is_some())
+            .field("client_identity", &self.client_identity_pem.is_some())
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an endpoint was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// Empty.
+    #[error("the endpoint is empty")]
+    Empty,
+    /// A scheme other than http or https.
+    #[error("the endpoint must use http:// or https://, or be host:port")]
+    Scheme,
+    /// A path, query or fragment after the address.
+    #[error(
+        "the endpoint must not have a path, query or fragment: give only scheme, host and port"
+    )]
+    Path,
+    /// User information in the URL.
+    #[error("the endpoint must not contain user information; set the password attribute instead")]
+    UserInfo,
+    /// A missing or malformed host or port.
+    #[error("the endpoint needs a host and, for host:port, a port from 1 to 65535")]
+    HostPort,
+}
+
+fn check_authority(authority: &str, port_required: bool) -> Result<(), EndpointError> {
+    if authority.contains('@') {
+        return Err(EndpointError::UserInfo);
+    }
+    if authority.chars().any(|c| c.is_whitespace()) {
+        return Err(EndpointError::HostPort);
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or(EndpointError::HostPort)?;
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return Err(EndpointError::HostPort);
+        }
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or(EndpointError::HostPort)?),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || (host.contains(':') && !authority.starts_with('[')) {
+        return Err(EndpointError::HostPort);
+    }
+    match port {
+        Some(port) => {
+            let number: u16 = port.parse().map_err(|_| EndpointError::HostPort)?;
+            if number == 0 {
+                return Err(EndpointError::HostPort);
+            }
+        }
+        None if port_required => return Err(EndpointError::HostPort),
+        None => {}
+    }
+    Ok(())
+}
+
+/// Turns an endpoint as configured into obshell's base URL: `http://h:p` or `https://h[:p]`
+/// stay as they are (a single trailing `/` is dropped), `h:p` becomes `http://h:p`.
+pub fn parse_endpoint(text: &str) -> Result<String, EndpointError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(EndpointError::Empty);
+    }
+    if let Some((scheme, rest)) = text.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(EndpointError::Scheme);
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains(['/', '?', '#']) {
+            return Err(EndpointError::Path);
+        }
+        check_authority(authority, false)?;
+        return Ok(format!("{scheme}://{authority}"));
+    }
+    if text.contains(['/', '?', '#']) {
+        return Err(EndpointError::Scheme);
+    }
+    check_authority(text, true)?;
+    Ok(format!("http://{text}"))
+}
+
+fn known_string<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
+    config.get(name).and_then(Value::as_str)
+}
+
+fn is_unknown(config: &Value, name: &str) -> bool {
+    config.get(name).is_some_and(Value::is_unknown)
+}
+
+/// Static checks of the provider block: only what is written in it (the environment is read by
+/// ConfigureProvider). Unknown values are skipped.
+pub fn validate_provider_block(config: &Value) -> Diagnostics {
+    let mut diagnostics = Diagnostics::new();
+    if let Some(endpoint) = known_string(config, "endpoint") {
+        if let Err(error) = parse_endpoint(endpoint) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Invalid endpoint",
+                    format!("{error}, for example \"http://10.0.0.1:2886\" or \"10.0.0.1:2886\"; got {endpoint:?}."),
+                )
+                .at(AttributePath::root("endpoint")),
+            );
+        }
+    }
+    if let Some(timeout) = known_string(config, "request_timeout") {
+        if let Err(error) = parse_timeout(timeout) {
+            diagnostics.push(
+                Diagnostic::error("Invalid request_timeout", format!("{error}."))
+                    .at(AttributePath::root("request_timeout")),
+            );
+        }
+    }
+    let has_certificate = config
+        .get("client_certificate")
+        .is_some_and(|v| !v.is_null());
+    let has_key = config.get("client_key").is_some_and(|v| !v.is_null());
+    if has_certificate != has_key {
+        let missing = if has_certificate {
+            "client_key"
+        } else {
+            "client_certificate"
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                "Incomplete client certificate",
+                "client_certificate and client_key must be set together for mutual TLS.",
+            )
+            .at(AttributePath::root(missing)),
+        );
+    }
+    diagnostics
+}
+
+/// What ConfigureProvider makes of the block: a configuration, or `None` when a value it needs
+/// is unknown (Terraform then plans without the provider being usable).
+pub fn provider_config_from_block(
+    config: &Value,
+    environment: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProviderConfig>, Diagnostics> {
+    let mut diagnostics = validate_provider_block(config);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    if [
+        "endpoint",
+        "password",
+        "ca_certificate",
+        "client_certificate",
+        "client_key",
+        "request_timeout",
+    ]
+    .iter()
+    .any(|name| is_unknown(config, name))
+    {
+        return Ok(None);
+    }
+    let endpoint = known_string(config, "endpoint")
+        .map(str::to_owned)
+        .or_else(|| environment(ENDPOINT_ENV).filter(|value| !value.is_empty()));
+    let base_url = match endpoint {
+        None => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Missing obshell endpoint",
+                    format!("Set endpoint in the provider block or the {ENDPOINT_ENV} environment variable, for example \"http://10.0.0.1:2886\"."),
+                )
+                .at(AttributePath::root("endpoint")),
+            );
+            None
+        }
+        Some(endpoint) => match parse_endpoint(&endpoint) {
+            Ok(url) => Some(url),
+            Err(error) => {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Invalid endpoint",
+                        format!("{error}; {ENDPOINT_ENV} or endpoint is {endpoint:?}."),
+                    )
+                    .at(AttributePath::root("endpoint")),
+                );
+                None
+            }
+        },
+    };
+    let password = known_string(config, "password")
+        .map(str::to_owned)
+        .or_else(|| environment(PASSWORD_ENV));
+    if password.is_none() {
+        diagnostics.push(
+            Diagnostic::error(
+                "Missing obshell password",
+                format!("Set password in the provider block or the {PASSWORD_ENV} environment variable: obshell authenticates requests with the root@sys password."),
+            )
+            .at(AttributePath::root("password")),
+        );
+    }
+    let request_timeout = known_string(config, "request_timeout")
+        .and_then(|text| parse_timeout(text).ok())
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let (Some(base_url), Some(password)) = (base_url, password) else {
+        return Err(diagnostics);
+    };
+    let client_identity_pem = match (
+        known_string(config, "client_certificate"),
+        known_string(config, "client_key"),
+    ) {
+        (Some(certificate), Some(key)) => Some((certificate.to_owned(), key.to_owned())),
+        _ => None,
+    };
+    Ok(Some(ProviderConfig {
+        base_url,
+        password,
+        ca_certificate_pem: known_string(config, "ca_certificate").map(str::to_owned),
+        client_identity_pem,
+        request_timeout,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn every_provider_attribute_is_described() {
+        for attribute in provider_schema().block.attributes {
+            assert!(!attribute.description.is_empty(), "{}", attribute.name);
+        }
+        let schema = provider_schema();
+        assert!(schema
+            .block
+            .attribute("password")
+            .is_some_and(|a| a.sensitive));
+        assert!(schema
+            .block
+            .attribute("client_key")
+            .is_some_and(|a| a.sensitive));
+    }
+
+    #[test]
+    fn endpoints() {
+        let ok = [
+            ("http://10.0.0.1:2886", "http://10.0.0.1:2886"),
+            ("http://10.0.0.1:2886/", "http://10.0.0.1:2886"),
+            ("HTTPS://obshell.example", "https://obshell.example"),
+            ("10.0.0.1:2886", "http://10.0.0.1:2886"),
+            ("[::1]:2886", "http://[::1]:2886"),
+            ("http://[::1]:2886", "http://[::1]:2886"),
+        ];
+        for (text, url) in ok {
+            assert_eq!(parse_endpoint(text).as_deref(), Ok(url), "{text}");
+        }
+        let bad = [
+            ("", EndpointError::Empty),
+            ("ftp://h:1", EndpointError::Scheme),
+            ("http://h:1/api", EndpointError::Path),
+            ("http://h:1?x", EndpointError::Path),
+            ("http://root:pw@h:1", EndpointError::UserInfo),
+            ("h", EndpointError::HostPort),
+            ("h:0", EndpointError::HostPort),
+            ("h:99999", EndpointError::HostPort),
+            ("h/x:1", EndpointError::Scheme),
+            ("http://:1", EndpointError::HostPort),
+        ];
+        for (text, error) in bad {
+            assert_eq!(parse_endpoint(text), Err(error), "{text}");
+        }
+    }
+
+    fn block(entries: &[(&str, Value)]) -> Value {
+        let mut object: BTreeMap<String, Value> = [
+            "endpoint",
+            "password",
+            "ca_certificate",
+            "client_certificate",
+            "client_key",
+            "request_timeout",
+        ]
+        .iter()
+        .map(|name| ((*name).to_owned(), Value::Null))
+        .collect();
+        for (name, value) in entries {
+            object.insert((*name).to_owned(), value.clone());
+        }
+        Value::Object(object)
+    }
+
+    #[test]
+    fn environment_fallbacks() {
+        let environment = |name: &str| match name {
+            ENDPOINT_ENV => Some("127.0.0.1:2886".to_owned()),
+            PASSWORD_ENV => Some("pw".to_owned()),
+            _ => None,
+        };
+        let config = provider_config_from_block(&block(&[]), environment)
+            .expect("valid")
+            .expect("known");
+        assert_eq!(config.base_url, "http://127.0.0.1:2886");
+        assert_eq!(config.password, "pw");
+        assert_eq!(config.request_timeout, DEFAULT_REQUEST_TIMEOUT);
+        let config = provider_config_from_block(
+            &block(&[
+                ("endpoint", "https://h:1".into()),
+                ("request_timeout", "5s".into()),
+            ]),
+            environment,
+        )
+        .expect("valid")
+        .expect("known");
+        assert_eq!(config.base_url, "https://h:1");
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn missing_values_are_errors_that_name_the_attribute() {
+        let diagnostics = provider_config_from_block(&block(&[]), |_| None).expect_err("missing");
+        let paths: Vec<String> = diagnostics
+            .0
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(paths, ["endpoint", "password"]);
+    }
+
+    #[test]
+    fn unknown_values_defer_configuration() {
+        let result = provider_config_from_block(&block(&[("endpoint", Value::Unknown)]), |_| None);
+        assert!(matches!(result, Ok(None)));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let config = ProviderConfig {
+            base_url: "http://h:1".to_owned(),
+            password: "SECRETPW".to_owned(),
+            ca_certificate_pem: None,
+            client_identity_pem: Some(("CERT".to_owned(), "SECRETKEY".to_owned())),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        };
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+    }
+
+    #[test]
+    fn client_certificate_needs_its_key() {
+        let diagnostics = validate_provider_block(&block(&[("client_certificate", "PEM".into())]));
+        assert_eq!(
+            diagnostics.0[0]
+                .attribute
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("client_key")
+        );
+    }
+}

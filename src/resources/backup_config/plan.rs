@@ -1,0 +1,696 @@
+//! Plan rules as pure functions (design §3, "Plan and apply"): the planned state of a create or
+//! an update, and which fields the request will carry.
+//!
+//! - A create sends every configured field.
+//! - An update sends what changed in meaning between prior state and plan, and nothing at all
+//!   for a respelling or a timeouts edit. `backup_base_uri`, `binding` and
+//!   `piece_switch_interval` form obshell's one `LOG_ARCHIVE_DEST` setting, so they are sent
+//!   together whenever one of them (or the credentials) changes.
+//! - After an import, an update that only fills fields obshell cannot read adopts them without a
+//!   request.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::tf::Number;
+
+use super::duration::{lower_case_unit, obshell_durations_equal, parse_obshell_duration};
+use super::model::{BackupConfigModel, DeletePolicyModel, Field, TimeoutsModel};
+use super::schema::{
+    DEFAULT_CREATE_TIMEOUT, DEFAULT_DELETE_POLICY, DEFAULT_READ_TIMEOUT,
+    DEFAULT_RESTORE_ARCHIVE_LOG, DEFAULT_UPDATE_TIMEOUT,
+};
+use super::uri::{merge_credentials, uris_equivalent};
+
+/// Which fields a request carries. `location` is the compound `LOG_ARCHIVE_DEST` group:
+/// `backup_base_uri` (with credentials), `binding` and `piece_switch_interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeSet {
+    /// `backup_base_uri`, `binding`, `piece_switch_interval`.
+    pub location: bool,
+    /// `log_archive_concurrency`.
+    pub log_archive_concurrency: bool,
+    /// `ha_low_thread_score`.
+    pub ha_low_thread_score: bool,
+    /// `archive_lag_target`.
+    pub archive_lag_target: bool,
+    /// `delete_policy`.
+    pub delete_policy: bool,
+}
+
+impl ChangeSet {
+    /// True when nothing will be sent.
+    pub fn is_empty(&self) -> bool {
+        *self == ChangeSet::default()
+    }
+
+    /// True when obshell will stop archive log on every tenant (design §3, "Archive log").
+    pub fn stops_archive_log(&self) -> bool {
+        self.location || self.log_archive_concurrency
+    }
+
+    /// The attribute names the request carries, for messages and private state.
+    pub fn attribute_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.location {
+            names.extend(["backup_base_uri", "binding", "piece_switch_interval"]);
+        }
+        if self.log_archive_concurrency {
+            names.push("log_archive_concurrency");
+        }
+        if self.ha_low_thread_score {
+            names.push("ha_low_thread_score");
+        }
+        if self.archive_lag_target {
+            names.push("archive_lag_target");
+        }
+        if self.delete_policy {
+            names.push("delete_policy");
+        }
+        names
+    }
+}
+
+/// The fields of a backup-config request, in the form obshell receives them. `Debug` hides the
+/// URI, which carries credentials.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ConfigRequest {
+    /// The URI with credentials merged in.
+    pub backup_base_uri: Option<String>,
+    /// `log_archive_concurrency`.
+    pub log_archive_concurrency: Option<i64>,
+    /// `binding`, upper-case.
+    pub binding: Option<String>,
+    /// `ha_low_thread_score`.
+    pub ha_low_thread_score: Option<i64>,
+    /// `piece_switch_interval`, with a lower-case unit.
+    pub piece_switch_interval: Option<String>,
+    /// `archive_lag_target`.
+    pub archive_lag_target: Option<String>,
+    /// `delete_policy` as (policy, recovery_window).
+    pub delete_policy: Option<(String, String)>,
+}
+
+impl fmt::Debug for ConfigRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigRequest")
+            .field(
+                "backup_base_uri",
+                &self.backup_base_uri.as_ref().map(|_| "<set>"),
+            )
+            .field("log_archive_concurrency", &self.log_archive_concurrency)
+            .field("binding", &self.binding)
+            .field("ha_low_thread_score", &self.ha_low_thread_score)
+            .field("piece_switch_interval", &self.piece_switch_interval)
+            .field("archive_lag_target", &self.archive_lag_target)
+            .field("delete_policy", &self.delete_policy)
+            .finish()
+    }
+}
+
+/// The outcome of planning an update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatePlan {
+    /// The planned state.
+    pub planned: BackupConfigModel,
+    /// What the request will carry.
+    pub changes: ChangeSet,
+    /// Fields an import left null that the plan fills without a request (unverified).
+    pub adopted: Vec<&'static str>,
+}
+
+fn default_timeouts(config: &Field<TimeoutsModel>) -> Field<TimeoutsModel> {
+    match config {
+        Field::Null => Field::Known(TimeoutsModel {
+            create: Field::Known(DEFAULT_CREATE_TIMEOUT.to_owned()),
+            update: Field::Known(DEFAULT_UPDATE_TIMEOUT.to_owned()),
+            read: Field::Known(DEFAULT_READ_TIMEOUT.to_owned()),
+        }),
+        Field::Unknown => Field::Unknown,
+        Field::Known(timeouts) => Field::Known(TimeoutsModel {
+            create: timeouts
+                .create
+                .clone()
+                .or_default_value(DEFAULT_CREATE_TIMEOUT.to_owned()),
+            update: timeouts
+                .update
+                .clone()
+                .or_default_value(DEFAULT_UPDATE_TIMEOUT.to_owned()),
+            read: timeouts
+                .read
+                .clone()
+                .or_default_value(DEFAULT_READ_TIMEOUT.to_owned()),
+        }),
+    }
+}
+
+fn default_delete_policy(config: &Field<DeletePolicyModel>) -> Field<DeletePolicyModel> {
+    config.clone().map(|policy| DeletePolicyModel {
+        policy: policy
+            .policy
+            .or_default_value(DEFAULT_DELETE_POLICY.to_owned()),
+        recovery_window: policy.recovery_window,
+    })
+}
+
+/// The attributes whose defaults are planned when the configuration leaves them null:
+/// `restore_archive_log`, `timeouts.*` and `delete_policy.policy`.
+pub fn with_defaults(mut model: BackupConfigModel) -> BackupConfigModel {
+    model.restore_archive_log = model
+        .restore_archive_log
+        .or_default_value(DEFAULT_RESTORE_ARCHIVE_LOG);
+    model.timeouts = default_timeouts(&model.timeouts);
+    model.delete_policy = default_delete_policy(&model.delete_policy);
+    model
+}
+
+/// The planned state of a create: the configuration with defaults; unset read-back attributes,
+/// `id` and `tenants` are unknown until apply reads them from the cluster.
+pub fn plan_create(config: &BackupConfigModel) -> BackupConfigModel {
+    let mut planned = with_defaults(config.clone());
+    planned.id = Field::Unknown;
+    planned.tenants = Field::Unknown;
+    if planned.log_archive_concurrency.is_null() {
+        planned.log_archive_concurrency = Field::Unknown;
+    }
+    if planned.ha_low_thread_score.is_null() {
+        planned.ha_low_thread_score = Field::Unknown;
+    }
+    if planned.archive_lag_target.is_null() {
+        planned.archive_lag_target = Field::Unknown;
+    }
+    planned
+}
+
+/// What a create sends: every configured field.
+pub fn create_changes(planned: &BackupConfigModel) -> ChangeSet {
+    ChangeSet {
+        location: true,
+        log_archive_concurrency: planned.log_archive_concurrency.known().is_some(),
+        ha_low_thread_score: planned.ha_low_thread_score.known().is_some(),
+        archive_lag_target: planned.archive_lag_target.known().is_some(),
+        delete_policy: planned.delete_policy.known().is_some(),
+    }
+}
+
+fn binding_meaning(field: &Field<String>) -> Option<Option<String>> {
+    match field {
+        Field::Null => Some(Some("OPTIONAL".to_owned())),
+        Field::Unknown => None,
+        Field::Known(text) => Some(Some(text.to_ascii_uppercase())),
+    }
+}
+
+/// OceanBase's default piece switch interval.
+const DEFAULT_PIECE_SWITCH_INTERVAL: Duration = Duration::from_secs(86_400);
+
+fn interval_meaning(field: &Field<String>) -> Option<Result<Duration, String>> {
+    match field {
+        Field::Null => Some(Ok(DEFAULT_PIECE_SWITCH_INTERVAL)),
+        Field::Unknown => None,
+        Field::Known(text) => Some(parse_obshell_duration(text).map_err(|_| text.clone())),
+    }
+}
+
+fn same_integer(prior: &Field<Number>, planned: &Field<Number>) -> bool {
+    match (prior, planned) {
+        (Field::Known(prior), Field::Known(planned)) => {
+            prior.as_i64().is_some() && prior.as_i64() == planned.as_i64()
+        }
+        _ => false,
+    }
+}
+
+fn same_duration(prior: &Field<String>, planned: &Field<String>) -> bool {
+    match (prior, planned) {
+        (Field::Known(prior), Field::Known(planned)) => obshell_durations_equal(prior, planned),
+        _ => false,
+    }
+}
+
+fn same_delete_policy(prior: &DeletePolicyModel, planned: &DeletePolicyModel) -> bool {
+    let policy_name = |field: &Field<String>| match field {
+        Field::Null => Some(DEFAULT_DELETE_POLICY.to_owned()),
+        Field::Unknown => None,
+        Field::Known(text) => Some(text.to_ascii_lowercase()),
+    };
+    let name_prior = policy_name(&prior.policy);
+    name_prior.is_some()
+        && name_prior == policy_name(&planned.policy)
+        && same_duration(&prior.recovery_window, &planned.recovery_window)
+}
+
+/// The planned state and request of an update. `imported` is true while the state still holds
+/// fields an import could not read (until the first apply after the import).
+pub fn plan_update(
+    prior: &BackupConfigModel,
+    config: &BackupConfigModel,
+    imported: bool,
+) -> UpdatePlan {
+    let mut planned = with_defaults(config.clone());
+    planned.id = prior.id.clone();
+    // Optional + computed read-back attributes: unset in configuration means "not managed";
+    // keep what the cluster last reported.
+    if planned.log_archive_concurrency.is_null() {
+        planned.log_archive_concurrency = prior.log_archive_concurrency.clone();
+    }
+    if planned.ha_low_thread_score.is_null() {
+        planned.ha_low_thread_score = prior.ha_low_thread_score.clone();
+    }
+    if planned.archive_lag_target.is_null() {
+        planned.archive_lag_target = prior.archive_lag_target.clone();
+    }
+
+    let mut adopted = Vec::new();
+    let mut location = false;
+
+    // backup_base_uri: compared by meaning; null in prior state only after an import from an
+    // obshell that cannot report it.
+    match (&prior.backup_base_uri, &planned.backup_base_uri) {
+        (Field::Known(prior_uri), Field::Known(planned_uri)) => {
+            location |= !uris_equivalent(prior_uri, planned_uri);
+        }
+        (Field::Null, Field::Known(_)) if imported => adopted.push("backup_base_uri"),
+        _ => location = true,
+    }
+    // Credentials are never read back: any edit re-sends the URI, except filling them in after
+    // an import.
+    match (&prior.storage_credentials, &planned.storage_credentials) {
+        (Field::Null, Field::Known(_)) if imported => adopted.push("storage_credentials"),
+        (prior_credentials, planned_credentials) => {
+            location |=
+                prior_credentials != planned_credentials || planned_credentials.is_unknown();
+        }
+    }
+    if imported && prior.binding.is_null() && planned.binding.known().is_some() {
+        adopted.push("binding");
+    } else {
+        let planned_binding = binding_meaning(&planned.binding);
+        location |= planned_binding.is_none() || binding_meaning(&prior.binding) != planned_binding;
+    }
+    if imported
+        && prior.piece_switch_interval.is_null()
+        && planned.piece_switch_interval.known().is_some()
+    {
+        adopted.push("piece_switch_interval");
+    } else {
+        let planned_interval = interval_meaning(&planned.piece_switch_interval);
+        location |= planned_interval.is_none()
+            || interval_meaning(&prior.piece_switch_interval) != planned_interval;
+    }
+
+    let log_archive_concurrency = match &planned.log_archive_concurrency {
+        Field::Null => false,
+        Field::Unknown => true,
+        Field::Known(_) => !same_integer(
+            &prior.log_archive_concurrency,
+            &planned.log_archive_concurrency,
+        ),
+    };
+    let ha_low_thread_score = match &planned.ha_low_thread_score {
+        Field::Null => false,
+        Field::Unknown => true,
+        Field::Known(_) => !same_integer(&prior.ha_low_thread_score, &planned.ha_low_thread_score),
+    };
+    let archive_lag_target = match &planned.archive_lag_target {
+        Field::Null => false,
+        Field::Unknown => true,
+        Field::Known(_) => !same_duration(&prior.archive_lag_target, &planned.archive_lag_target),
+    };
+    let delete_policy = match (&prior.delete_policy, &planned.delete_policy) {
+        (_, Field::Null) => false,
+        (Field::Null, Field::Known(_)) if imported => {
+            adopted.push("delete_policy");
+            false
+        }
+        (Field::Known(prior_policy), Field::Known(planned_policy)) => {
+            !same_delete_policy(prior_policy, planned_policy)
+        }
+        _ => true,
+    };
+
+    let changes = ChangeSet {
+        location,
+        log_archive_concurrency,
+        ha_low_thread_score,
+        archive_lag_target,
+        delete_policy,
+    };
+    planned.tenants = if changes.is_empty() {
+        prior.tenants.clone()
+    } else {
+        Field::Unknown
+    };
+    UpdatePlan {
+        planned,
+        changes,
+        adopted,
+    }
+}
+
+/// Why a request cannot be built from a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A field the request needs is unknown or null.
+    #[error("{0} is not known")]
+    Missing(&'static str),
+    /// An object store without credentials.
+    #[error("storage_credentials is required because the request sends backup_base_uri to an object store")]
+    CredentialsRequired,
+}
+
+/// The request for `changes`, built from the planned state (every value the request needs must be
+/// known, as it is at apply).
+pub fn build_request(
+    planned: &BackupConfigModel,
+    changes: &ChangeSet,
+) -> Result<ConfigRequest, RequestError> {
+    let mut request = ConfigRequest::default();
+    if changes.location {
+        let uri = planned
+            .backup_base_uri
+            .known()
+            .ok_or(RequestError::Missing("backup_base_uri"))?;
+        let object_store = !uri.starts_with("file://");
+        request.backup_base_uri = Some(match &planned.storage_credentials {
+            Field::Known(credentials) => {
+                let access_id = credentials
+                    .access_id
+                    .known()
+                    .ok_or(RequestError::Missing("storage_credentials.access_id"))?;
+                let access_key = credentials
+                    .access_key
+                    .known()
+                    .ok_or(RequestError::Missing("storage_credentials.access_key"))?;
+                merge_credentials(uri, access_id, access_key)
+            }
+            Field::Null if object_store => return Err(RequestError::CredentialsRequired),
+            Field::Null => uri.clone(),
+            Field::Unknown => return Err(RequestError::Missing("storage_credentials")),
+        });
+        request.binding = planned
+            .binding
+            .known()
+            .map(|text| text.to_ascii_uppercase());
+        request.piece_switch_interval = planned
+            .piece_switch_interval
+            .known()
+            .map(|text| lower_case_unit(text));
+    }
+    if changes.log_archive_concurrency {
+        request.log_archive_concurrency = Some(
+            planned
+                .log_archive_concurrency
+                .known()
+                .and_then(Number::as_i64)
+                .ok_or(RequestError::Missing("log_archive_concurrency"))?,
+        );
+    }
+    if changes.ha_low_thread_score {
+        request.ha_low_thread_score = Some(
+            planned
+                .ha_low_thread_score
+                .known()
+                .and_then(Number::as_i64)
+                .ok_or(RequestError::Missing("ha_low_thread_score"))?,
+        );
+    }
+    if changes.archive_lag_target {
+        request.archive_lag_target = Some(
+            planned
+                .archive_lag_target
+                .known()
+                .ok_or(RequestError::Missing("archive_lag_target"))?
+                .clone(),
+        );
+    }
+    if changes.delete_policy {
+        let policy = planned
+            .delete_policy
+            .known()
+            .ok_or(RequestError::Missing("delete_policy"))?;
+        let name = policy.policy.known().map_or_else(
+            || DEFAULT_DELETE_POLICY.to_owned(),
+            |name| name.to_ascii_lowercase(),
+        );
+        let window = policy
+            .recovery_window
+            .known()
+            .ok_or(RequestError::Missing("delete_policy.recovery_window"))?;
+        request.delete_policy = Some((name, window.clone()));
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::backup_config::model::StorageCredentialsModel;
+    use std::collections::BTreeMap;
+
+    fn known(text: &str) -> Field<String> {
+        Field::Known(text.to_owned())
+    }
+
+    fn config() -> BackupConfigModel {
+        let mut model = BackupConfigModel::empty();
+        model.backup_base_uri = known("file:///data/backup");
+        model.log_archive_concurrency = Field::Known(Number::Int(4));
+        model.archive_lag_target = known("2m");
+        model.binding = known("optional");
+        model.piece_switch_interval = known("1d");
+        model.delete_policy = Field::Known(DeletePolicyModel {
+            policy: Field::Null,
+            recovery_window: known("7d"),
+        });
+        model
+    }
+
+    /// The state after applying `config` on a cluster with one tenant.
+    fn state_of(config: &BackupConfigModel) -> BackupConfigModel {
+        let mut state = plan_create(config);
+        state.id = known("1726");
+        state.tenants = Field::Known(BTreeMap::new());
+        if state.ha_low_thread_score.is_unknown() {
+            state.ha_low_thread_score = Field::Known(Number::Int(0));
+        }
+        if state.log_archive_concurrency.is_unknown() {
+            state.log_archive_concurrency = Field::Known(Number::Int(0));
+        }
+        if state.archive_lag_target.is_unknown() {
+            state.archive_lag_target = known("120s");
+        }
+        state
+    }
+
+    #[track_caller]
+    fn check_update(edit: impl FnOnce(&mut BackupConfigModel), expected: &[&str]) {
+        let prior = state_of(&config());
+        let mut new_config = config();
+        edit(&mut new_config);
+        let plan = plan_update(&prior, &new_config, false);
+        assert_eq!(plan.changes.attribute_names(), expected);
+        assert!(plan.adopted.is_empty());
+        if expected.is_empty() {
+            assert_eq!(plan.planned.tenants, prior.tenants);
+        } else {
+            assert!(plan.planned.tenants.is_unknown());
+        }
+    }
+
+    #[test]
+    fn which_fields_each_change_sends() {
+        let location = ["backup_base_uri", "binding", "piece_switch_interval"];
+        check_update(|_| {}, &[]);
+        check_update(|c| c.archive_lag_target = known("120s"), &[]);
+        check_update(
+            |c| c.archive_lag_target = known("3m"),
+            &["archive_lag_target"],
+        );
+        check_update(|c| c.backup_base_uri = known("file:///data//backup/"), &[]);
+        check_update(|c| c.backup_base_uri = known("file:///other"), &location);
+        check_update(|c| c.binding = known("OPTIONAL"), &[]);
+        check_update(|c| c.binding = Field::Null, &[]);
+        check_update(|c| c.binding = known("mandatory"), &location);
+        check_update(|c| c.piece_switch_interval = known("24h"), &[]);
+        check_update(|c| c.piece_switch_interval = Field::Null, &[]);
+        check_update(|c| c.piece_switch_interval = known("2d"), &location);
+        check_update(
+            |c| c.log_archive_concurrency = Field::Known(Number::Float(4.0)),
+            &[],
+        );
+        check_update(
+            |c| c.log_archive_concurrency = Field::Known(Number::Int(5)),
+            &["log_archive_concurrency"],
+        );
+        check_update(|c| c.log_archive_concurrency = Field::Null, &[]);
+        check_update(
+            |c| c.ha_low_thread_score = Field::Known(Number::Int(0)),
+            &[],
+        );
+        check_update(
+            |c| c.ha_low_thread_score = Field::Known(Number::Int(7)),
+            &["ha_low_thread_score"],
+        );
+        check_update(
+            |c| {
+                c.timeouts = Field::Known(TimeoutsModel {
+                    create: known("2h"),
+                    update: Field::Null,
+                    read: Field::Null,
+                })
+            },
+            &[],
+        );
+        check_update(|c| c.restore_archive_log = Field::Known(false), &[]);
+        check_update(
+            |c| {
+                c.delete_policy = Field::Known(DeletePolicyModel {
+                    policy: known("DEFAULT"),
+                    recovery_window: known("168h"),
+                })
+            },
+            &[],
+        );
+        check_update(
+            |c| {
+                c.delete_policy = Field::Known(DeletePolicyModel {
+                    policy: Field::Null,
+                    recovery_window: known("8d"),
+                })
+            },
+            &["delete_policy"],
+        );
+        check_update(|c| c.delete_policy = Field::Null, &[]);
+        check_update(|c| c.backup_base_uri = Field::Unknown, &location);
+        check_update(
+            |c| {
+                c.archive_lag_target = known("1m");
+                c.log_archive_concurrency = Field::Known(Number::Int(8));
+            },
+            &["log_archive_concurrency", "archive_lag_target"],
+        );
+    }
+
+    #[test]
+    fn credentials_edits_resend_the_location() {
+        let mut with_credentials = config();
+        with_credentials.backup_base_uri = known("oss://b/k?host=h");
+        with_credentials.storage_credentials = Field::Known(StorageCredentialsModel {
+            access_id: known("a"),
+            access_key: known("b"),
+        });
+        let prior = state_of(&with_credentials);
+        let mut rotated = with_credentials.clone();
+        rotated.storage_credentials = Field::Known(StorageCredentialsModel {
+            access_id: known("a"),
+            access_key: known("c"),
+        });
+        let plan = plan_update(&prior, &rotated, false);
+        assert!(plan.changes.location);
+        let plan = plan_update(&prior, &with_credentials, false);
+        assert!(plan.changes.is_empty());
+    }
+
+    #[test]
+    fn unset_read_back_attributes_keep_the_prior_value() {
+        let prior = state_of(&config());
+        let mut new_config = config();
+        new_config.archive_lag_target = Field::Null;
+        let plan = plan_update(&prior, &new_config, false);
+        assert_eq!(plan.planned.archive_lag_target, known("2m"));
+        assert!(plan.changes.is_empty());
+    }
+
+    #[test]
+    fn planned_values_equal_the_configuration() {
+        let prior = state_of(&config());
+        let mut new_config = config();
+        new_config.archive_lag_target = known("120s");
+        new_config.binding = known("OPTIONAL");
+        let plan = plan_update(&prior, &new_config, false);
+        assert_eq!(plan.planned.archive_lag_target, known("120s"));
+        assert_eq!(plan.planned.binding, known("OPTIONAL"));
+        assert_eq!(plan.planned.id, known("1726"));
+        assert_eq!(plan.planned.restore_archive_log, Field::Known(true));
+    }
+
+    #[test]
+    fn after_import_unreadable_fields_are_adopted_without_a_request() {
+        let mut prior = state_of(&BackupConfigModel {
+            binding: Field::Null,
+            piece_switch_interval: Field::Null,
+            delete_policy: Field::Null,
+            ..config()
+        });
+        prior.restore_archive_log = Field::Known(true);
+        let plan = plan_update(&prior, &config(), true);
+        assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+        assert_eq!(
+            plan.adopted,
+            ["binding", "piece_switch_interval", "delete_policy"]
+        );
+        // Without the import marker, setting a delete policy is a real change.
+        let plan = plan_update(&prior, &config(), false);
+        assert_eq!(plan.changes.attribute_names(), ["delete_policy"]);
+        // An import that fills fields and changes another sends the change only.
+        let mut changed = config();
+        changed.log_archive_concurrency = Field::Known(Number::Int(9));
+        let plan = plan_update(&prior, &changed, true);
+        assert_eq!(plan.changes.attribute_names(), ["log_archive_concurrency"]);
+    }
+
+    #[test]
+    fn create_plan_and_request() {
+        let mut create_config = config();
+        create_config.ha_low_thread_score = Field::Null;
+        let planned = plan_create(&create_config);
+        assert!(planned.id.is_unknown() && planned.tenants.is_unknown());
+        assert!(planned.ha_low_thread_score.is_unknown());
+        assert_eq!(planned.restore_archive_log, Field::Known(true));
+        assert_eq!(
+            planned.delete_policy.known().map(|p| p.policy.clone()),
+            Some(known("default"))
+        );
+        let changes = create_changes(&planned);
+        assert!(!changes.ha_low_thread_score && changes.location && changes.delete_policy);
+        let request = build_request(&planned, &changes).expect("request");
+        assert_eq!(
+            request,
+            ConfigRequest {
+                backup_base_uri: Some("file:///data/backup".to_owned()),
+                log_archive_concurrency: Some(4),
+                binding: Some("OPTIONAL".to_owned()),
+                ha_low_thread_score: None,
+                piece_switch_interval: Some("1d".to_owned()),
+                archive_lag_target: Some("2m".to_owned()),
+                delete_policy: Some(("default".to_owned(), "7d".to_owned())),
+            }
+        );
+    }
+
+    #[test]
+    fn object_store_requests_need_credentials_and_hide_them() {
+        let mut object_config = config();
+        object_config.backup_base_uri = known("oss://b/k?host=h");
+        object_config.piece_switch_interval = known("2D");
+        let planned = plan_create(&object_config);
+        let changes = create_changes(&planned);
+        assert_eq!(
+            build_request(&planned, &changes),
+            Err(RequestError::CredentialsRequired)
+        );
+        object_config.storage_credentials = Field::Known(StorageCredentialsModel {
+            access_id: known("AKID"),
+            access_key: known("SECRETKEY"),
+        });
+        let planned = plan_create(&object_config);
+        let request = build_request(&planned, &changes).expect("request");
+        assert_eq!(
+            request.backup_base_uri.as_deref(),
+            Some("oss://b/k?host=h&access_id=AKID&access_key=SECRETKEY")
+        );
+        assert_eq!(request.piece_switch_interval.as_deref(), Some("2d"));
+        assert!(!format!("{request:?}").contains("SECRETKEY"));
+    }
+}

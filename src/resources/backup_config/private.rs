@@ -1,0 +1,251 @@
+//! The resource's private state: bytes Terraform keeps beside the state and hands back on the
+//! next plan, apply and read. JSON of [`PrivateState`].
+//!
+//! It records that the state came from an import (so the first update may adopt fields obshell
+//! cannot read), and an update whose DAG outlived its apply, with the values it sent (design §3,
+//! "Failures after obshell accepted a request"). It is stored in the state file, like the
+//! sensitive `storage_credentials`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::tf::Number;
+
+use super::model::{BackupConfigModel, DeletePolicyModel, Field, StorageCredentialsModel};
+use super::plan::ChangeSet;
+
+/// The private state.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PrivateState {
+    /// The state came from an import and no apply has happened since.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
+    /// An update whose DAG was still running (or unknown) when apply returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingUpdate>,
+}
+
+/// An update that obshell accepted but the provider did not see finish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingUpdate {
+    /// The DAG's generic id.
+    pub dag_id: String,
+    /// The values the request carried, in the state's spelling.
+    pub sent: SentValues,
+}
+
+/// The state values of the fields an update sent; `None` for fields it did not send.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SentValues {
+    /// The location group was sent.
+    #[serde(default)]
+    pub location: bool,
+    /// `backup_base_uri`.
+    #[serde(default)]
+    pub backup_base_uri: Option<String>,
+    /// `storage_credentials` as (access_id, access_key).
+    #[serde(default)]
+    pub storage_credentials: Option<(String, String)>,
+    /// `binding`.
+    #[serde(default)]
+    pub binding: Option<String>,
+    /// `piece_switch_interval`.
+    #[serde(default)]
+    pub piece_switch_interval: Option<String>,
+    /// `log_archive_concurrency`.
+    #[serde(default)]
+    pub log_archive_concurrency: Option<i64>,
+    /// `ha_low_thread_score`.
+    #[serde(default)]
+    pub ha_low_thread_score: Option<i64>,
+    /// `archive_lag_target`.
+    #[serde(default)]
+    pub archive_lag_target: Option<String>,
+    /// `delete_policy` as (policy, recovery_window).
+    #[serde(default)]
+    pub delete_policy: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SentValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentValues")
+            .field("location", &self.location)
+            .field("backup_base_uri", &self.backup_base_uri)
+            .field("log_archive_concurrency", &self.log_archive_concurrency)
+            .field("ha_low_thread_score", &self.ha_low_thread_score)
+            .field("archive_lag_target", &self.archive_lag_target)
+            .field("delete_policy", &self.delete_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrivateState {
+    /// Decodes private bytes; empty or unreadable bytes mean "nothing recorded".
+    pub fn decode(bytes: &[u8]) -> PrivateState {
+        if bytes.is_empty() {
+            return PrivateState::default();
+        }
+        serde_json::from_slice(bytes).unwrap_or_else(|error| {
+            tracing::warn!(%error, "ignoring unreadable private state");
+            PrivateState::default()
+        })
+    }
+
+    /// Encodes to bytes; nothing recorded is empty.
+    pub fn encode(&self) -> Vec<u8> {
+        if *self == PrivateState::default() {
+            return Vec::new();
+        }
+        // Serialising plain strings, numbers and bools to JSON cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl SentValues {
+    /// The planned values of the fields `changes` sends.
+    pub fn from_plan(planned: &BackupConfigModel, changes: &ChangeSet) -> SentValues {
+        let mut sent = SentValues::default();
+        if changes.location {
+            sent.location = true;
+            sent.backup_base_uri = planned.backup_base_uri.known().cloned();
+            sent.storage_credentials = planned
+                .storage_credentials
+                .known()
+                .and_then(|c| Some((c.access_id.known()?.clone(), c.access_key.known()?.clone())));
+            sent.binding = planned.binding.known().cloned();
+            sent.piece_switch_interval = planned.piece_switch_interval.known().cloned();
+        }
+        if changes.log_archive_concurrency {
+            sent.log_archive_concurrency = planned
+                .log_archive_concurrency
+                .known()
+                .and_then(Number::as_i64);
+        }
+        if changes.ha_low_thread_score {
+            sent.ha_low_thread_score = planned.ha_low_thread_score.known().and_then(Number::as_i64);
+        }
+        if changes.archive_lag_target {
+            sent.archive_lag_target = planned.archive_lag_target.known().cloned();
+        }
+        if changes.delete_policy {
+            sent.delete_policy = planned.delete_policy.known().and_then(|p| {
+                Some((
+                    p.policy.known()?.clone(),
+                    p.recovery_window.known()?.clone(),
+                ))
+            });
+        }
+        sent
+    }
+
+    /// Writes the sent values into `state`, as when the DAG is known to have applied them.
+    pub fn adopt_into(&self, state: &mut BackupConfigModel) {
+        if self.location {
+            if let Some(uri) = &self.backup_base_uri {
+                state.backup_base_uri = Field::Known(uri.clone());
+            }
+            state.storage_credentials = match &self.storage_credentials {
+                Some((access_id, access_key)) => Field::Known(StorageCredentialsModel {
+                    access_id: Field::Known(access_id.clone()),
+                    access_key: Field::Known(access_key.clone()),
+                }),
+                None => Field::Null,
+            };
+            state.binding = self.binding.clone().into();
+            state.piece_switch_interval = self.piece_switch_interval.clone().into();
+        }
+        if let Some(n) = self.log_archive_concurrency {
+            state.log_archive_concurrency = Field::Known(Number::Int(n));
+        }
+        if let Some(n) = self.ha_low_thread_score {
+            state.ha_low_thread_score = Field::Known(Number::Int(n));
+        }
+        if let Some(lag) = &self.archive_lag_target {
+            state.archive_lag_target = Field::Known(lag.clone());
+        }
+        if let Some((policy, window)) = &self.delete_policy {
+            state.delete_policy = Field::Known(DeletePolicyModel {
+                policy: Field::Known(policy.clone()),
+                recovery_window: Field::Known(window.clone()),
+            });
+        }
+    }
+}
+
+/// The state after an update whose outcome is unknown: the planned state, except that every
+/// field the request carried keeps its prior value (obshell may not have applied it, and cannot
+/// show us), and `tenants` stays as before.
+pub fn state_keeping_prior_sent_fields(
+    prior: &BackupConfigModel,
+    planned: &BackupConfigModel,
+    changes: &ChangeSet,
+) -> BackupConfigModel {
+    let mut state = planned.clone();
+    if changes.location {
+        state.backup_base_uri = prior.backup_base_uri.clone();
+        state.storage_credentials = prior.storage_credentials.clone();
+        state.binding = prior.binding.clone();
+        state.piece_switch_interval = prior.piece_switch_interval.clone();
+    }
+    if changes.log_archive_concurrency {
+        state.log_archive_concurrency = prior.log_archive_concurrency.clone();
+    }
+    if changes.ha_low_thread_score {
+        state.ha_low_thread_score = prior.ha_low_thread_score.clone();
+    }
+    if changes.archive_lag_target {
+        state.archive_lag_target = prior.archive_lag_target.clone();
+    }
+    if changes.delete_policy {
+        state.delete_policy = prior.delete_policy.clone();
+    }
+    state.tenants = prior.tenants.clone();
+    state.without_unknowns()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_state_round_trips_and_empty_is_default() {
+        assert_eq!(PrivateState::decode(b""), PrivateState::default());
+        assert!(PrivateState::default().encode().is_empty());
+        let state = PrivateState {
+            imported: true,
+            pending: Some(PendingUpdate {
+                dag_id: "142".to_owned(),
+                sent: SentValues {
+                    archive_lag_target: Some("3m".to_owned()),
+                    ..SentValues::default()
+                },
+            }),
+        };
+        assert_eq!(PrivateState::decode(&state.encode()), state);
+        assert_eq!(PrivateState::decode(b"not json"), PrivateState::default());
+    }
+
+    #[test]
+    fn prior_values_are_kept_for_sent_fields_and_adopted_later() {
+        let mut prior = BackupConfigModel::empty();
+        prior.backup_base_uri = Field::Known("file:///a".to_owned());
+        prior.archive_lag_target = Field::Known("2m".to_owned());
+        prior.ha_low_thread_score = Field::Known(Number::Int(1));
+        let mut planned = prior.clone();
+        planned.archive_lag_target = Field::Known("3m".to_owned());
+        planned.binding = Field::Known("mandatory".to_owned());
+        planned.tenants = Field::Unknown;
+        let changes = ChangeSet {
+            archive_lag_target: true,
+            ..ChangeSet::default()
+        };
+        let state = state_keeping_prior_sent_fields(&prior, &planned, &changes);
+        assert_eq!(state.archive_lag_target, Field::Known("2m".to_owned()));
+        assert_eq!(state.binding, Field::Known("mandatory".to_owned()));
+        assert_eq!(state.tenants, Field::Null);
+        let sent = SentValues::from_plan(&planned, &changes);
+        let mut adopted = state.clone();
+        sent.adopt_into(&mut adopted);
+        assert_eq!(adopted.archive_lag_target, Field::Known("3m".to_owned()));
+        assert_eq!(adopted.backup_base_uri, prior.backup_base_uri);
+    }
+}

@@ -1,0 +1,400 @@
+//! Backup storage URIs: the checks obshell makes (synchronously and later inside its DAG), merging
+//! `storage_credentials` into the URI obshell receives, recovering the base URI from a tenant's
+//! destination, and comparing two URIs by meaning.
+//!
+//! obshell facts: `obshell-api.md` §2 step 11 (schemes, deeper rules), §3.1 (per-tenant sub-paths
+//! `<base>/<cluster_id>/<tenant_id>/{clog,data}`), §5 (the storage read strips credentials).
+
+use std::fmt;
+
+/// A storage scheme obshell accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageScheme {
+    /// `file://`, a shared file system mounted on every node.
+    File,
+    /// `oss://`, Alibaba Cloud OSS.
+    Oss,
+    /// `cos://`, Tencent Cloud COS.
+    Cos,
+    /// `s3://`, Amazon S3 or compatible.
+    S3,
+}
+
+impl StorageScheme {
+    /// True for the object stores, which need a bucket, a host and credentials.
+    pub fn is_object_store(self) -> bool {
+        !matches!(self, StorageScheme::File)
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            StorageScheme::File => "file://",
+            StorageScheme::Oss => "oss://",
+            StorageScheme::Cos => "cos://",
+            StorageScheme::S3 => "s3://",
+        }
+    }
+}
+
+/// The query parameters that carry credentials; they never appear in `backup_base_uri`.
+pub const SECRET_QUERY_KEYS: [&str; 2] = ["access_id", "access_key"];
+
+/// A parsed storage URI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StorageUri {
+    /// The scheme.
+    pub scheme: StorageScheme,
+    /// The bucket (object stores); empty for `file://`.
+    pub bucket: String,
+    /// The path: the absolute path for `file://`, the object key (with a leading `/` when
+    /// present) for object stores.
+    pub path: String,
+    /// The query parameters in their order.
+    pub query: Vec<(String, String)>,
+}
+
+impl fmt::Debug for StorageUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let visible: Vec<&(String, String)> = self
+            .query
+            .iter()
+            .filter(|(key, _)| !is_secret_key(key))
+            .collect();
+        f.debug_struct("StorageUri")
+            .field("scheme", &self.scheme)
+            .field("bucket", &self.bucket)
+            .field("path", &self.path)
+            .field("query", &visible)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a URI was rejected. Messages never repeat a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// The URI contains a character obshell would put unescaped into SQL.
+    #[error("the URI contains a quote or whitespace, which obshell cannot put into SQL")]
+    ForbiddenCharacter,
+    /// The scheme is not one obshell supports.
+    #[error("the URI must start with file://, oss://, cos:// or s3://")]
+    Scheme,
+    /// A `file://` URI whose path is not absolute.
+    #[error("a file:// URI needs an absolute path, such as file:///data/backup")]
+    FileRelative,
+    /// A `file://` URI with a query.
+    #[error("a file:// URI cannot have a query ('?')")]
+    FileQuery,
+    /// An object-store URI without a bucket.
+    #[error("an object-store URI needs a bucket, such as oss://bucket/path?host=...")]
+    NoBucket,
+    /// An object-store URI without `host=`.
+    #[error("an object-store URI needs the host query parameter, such as ?host=oss-cn-hangzhou.aliyuncs.com")]
+    NoHost,
+    /// A `cos://` URI without `appid=`.
+    #[error("a cos:// URI needs the appid query parameter")]
+    NoAppId,
+    /// Credentials inside the URI.
+    #[error("the URI carries access_id or access_key: put them in storage_credentials, which is sensitive, instead")]
+    CredentialsInUri,
+    /// A malformed query.
+    #[error("the URI's query is malformed: write key=value pairs separated by '&'")]
+    Query,
+}
+
+fn is_secret_key(key: &str) -> bool {
+    SECRET_QUERY_KEYS
+        .iter()
+        .any(|secret| secret.eq_ignore_ascii_case(key))
+}
+
+/// Parses a storage URI without judging credentials: obshell's shape checks only.
+fn parse_shape(text: &str) -> Result<StorageUri, UriError> {
+    if text.contains('\'') || text.chars().any(char::is_whitespace) {
+        return Err(UriError::ForbiddenCharacter);
+    }
+    let scheme = [
+        StorageScheme::File,
+        StorageScheme::Oss,
+        StorageScheme::Cos,
+        StorageScheme::S3,
+    ]
+    .into_iter()
+    .find(|scheme| text.starts_with(scheme.prefix()))
+    .ok_or(UriError::Scheme)?;
+    let rest = &text[scheme.prefix().len()..];
+    if scheme == StorageScheme::File {
+        if rest.contains('?') {
+            return Err(UriError::FileQuery);
+        }
+        if !rest.starts_with('/') {
+            return Err(UriError::FileRelative);
+        }
+        return Ok(StorageUri {
+            scheme,
+            bucket: String::new(),
+            path: rest.to_owned(),
+            query: Vec::new(),
+        });
+    }
+    let (location, query_text) = rest.split_once('?').unwrap_or((rest, ""));
+    let (bucket, path) = match location.find('/') {
+        Some(slash) => (&location[..slash], &location[slash..]),
+        None => (location, ""),
+    };
+    if bucket.is_empty() {
+        return Err(UriError::NoBucket);
+    }
+    let mut query = Vec::new();
+    for pair in query_text.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or(UriError::Query)?;
+        if key.is_empty() {
+            return Err(UriError::Query);
+        }
+        query.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(StorageUri {
+        scheme,
+        bucket: bucket.to_owned(),
+        path: path.to_owned(),
+        query,
+    })
+}
+
+impl StorageUri {
+    /// The value of query parameter `key`.
+    pub fn query_value(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Parses and checks a `backup_base_uri` as configured: obshell's synchronous scheme check, the
+/// rules obshell only finds inside its DAG (absolute file path, bucket and host, cos appid), and
+/// no credentials inside the URI.
+pub fn parse_backup_base_uri(text: &str) -> Result<StorageUri, UriError> {
+    let uri = parse_shape(text)?;
+    if uri.query.iter().any(|(key, _)| is_secret_key(key)) {
+        return Err(UriError::CredentialsInUri);
+    }
+    if uri.scheme.is_object_store() {
+        if uri.query_value("host").is_none_or(str::is_empty) {
+            return Err(UriError::NoHost);
+        }
+        if uri.scheme == StorageScheme::Cos && uri.query_value("appid").is_none_or(str::is_empty) {
+            return Err(UriError::NoAppId);
+        }
+    }
+    Ok(uri)
+}
+
+/// The URI obshell receives: `backup_base_uri` with `access_id` and `access_key` appended as
+/// query parameters. The result is secret; never log it.
+pub fn merge_credentials(base_uri: &str, access_id: &str, access_key: &str) -> String {
+    let separator = if base_uri.contains('?') { '&' } else { '?' };
+    format!("{base_uri}{separator}access_id={access_id}&access_key={access_key}")
+}
+
+/// Which half of a tenant's backup destinations a URI came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestKind {
+    /// The archive-log destination, ending in `/clog`.
+    Archive,
+    /// The data-backup destination, ending in `/data`.
+    Data,
+}
+
+/// Recovers the `backup_base_uri` from a tenant's destination by removing the
+/// `/<cluster_id>/<tenant_id>/{clog,data}` suffix obshell appended to the path. A destination
+/// without that suffix (set by hand, per tenant) is returned unchanged, so it shows as drift.
+pub fn base_from_tenant_dest(
+    dest: &str,
+    cluster_id: &str,
+    tenant_id: i64,
+    kind: DestKind,
+) -> String {
+    let leaf = match kind {
+        DestKind::Archive => "clog",
+        DestKind::Data => "data",
+    };
+    let suffix = format!("/{cluster_id}/{tenant_id}/{leaf}");
+    let (location, query) = match dest.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (dest, None),
+    };
+    match location.strip_suffix(&suffix) {
+        Some(base) => match query {
+            Some(query) => format!("{base}?{query}"),
+            None => base.to_owned(),
+        },
+        None => dest.to_owned(),
+    }
+}
+
+fn normalised_path(path: &str) -> String {
+    let mut result = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        result.push('/');
+        result.push_str(segment);
+    }
+    if result.is_empty() && path.starts_with('/') {
+        result.push('/');
+    }
+    result
+}
+
+/// True when two storage URIs name the same place: same scheme and bucket, the same path once
+/// repeated and trailing slashes are ignored, and the same non-secret query parameters in any
+/// order. URIs that do not parse are compared verbatim.
+pub fn uris_equivalent(left: &str, right: &str) -> bool {
+    let (Ok(left_uri), Ok(right_uri)) = (parse_shape(left), parse_shape(right)) else {
+        return left == right;
+    };
+    let visible_query = |uri: &StorageUri| {
+        let mut pairs: Vec<(String, String)> = uri
+            .query
+            .iter()
+            .filter(|(key, _)| !is_secret_key(key))
+            .cloned()
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    left_uri.scheme == right_uri.scheme
+        && left_uri.bucket == right_uri.bucket
+        && normalised_path(&left_uri.path) == normalised_path(&right_uri.path)
+        && visible_query(&left_uri) == visible_query(&right_uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_uri(text: &str, expected: Result<(), UriError>) {
+        assert_eq!(parse_backup_base_uri(text).map(|_| ()), expected, "{text}");
+    }
+
+    #[test]
+    fn uri_validation_table() {
+        check_uri("file:///data/backup", Ok(()));
+        check_uri("file:///", Ok(()));
+        check_uri("file://data/backup", Err(UriError::FileRelative));
+        check_uri("file:///data?x=1", Err(UriError::FileQuery));
+        check_uri("file:///data/it's", Err(UriError::ForbiddenCharacter));
+        check_uri("file:///data/a b", Err(UriError::ForbiddenCharacter));
+        check_uri("nfs:///data", Err(UriError::Scheme));
+        check_uri("FILE:///data", Err(UriError::Scheme));
+        check_uri("", Err(UriError::Scheme));
+        check_uri(
+            "oss://bucket/backup?host=oss-cn-hangzhou.aliyuncs.com",
+            Ok(()),
+        );
+        check_uri("oss://bucket?host=h", Ok(()));
+        check_uri("oss:///backup?host=h", Err(UriError::NoBucket));
+        check_uri("oss://bucket/backup", Err(UriError::NoHost));
+        check_uri("oss://bucket/backup?host=", Err(UriError::NoHost));
+        check_uri(
+            "oss://b/k?host=h&access_id=a",
+            Err(UriError::CredentialsInUri),
+        );
+        check_uri(
+            "s3://b/k?host=h&ACCESS_KEY=a",
+            Err(UriError::CredentialsInUri),
+        );
+        check_uri("oss://b/k?host", Err(UriError::Query));
+        check_uri("cos://b/k?host=h", Err(UriError::NoAppId));
+        check_uri("cos://b/k?host=h&appid=125", Ok(()));
+        check_uri("s3://b/k?host=h&s3_region=us-east-1", Ok(()));
+    }
+
+    #[test]
+    fn credentials_are_merged_into_the_query() {
+        assert_eq!(
+            merge_credentials("oss://b/k?host=h", "AK", "SK"),
+            "oss://b/k?host=h&access_id=AK&access_key=SK"
+        );
+        assert_eq!(
+            merge_credentials("oss://b/k", "AK", "SK"),
+            "oss://b/k?access_id=AK&access_key=SK"
+        );
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let uri = parse_shape("oss://b/k?host=h&access_id=AK&access_key=SECRET").expect("shape");
+        let debug = format!("{uri:?}");
+        assert!(
+            !debug.contains("SECRET") && !debug.contains("AK"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn base_is_recovered_from_tenant_destinations() {
+        let cases = [
+            (
+                "file:///data/backup/1726/1002/clog",
+                DestKind::Archive,
+                "file:///data/backup",
+            ),
+            (
+                "file:///data/backup/1726/1002/data",
+                DestKind::Data,
+                "file:///data/backup",
+            ),
+            ("file:///b//1726/1002/clog", DestKind::Archive, "file:///b/"),
+            (
+                "oss://bucket/backup/1726/1002/clog?host=h&delete_mode=delete",
+                DestKind::Archive,
+                "oss://bucket/backup?host=h&delete_mode=delete",
+            ),
+            (
+                "file:///elsewhere/clog",
+                DestKind::Archive,
+                "file:///elsewhere/clog",
+            ),
+            (
+                "file:///data/backup/1726/1003/clog",
+                DestKind::Archive,
+                "file:///data/backup/1726/1003/clog",
+            ),
+        ];
+        for (dest, kind, expected) in cases {
+            assert_eq!(
+                base_from_tenant_dest(dest, "1726", 1002, kind),
+                expected,
+                "{dest}"
+            );
+        }
+    }
+
+    #[test]
+    fn uri_semantic_equality() {
+        assert!(uris_equivalent(
+            "file:///data/backup",
+            "file:///data/backup/"
+        ));
+        assert!(uris_equivalent(
+            "file:///data/backup",
+            "file:///data//backup"
+        ));
+        assert!(!uris_equivalent(
+            "file:///data/backup",
+            "file:///data/backup2"
+        ));
+        assert!(uris_equivalent(
+            "oss://b/k?host=h&delete_mode=delete",
+            "oss://b/k/?delete_mode=delete&host=h"
+        ));
+        assert!(uris_equivalent(
+            "oss://b/k?host=h",
+            "oss://b/k?host=h&access_id=x&access_key=y"
+        ));
+        assert!(!uris_equivalent("oss://b/k?host=h", "oss://c/k?host=h"));
+        assert!(!uris_equivalent("oss://b/k?host=h", "s3://b/k?host=h"));
+        assert!(!uris_equivalent("oss://b/k?host=h", "oss://b/k?host=h2"));
+        assert!(uris_equivalent("not a uri", "not a uri"));
+    }
+}
