@@ -147,6 +147,10 @@ impl ClientBuilder {
             // A proxy from the environment must never see loopback traffic.
             http = http.no_proxy();
         }
+        if base_url.scheme() == "http" {
+            // Plain HTTP never verifies a certificate: skip loading the system's roots.
+            http = http.tls_built_in_root_certs(false);
+        }
         if let Some(timeout) = self.connect_timeout {
             http = http.connect_timeout(timeout);
         }
