@@ -375,9 +375,21 @@ impl Client {
     /// `POST /api/v1/obcluster/backup/config`: sets every user tenant's backup config; returns the
     /// new DAG (`Set obcluster backup config`). Wait for it with [`super::wait_for_dag`].
     ///
+    /// The request is resent only when the connection failed before it was sent. When its answer
+    /// is lost afterwards (a reset, a timeout, a 502/503/504), the client lists the unfinished
+    /// DAGs (and, from obshell 4.3.0, all DAGs) for one named `Set obcluster backup config` that
+    /// started after the request, and returns that DAG instead of sending the request again.
+    ///
     /// # Errors
     /// [`Error::Api`] for obshell's validation (e.g. 400 `OB.Backup.BaseUriEmpty`),
-    /// [`Error::WriteOutcomeUnknown`] when the answer was lost and no DAG it started can be found.
+    /// [`Error::WriteOutcomeUnknown`] when the answer was lost and no single DAG it started can be
+    /// found.
+    ///
+    /// # Caveats
+    /// The lost-answer search matches by name and start time (with 2 s of slack for clock
+    /// precision); a config DAG that another client starts in that window makes the outcome
+    /// ambiguous, which is reported as [`Error::WriteOutcomeUnknown`] when both are seen. Callers
+    /// should not write while another backup-config DAG runs.
     pub async fn post_backup_config(&self, request: &BackupConfigRequest) -> Result<Dag, Error> {
         let call = Call::write(
             Method::POST,

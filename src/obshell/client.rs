@@ -147,6 +147,10 @@ impl ClientBuilder {
             // A proxy from the environment must never see loopback traffic.
             http = http.no_proxy();
         }
+        if base_url.scheme() == "http" {
+            // Plain HTTP never verifies a certificate: skip loading the system's roots.
+            http = http.tls_built_in_root_certs(false);
+        }
         if let Some(timeout) = self.connect_timeout {
             http = http.connect_timeout(timeout);
         }
@@ -1023,6 +1027,28 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, Error::Config { .. }), "{error}");
         assert!(!error.to_string().contains("not a key"));
+    }
+
+    /// A throwaway self-signed P-256 certificate and key, made for this test only.
+    const TEST_CERT: &[u8] = include_bytes!("testdata/test-cert.pem");
+    const TEST_KEY: &[u8] = include_bytes!("testdata/test-key.pem");
+
+    #[test]
+    fn pem_ca_and_client_identity_are_accepted() {
+        let client = Client::builder("https://127.0.0.1:2886")
+            .password("p")
+            .ca_certificate_pem(TEST_CERT)
+            .client_identity_pem(TEST_CERT, TEST_KEY)
+            .build();
+        assert!(client.is_ok(), "{:?}", client.err());
+        let error = Client::builder("https://127.0.0.1:2886")
+            .password("p")
+            .ca_certificate_pem(
+                "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+            )
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, Error::Config { .. }), "{error}");
     }
 
     #[test]

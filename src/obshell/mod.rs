@@ -1,7 +1,7 @@
 //! The obshell HTTP client: the provider's only way to the cluster. It knows nothing of Terraform.
 //!
 //! - [`Client`] (built with [`Client::builder`]) speaks obshell's HTTP API with its "hybrid
-//!   encryption" (RSA header, AES body; [`auth`]), checks once per client that the agent is a
+//!   encryption" (RSA header, AES body; see `auth.rs`), checks once per client that the agent is a
 //!   `CLUSTER AGENT` of obshell ≥ 4.2.4.0 ([`Client::agent_info`]), retries reads through transient
 //!   faults and never sends a write twice.
 //! - The typed calls (backup config, DAGs, cluster and tenant reads, archive-log status) live in
@@ -12,7 +12,7 @@
 //! The obshell facts behind this module are in `obshell-api.md` (endpoints §1, DAGs §3,
 //! authentication §4, error codes §7) and in obshell's source (<https://github.com/oceanbase/obshell>).
 
-pub mod auth;
+mod auth;
 mod backup;
 mod client;
 mod dag;

@@ -1,5 +1,11 @@
-//! The integration tests: one binary, one module per area.
+//! The one integration-test binary: every test that runs against in-process servers on
+//! 127.0.0.1:0, and real Terraform against the provider binary.
 
+mod acceptance;
+mod client;
 mod grpc;
 mod handshake;
 mod resource;
+mod sim;
+mod support;
+mod terraform;

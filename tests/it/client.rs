@@ -1,0 +1,999 @@
+//! The obshell client against obshell-sim: every call, authentication recovery, retries, lost
+//! writes, and the DAG waiter, in both obshell eras. The sim's request log shows what was sent.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use terraform_provider_oceanbase::obshell::{
+    wait_for_dag, ArchiveLogStatus, BackupConfigRequest, Client, Dag, DagFailure, DagId,
+    DagOperator, DagState, DeletePolicy, Error, ObshellVersion, StorageUri, TransportFailure,
+    WaitOptions,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{
+    captured_log, check_api_error, count_requests, spawn_info_only_agent, Sim, PASSWORD,
+};
+
+/// obshell ≤ 4.3.0: legacy `{code}` errors, 512-bit key, no backup reads.
+const LEGACY: &str = "4.2.4.0";
+/// obshell ≥ 4.4.2: `errCode` errors, 1024-bit key, backup reads.
+const MODERN: &str = "4.5.0.0";
+const ERAS: [&str; 2] = [LEGACY, MODERN];
+
+const CONFIG_PATH: &str = "/api/v1/obcluster/backup/config";
+
+fn wait_options(within: Duration) -> WaitOptions {
+    WaitOptions::new(Instant::now() + within, CancellationToken::new())
+}
+
+fn full_request(uri: &str) -> BackupConfigRequest {
+    BackupConfigRequest {
+        backup_base_uri: Some(StorageUri::new(uri)),
+        log_archive_concurrency: Some(4),
+        binding: Some("optional".to_owned()),
+        ha_low_thread_score: Some(10),
+        piece_switch_interval: Some("1d".to_owned()),
+        archive_lag_target: Some("2m".to_owned()),
+        delete_policy: Some(DeletePolicy {
+            policy: "default".to_owned(),
+            recovery_window: "7d".to_owned(),
+        }),
+    }
+}
+
+async fn post_and_wait(client: &Client, request: &BackupConfigRequest) -> Result<Dag, Error> {
+    let dag = client.post_backup_config(request).await?;
+    wait_for_dag(client, &dag.id, &wait_options(Duration::from_secs(20))).await
+}
+
+/// The bodies of the logged requests with this method and uri prefix.
+async fn logged_bodies(sim: &Sim, method: &str, uri_prefix: &str) -> Vec<Value> {
+    sim.requests()
+        .await
+        .into_iter()
+        .filter(|entry| {
+            entry["method"] == method
+                && entry["uri"]
+                    .as_str()
+                    .is_some_and(|uri| uri.starts_with(uri_prefix))
+        })
+        .map(|entry| entry["body"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn agent_info_is_read_once_and_checked() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        let info = client.agent_info().await.unwrap();
+        assert_eq!(info.identity, "CLUSTER AGENT");
+        assert_eq!(info.version, ObshellVersion::parse(version).unwrap());
+        assert_eq!(info.version.supports_backup_reads(), version == MODERN);
+        client.cluster_info().await.unwrap();
+        client.clone().tenants_overview().await.unwrap();
+        let lines = sim.request_lines().await;
+        assert_eq!(
+            count_requests(&lines, "GET", "/api/v1/info"),
+            1,
+            "{lines:?}"
+        );
+        assert_eq!(
+            count_requests(&lines, "GET", "/api/v1/secret"),
+            1,
+            "{lines:?}"
+        );
+    }
+}
+
+#[track_caller]
+fn check_unsupported(error: &Error, found: &str) {
+    assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains(found) && message.contains("CLUSTER AGENT") && message.contains("4.2.4.0"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn agents_that_cannot_manage_backups_are_unsupported_and_nothing_else_is_sent() {
+    for (info, found) in [
+        (
+            json!({"version": "4.2.3.0", "identity": "CLUSTER AGENT"}),
+            "4.2.3.0",
+        ),
+        (
+            json!({"version": "4.5.0.0", "identity": "FOLLOWER"}),
+            "FOLLOWER",
+        ),
+        (
+            json!({"version": "4.5.0.0", "identity": "SINGLE"}),
+            "SINGLE",
+        ),
+    ] {
+        let (url, served) = spawn_info_only_agent(info).await;
+        let client = Client::builder(url).password(PASSWORD).build().unwrap();
+        check_unsupported(&client.cluster_info().await.unwrap_err(), found);
+        check_unsupported(
+            &client
+                .post_backup_config(&full_request("file:///b"))
+                .await
+                .unwrap_err(),
+            found,
+        );
+        check_unsupported(&client.agent_info().await.unwrap_err(), found);
+        // Only /api/v1/info, once: no key fetch, no write.
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
+
+#[tokio::test]
+async fn backup_reads_need_4_3_2_and_are_refused_without_a_request() {
+    let sim = Sim::start("4.3.1.0").await;
+    let client = sim.client();
+    for error in [
+        client.tenant_backup_storage("t1").await.unwrap_err(),
+        client
+            .tenant_archive_log_tasks("t1")
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        client
+            .set_tenant_archive_log("t1", ArchiveLogStatus::Suspend)
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+        assert!(error.to_string().contains("4.3.2.0"), "{error}");
+    }
+    let lines = sim.request_lines().await;
+    assert!(
+        lines.iter().all(|(_, uri, _)| uri == "/api/v1/info"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn reads_return_the_cluster_and_its_tenants() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        let state = sim.state().await;
+        let cluster = client.cluster_info().await.unwrap();
+        assert_eq!(cluster.id, state["cluster"]["id"].as_i64().unwrap());
+        assert_eq!(cluster.name, state["cluster"]["name"].as_str().unwrap());
+
+        let tenants = client.tenants_overview().await.unwrap();
+        let names: Vec<&str> = tenants.iter().map(|tenant| tenant.name.as_str()).collect();
+        assert!(
+            names.contains(&"sys") && names.contains(&"t1") && names.contains(&"t2"),
+            "{names:?}"
+        );
+        assert!(tenants.iter().any(|tenant| tenant.is_sys()));
+        let t1 = tenants.iter().find(|tenant| tenant.name == "t1").unwrap();
+        assert_eq!(t1.status, "NORMAL");
+
+        let info = client.tenant_info("t1").await.unwrap();
+        assert_eq!((info.id, info.name.as_str()), (t1.id, "t1"));
+
+        let parameter = client
+            .tenant_parameter("t1", "archive_lag_target")
+            .await
+            .unwrap();
+        assert_eq!(
+            (parameter.name.as_str(), parameter.value.as_str()),
+            ("archive_lag_target", "120s")
+        );
+        let listed = client
+            .tenant_parameters("t1", Some("%archive%"))
+            .await
+            .unwrap();
+        assert!(
+            listed
+                .iter()
+                .any(|parameter| parameter.name == "archive_lag_target"),
+            "{listed:?}"
+        );
+
+        let error = client.tenant_info("nope").await.unwrap_err();
+        if version == LEGACY {
+            check_api_error(&error, 400, None, Some(1000));
+        } else {
+            check_api_error(&error, 400, Some("OB.Tenant.NotExist"), None);
+        }
+        let lines = sim.request_lines().await;
+        // The header's uri matched the request target byte for byte, query included.
+        assert!(
+            lines.contains(&(
+                "GET".into(),
+                "/api/v1/tenant/t1/parameters?filter=%25archive%25".into(),
+                200
+            )),
+            "{lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn post_sends_exactly_the_configured_fields_and_the_dag_succeeds() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        let dag = client
+            .post_backup_config(&full_request("file:///data/backup"))
+            .await
+            .unwrap();
+        assert_eq!(dag.name, "Set obcluster backup config");
+        assert_eq!(dag.max_stage, 2);
+        let done = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        assert!(done.is_success());
+        assert_eq!(done.state, DagState::Succeed);
+
+        let bodies = logged_bodies(&sim, "POST", CONFIG_PATH).await;
+        assert_eq!(
+            bodies,
+            vec![
+                json!({"backup_base_uri": "file:///data/backup", "log_archive_concurrency": 4, "binding": "optional",
+                        "ha_low_thread_score": 10, "piece_switch_interval": "1d", "archive_lag_target": "2m",
+                        "delete_policy": {"policy": "default", "recovery_window": "7d"}})
+            ]
+        );
+        let state = sim.state().await;
+        let t1 = state["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|tenant| tenant["name"] == "t1")
+            .unwrap();
+        assert_eq!(t1["parameters"]["log_archive_concurrency"], "4");
+        assert!(
+            t1["archive_dest"]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("file:///data/backup/"),
+            "{t1}"
+        );
+
+        // The waiter polled the DAG with the query in the signed uri.
+        let lines = sim.request_lines().await;
+        assert!(
+            count_requests(
+                &lines,
+                "GET",
+                &format!("/api/v1/task/dag/{}?show_details=true", dag.id)
+            ) >= 1,
+            "{lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn patch_omits_absent_fields_and_validation_errors_are_typed() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        let request = BackupConfigRequest {
+            ha_low_thread_score: Some(7),
+            ..Default::default()
+        };
+        let dag = client.patch_backup_config(&request).await.unwrap();
+        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        assert_eq!(
+            logged_bodies(&sim, "PATCH", CONFIG_PATH).await,
+            vec![json!({"ha_low_thread_score": 7})]
+        );
+
+        // PATCH with binding but no URI: obshell's pre-check refuses it.
+        let bad = BackupConfigRequest {
+            binding: Some("mandatory".to_owned()),
+            ..Default::default()
+        };
+        let error = client.patch_backup_config(&bad).await.unwrap_err();
+        if version == LEGACY {
+            check_api_error(&error, 400, None, Some(1001));
+        } else {
+            check_api_error(&error, 400, Some("OB.Backup.BaseUriEmpty"), None);
+        }
+        assert!(error.to_string().contains("binding"), "{error}");
+        // A 400 is an answer: sent once.
+        let lines = sim.request_lines().await;
+        assert_eq!(count_requests(&lines, "PATCH", CONFIG_PATH), 2, "{lines:?}");
+    }
+}
+
+#[tokio::test]
+async fn storage_uri_credentials_reach_obshell_but_no_message() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    let uri = "oss://bucket/backup?host=oss.example.com&access_id=AKID123&access_key=SECRET456";
+    sim.dag_fault("Check backup config", &format!("cannot write to {uri}"))
+        .await;
+    let error = post_and_wait(&client, &full_request(uri))
+        .await
+        .unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(
+        !text.contains("SECRET456") && !text.contains("AKID123"),
+        "{text}"
+    );
+    // The wire carried the real URI.
+    let bodies = logged_bodies(&sim, "POST", CONFIG_PATH).await;
+    assert_eq!(bodies[0]["backup_base_uri"], uri);
+}
+
+#[tokio::test]
+async fn dag_lists_and_backup_reads() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    assert_eq!(
+        client
+            .tenant_backup_storage("t1")
+            .await
+            .unwrap()
+            .map(|storage| storage.archive_base_uri.expose().to_owned()),
+        Some(String::new())
+    );
+    assert!(client.unfinished_dags().await.unwrap().is_empty());
+
+    post_and_wait(&client, &full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    let cluster = client.cluster_info().await.unwrap();
+    let tenant = client.tenant_info("t1").await.unwrap();
+    let storage = client
+        .tenant_backup_storage("t1")
+        .await
+        .unwrap()
+        .expect("a file:// destination is readable");
+    assert_eq!(storage.tenant_id, tenant.id);
+    assert_eq!(
+        storage.archive_base_uri.expose(),
+        format!("file:///data/backup/{}/{}/clog", cluster.id, tenant.id)
+    );
+    assert_eq!(
+        storage.data_base_uri.expose(),
+        format!("file:///data/backup/{}/{}/data", cluster.id, tenant.id)
+    );
+
+    // A held DAG is listed as unfinished.
+    sim.control(
+        "PATCH",
+        "/sim/v1/config",
+        Some(json!({"task_duration_ms": 30})),
+    )
+    .await;
+    let held = sim
+        .control("POST", "/sim/v1/dags/hold-running", Some(json!({})))
+        .await;
+    let unfinished = client.unfinished_dags().await.unwrap();
+    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    assert_eq!(unfinished[0].id.as_str(), held["id"].as_str().unwrap());
+    assert!(!unfinished[0].is_finished());
+    sim.control(
+        "POST",
+        &format!("/sim/v1/dags/{}/release", unfinished[0].id),
+        None,
+    )
+    .await;
+
+    // Archive log: the cluster call opens it on every tenant that archived before (a tenant that
+    // never archived has no round to reopen), the tenant call sets one.
+    for tenant in ["t1", "t2"] {
+        sim.control(
+            "PATCH",
+            &format!("/sim/v1/tenants/{tenant}"),
+            Some(json!({"archive_log_status": "STOP"})),
+        )
+        .await;
+    }
+    client
+        .set_cluster_archive_log(ArchiveLogStatus::Doing)
+        .await
+        .unwrap();
+    let tasks = client.tenant_archive_log_tasks("t1").await.unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].status, "DOING");
+    client
+        .set_tenant_archive_log("t1", ArchiveLogStatus::Stop)
+        .await
+        .unwrap();
+    assert!(client
+        .tenant_archive_log_tasks("t1")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        logged_bodies(&sim, "PATCH", "/api/v1/obcluster/backup/log").await,
+        vec![json!({"status": "DOING"})]
+    );
+    assert_eq!(
+        logged_bodies(&sim, "PATCH", "/api/v1/tenant/t1/backup/log").await,
+        vec![json!({"status": "STOP"})]
+    );
+
+    let error = client.get_dag(&DagId::new("1999999")).await.unwrap_err();
+    check_api_error(&error, 404, Some("Task.NotFound"), None);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_again_once() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        client.cluster_info().await.unwrap();
+        sim.control("POST", "/sim/v1/rotate-key", None).await;
+        sim.clear_requests().await;
+        client.cluster_info().await.unwrap();
+        let lines = sim.request_lines().await;
+        assert_eq!(
+            lines,
+            vec![
+                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 401),
+                ("GET".to_owned(), "/api/v1/secret".to_owned(), 200),
+                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 200),
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn clock_skew_is_corrected_from_the_server_time() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        client.cluster_info().await.unwrap();
+        // The server runs five minutes ahead: our 60 s header lifetime has expired on arrival.
+        sim.control(
+            "POST",
+            "/sim/v1/clock",
+            Some(json!({"offset_seconds": 300})),
+        )
+        .await;
+        sim.clear_requests().await;
+        client.cluster_info().await.unwrap();
+        let lines = sim.request_lines().await;
+        assert_eq!(
+            lines,
+            vec![
+                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 401),
+                ("GET".to_owned(), "/api/v1/time".to_owned(), 200),
+                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 200),
+            ],
+            "{version}"
+        );
+        if version == MODERN {
+            let entries = sim.requests().await;
+            assert_eq!(entries[0]["error_code"], "Security.Authentication.Expired");
+        }
+        // Later calls use the learnt offset and pass at once.
+        sim.clear_requests().await;
+        client.tenants_overview().await.unwrap();
+        assert_eq!(sim.request_lines().await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_an_answer_not_retried() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client_with(
+            "wrong-password",
+            Duration::from_secs(5),
+            Duration::from_secs(3),
+        );
+        let error = client.cluster_info().await.unwrap_err();
+        if version == LEGACY {
+            check_api_error(&error, 401, None, Some(10008));
+        } else {
+            check_api_error(
+                &error,
+                401,
+                Some("Security.Authentication.IncorrectOceanbasePassword"),
+                None,
+            );
+        }
+        let text = format!("{error} {error:?}");
+        assert!(
+            !text.contains("wrong-password") && !text.contains(PASSWORD),
+            "{text}"
+        );
+        let lines = sim.request_lines().await;
+        assert_eq!(
+            count_requests(&lines, "GET", "/api/v1/obcluster/info"),
+            1,
+            "{lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reads_retry_5xx_then_succeed() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    client.agent_info().await.unwrap();
+    sim.http_fault(json!({"kind": "status", "status": 503, "count": 2, "path_prefix": "/api/v1/tenants/overview"})).await;
+    sim.clear_requests().await;
+    client.tenants_overview().await.unwrap();
+    let statuses: Vec<u64> = sim
+        .request_lines()
+        .await
+        .iter()
+        .filter(|(_, uri, _)| uri == "/api/v1/tenants/overview")
+        .map(|line| line.2)
+        .collect();
+    assert_eq!(statuses, vec![503, 503, 200]);
+}
+
+#[tokio::test]
+async fn a_500_is_an_answer() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    client.agent_info().await.unwrap();
+    sim.http_fault(
+        json!({"kind": "status", "status": 500, "path_prefix": "/api/v1/obcluster/info"}),
+    )
+    .await;
+    sim.clear_requests().await;
+    let error = client.cluster_info().await.unwrap_err();
+    check_api_error(&error, 500, None, None);
+    let lines = sim.request_lines().await;
+    assert_eq!(
+        count_requests(&lines, "GET", "/api/v1/obcluster/info"),
+        1,
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hang_past_the_request_timeout_is_retried_for_reads() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::from_secs(5));
+    client.agent_info().await.unwrap();
+    sim.http_fault(json!({"kind": "hang", "ms": 3000, "path_prefix": "/api/v1/obcluster/info"}))
+        .await;
+    client.cluster_info().await.unwrap();
+
+    // With no budget left, the timeout itself is the error.
+    let impatient = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::ZERO);
+    impatient.agent_info().await.unwrap();
+    sim.http_fault(json!({"kind": "hang", "ms": 3000, "path_prefix": "/api/v1/obcluster/info"}))
+        .await;
+    let error = impatient.cluster_info().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                failure: TransportFailure::Timeout,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_is_lost_is_found_not_resent() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        // Long enough nodes that the DAG is still unfinished when the client looks (4.2.x lists only
+        // unfinished DAGs).
+        sim.control(
+            "PATCH",
+            "/sim/v1/config",
+            Some(json!({"task_duration_ms": 1500})),
+        )
+        .await;
+        let client = sim.client();
+        client.agent_info().await.unwrap();
+        sim.http_fault(
+            json!({"kind": "drop_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+        )
+        .await;
+        let dag = client
+            .post_backup_config(&full_request("file:///data/backup"))
+            .await
+            .unwrap();
+        let dags = sim.dags().await;
+        assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
+        assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
+        let lines = sim.request_lines().await;
+        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+        assert!(
+            count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
+            "{lines:?}"
+        );
+        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_post_that_times_out_is_not_resent() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::from_secs(3));
+    client.agent_info().await.unwrap();
+    sim.http_fault(
+        json!({"kind": "hang", "ms": 6000, "method": "POST", "path_prefix": CONFIG_PATH}),
+    )
+    .await;
+    let error = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::WriteOutcomeUnknown { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("unfinished dags"), "{error}");
+    // The client did not send it again. (obshell would process the hung request later; whether the
+    // sim does depends on whether it finishes requests whose client has gone: either way there is
+    // at most the one POST and at most one DAG.)
+    let lines = sim.request_lines().await;
+    assert!(
+        count_requests(&lines, "POST", CONFIG_PATH) <= 1,
+        "{lines:?}"
+    );
+    assert!(
+        count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
+        "it looked for the dag: {lines:?}"
+    );
+    assert!(sim.dags().await.len() <= 1);
+}
+
+#[tokio::test]
+async fn a_post_refused_before_sending_is_sent_again() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    client.agent_info().await.unwrap();
+    // A 503 from obshell before processing: the client looks for a DAG, finds none, and reports the 503.
+    sim.http_fault(
+        json!({"kind": "status", "status": 503, "method": "POST", "path_prefix": CONFIG_PATH}),
+    )
+    .await;
+    let error = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    check_api_error(&error, 503, None, None);
+    assert!(sim.dags().await.is_empty());
+    let lines = sim.request_lines().await;
+    assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_the_request_was_read_creates_no_dag() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    client.agent_info().await.unwrap();
+    sim.http_fault(
+        json!({"kind": "drop_before_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+    )
+    .await;
+    let result = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await;
+    let dags = sim.dags().await;
+    match result {
+        // The client cannot know the request went unread: it must not resend it.
+        Err(Error::WriteOutcomeUnknown { .. }) => assert!(dags.is_empty(), "{dags:?}"),
+        // Or the HTTP stack saw the close before writing and sent it on a new connection.
+        Ok(dag) => {
+            assert_eq!(dags.len(), 1, "{dags:?}");
+            assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
+        }
+        Err(other) => panic!("unexpected error: {other:?}"),
+    }
+}
+
+#[track_caller]
+fn check_dag_failed(
+    error: &Error,
+    state: DagState,
+    operator: DagOperator,
+    node: Option<&str>,
+    log_part: Option<&str>,
+) {
+    let Error::DagFailed {
+        state: got_state,
+        operator: got_operator,
+        failure,
+        ..
+    } = error
+    else {
+        panic!("expected DagFailed, got {error:?}");
+    };
+    assert_eq!((got_state, got_operator), (&state, &operator), "{error}");
+    let DagFailure {
+        node: got_node,
+        sub_task,
+        last_log,
+    } = failure.as_ref();
+    assert_eq!(got_node.as_deref(), node, "{error}");
+    if let Some(log_part) = log_part {
+        assert!(sub_task.is_some(), "{error}");
+        assert!(
+            last_log
+                .as_deref()
+                .is_some_and(|line| line.contains(log_part)),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dag_that_fails_in_each_node_names_node_and_log_in_both_eras() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        for node in ["Check backup config", "Set backup config"] {
+            sim.dag_fault(node, "simulated failure").await;
+            let error = post_and_wait(&client, &full_request("file:///data/backup"))
+                .await
+                .unwrap_err();
+            check_dag_failed(
+                &error,
+                DagState::Failed,
+                DagOperator::Run,
+                Some(node),
+                Some("simulated failure"),
+            );
+            let Error::DagFailed {
+                dag_id, failure, ..
+            } = &error
+            else {
+                unreachable!()
+            };
+            let line = failure.last_log.as_deref().unwrap();
+            // ≥ 4.3.1 writes "ERROR: [code]: message"; ≤ 4.3.0 "ERROR: message".
+            assert!(line.starts_with("ERROR: "), "{line}");
+            assert_eq!(
+                line.starts_with("ERROR: [MySQL.Error]"),
+                version == MODERN,
+                "{line}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains(dag_id.as_str()) && message.contains(node),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn rollback_and_pass_are_not_success_but_retry_is() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+
+    sim.dag_fault("Check backup config", "check failed").await;
+    let failed = post_and_wait(&client, &full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    let Error::DagFailed { dag_id, .. } = failed else {
+        panic!("{failed:?}")
+    };
+    client
+        .operate_dag(&dag_id, DagOperator::Rollback)
+        .await
+        .unwrap();
+    let error = wait_for_dag(&client, &dag_id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap_err();
+    check_dag_failed(&error, DagState::Succeed, DagOperator::Rollback, None, None);
+    assert!(error.to_string().contains("not applied"), "{error}");
+
+    sim.dag_fault("Set backup config", "set failed").await;
+    let failed = post_and_wait(&client, &full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    let Error::DagFailed { dag_id, .. } = failed else {
+        panic!("{failed:?}")
+    };
+    // Node 2 cannot roll back: obshell refuses, and the client reports its answer.
+    let refused = client
+        .operate_dag(&dag_id, DagOperator::Rollback)
+        .await
+        .unwrap_err();
+    check_api_error(
+        &refused,
+        400,
+        Some("Task.Dag.Operator.RollbackNotAllowed"),
+        None,
+    );
+    client
+        .operate_dag(&dag_id, DagOperator::Pass)
+        .await
+        .unwrap();
+    let error = wait_for_dag(&client, &dag_id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap_err();
+    // PASS marks the failed sub-task done, so no node is left failed.
+    check_dag_failed(&error, DagState::Succeed, DagOperator::Pass, None, None);
+
+    sim.dag_fault("Set backup config", "set failed once").await;
+    let failed = post_and_wait(&client, &full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    let Error::DagFailed { dag_id, .. } = failed else {
+        panic!("{failed:?}")
+    };
+    client
+        .operate_dag(&dag_id, DagOperator::Retry)
+        .await
+        .unwrap();
+    let done = wait_for_dag(&client, &dag_id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(done.is_success());
+    assert_eq!(done.state, DagState::Succeed);
+    assert_eq!(
+        logged_bodies(&sim, "POST", "/api/v1/task/dag/").await,
+        vec![
+            json!({"operator": "ROLLBACK"}),
+            json!({"operator": "ROLLBACK"}),
+            json!({"operator": "PASS"}),
+            json!({"operator": "RETRY"}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn cancelling_stops_the_wait_not_the_dag() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    sim.control("POST", "/sim/v1/faults/hold", Some(json!({})))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    let cancel = CancellationToken::new();
+    let options = WaitOptions::new(Instant::now() + Duration::from_secs(60), cancel.clone());
+    let waiter = {
+        let client = client.clone();
+        let dag_id = dag.id.clone();
+        tokio::spawn(async move { wait_for_dag(&client, &dag_id, &options).await })
+    };
+    // Cancel once the waiter has seen the DAG running.
+    let dag_uri = format!("/api/v1/task/dag/{}", dag.id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count_requests(&sim.request_lines().await, "GET", &dag_uri) == 0 {
+        assert!(Instant::now() < deadline, "the waiter never polled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    let error = waiter.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&error, Error::DagWaitCancelled { dag_id } if *dag_id == dag.id),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("dag {} continues on obshell", dag.id)),
+        "{error}"
+    );
+    let still = client.get_dag(&dag.id).await.unwrap();
+    assert!(!still.is_finished(), "the DAG goes on: {still:?}");
+    sim.control("POST", &format!("/sim/v1/dags/{}/release", dag.id), None)
+        .await;
+    wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_deadline_that_expires_stops_the_wait_not_the_dag() {
+    let sim = Sim::start(LEGACY).await;
+    let client = sim.client();
+    sim.control("POST", "/sim/v1/faults/hold", Some(json!({})))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    let error = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_millis(400)))
+        .await
+        .unwrap_err();
+    let Error::DagWaitTimedOut { dag_id, last_state } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(dag_id, &dag.id);
+    assert_eq!(last_state.as_ref(), Some(&DagState::Running));
+    assert!(
+        error.to_string().contains("continues on obshell"),
+        "{error}"
+    );
+    assert!(!client.get_dag(&dag.id).await.unwrap().is_finished());
+    sim.control("POST", &format!("/sim/v1/dags/{}/release", dag.id), None)
+        .await;
+}
+
+#[tokio::test]
+async fn requests_carry_the_encrypted_header_and_nothing_secret_is_logged() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    post_and_wait(&client, &full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    let entries = sim.requests().await;
+    for entry in &entries {
+        let uri = entry["uri"].as_str().unwrap();
+        let public = ["/api/v1/info", "/api/v1/secret", "/api/v1/time"].contains(&uri);
+        assert_eq!(entry["authenticated"], json!(!public), "{entry}");
+        assert!(!entry.to_string().contains(PASSWORD));
+    }
+}
+
+#[tokio::test]
+async fn requests_and_progress_are_logged_without_secrets() {
+    // Every test in this binary logs into the captured log (see `support::captured_log`), so the
+    // secret check below covers all of them, not only this scenario.
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    let uri = "oss://bucket/backup?host=oss.example.com&access_id=AKID123&access_key=SECRET456";
+    sim.dag_fault("Set backup config", &format!("cannot write to {uri}"))
+        .await;
+    let error = post_and_wait(&client, &full_request(uri))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::DagFailed { .. }), "{error:?}");
+    let wrong = sim.client_with(
+        "wrong-password-789",
+        Duration::from_secs(5),
+        Duration::from_secs(1),
+    );
+    wrong.cluster_info().await.unwrap_err();
+
+    let text = captured_log().text();
+    assert!(
+        text.contains("obshell request") && text.contains("/api/v1/obcluster/backup/config"),
+        "{text}"
+    );
+    assert!(
+        text.contains("status=200") && text.contains("duration_ms="),
+        "{text}"
+    );
+    assert!(
+        text.contains("dag progress")
+            && text.contains("max_stage=2")
+            && text.contains("Set backup config"),
+        "{text}"
+    );
+    for secret in [PASSWORD, "wrong-password-789", "AKID123", "SECRET456"] {
+        assert!(!text.contains(secret), "{secret} leaked into the log");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_hour_long_dag_costs_few_polls() {
+    // Paused time: the waiter's pauses pass instantly and exactly, the sim's held DAG waits.
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    sim.control("POST", "/sim/v1/faults/hold", Some(json!({})))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    let error = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(3600)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::DagWaitTimedOut { .. }), "{error:?}");
+    let polls = count_requests(
+        &sim.request_lines().await,
+        "GET",
+        &format!("/api/v1/task/dag/{}", dag.id),
+    );
+    assert!((100..=400).contains(&polls), "{polls} polls over an hour");
+    sim.control("POST", &format!("/sim/v1/dags/{}/release", dag.id), None)
+        .await;
+}
