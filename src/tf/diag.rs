@@ -153,7 +153,9 @@ mod tests {
 
     #[test]
     fn path_display() {
-        let path = AttributePath::root("tenants").key("t1").attribute("tenant_id");
+        let path = AttributePath::root("tenants")
+            .key("t1")
+            .attribute("tenant_id");
         assert_eq!(path.to_string(), r#"tenants["t1"].tenant_id"#);
     }
 }

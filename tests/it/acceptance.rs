@@ -188,7 +188,7 @@ fn lifecycle(obshell_version: &str) {
         import_dir.write_main(&config(FULL_CONFIG, 20));
         sim.clear_requests();
         import_dir.plan().expect_code(2);
-        import_dir.apply().expect_contains("not verified");
+        import_dir.apply().expect_contains("without verification");
         assert!(sim.config_writes().is_empty(), "{:?}", sim.config_writes());
         import_dir.plan().expect_code(0);
 
