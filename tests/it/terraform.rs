@@ -121,6 +121,21 @@ impl TfRun {
     }
 }
 
+/// `args` with `-no-color` and `-input=false` inserted right after the subcommand, where the
+/// subcommand takes them (Go's flag parsing stops at the first positional argument).
+fn with_common_flags(args: &[&str]) -> Vec<String> {
+    let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let flags: &[&str] = match args.first().copied() {
+        Some("plan" | "apply" | "destroy" | "import" | "refresh") => &["-no-color", "-input=false"],
+        Some("validate") => &["-no-color"],
+        _ => &[],
+    };
+    for (offset, flag) in flags.iter().enumerate() {
+        full.insert(1 + offset, (*flag).to_owned());
+    }
+    full
+}
+
 /// A Terraform working directory wired to the provider binary under test.
 pub(crate) struct TfDir {
     dir: tempfile::TempDir,
@@ -174,19 +189,10 @@ impl TfDir {
         std::fs::write(self.dir.path().join("main.tf"), hcl).expect("write main.tf");
     }
 
-    /// Runs `terraform ARGS` (with `-no-color`/`-input=false` added where Terraform takes them).
+    /// Runs `terraform ARGS` (with `-no-color`/`-input=false` added where Terraform takes them,
+    /// see [`with_common_flags`]).
     pub(crate) fn run(&self, args: &[&str]) -> TfRun {
-        let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let takes_flags = matches!(
-            args.first().copied(),
-            Some("plan" | "apply" | "destroy" | "import" | "refresh" | "validate" | "state")
-        );
-        if takes_flags {
-            full.push("-no-color".to_owned());
-            if args.first() != Some(&"validate") && args.first() != Some(&"state") {
-                full.push("-input=false".to_owned());
-            }
-        }
+        let full = with_common_flags(args);
         let mut command = Command::new(&self.terraform.program);
         command
             .arg(format!("-chdir={}", self.dir.path().display()))
@@ -252,8 +258,7 @@ pub(crate) struct TfChild {
 impl TfDir {
     /// Starts `terraform ARGS` in the background (flags added as [`TfDir::run`] does).
     pub(crate) fn spawn(&self, args: &[&str]) -> TfChild {
-        let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        full.extend(["-no-color".to_owned(), "-input=false".to_owned()]);
+        let full = with_common_flags(args);
         let mut command = Command::new(&self.terraform.program);
         command
             .arg(format!("-chdir={}", self.dir.path().display()))
