@@ -39,9 +39,8 @@ pub fn backup_config_schema() -> Schema {
                     .sensitive(),
             ],
             Optional,
-            "Credentials for oss://, cos:// and s3:// storage, merged into the URI sent to obshell. obshell never returns them, so they are not checked against the cluster. Required whenever backup_base_uri is sent to an object store.",
-        )
-        .sensitive(),
+            "Credentials for oss://, cos:// and s3:// storage, merged into the URI sent to obshell. obshell never returns them, so they are not checked against the cluster. Required whenever backup_base_uri is sent to an object store. Both values are sensitive.",
+        ),
         Attribute::new(
             "log_archive_concurrency",
             Type::Number,
