@@ -908,3 +908,33 @@ async fn the_legacy_era_keeps_what_it_cannot_read() {
         &["Check backup config", "cannot write"],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_shows_at_the_create_plan() {
+    // A port that was free a moment ago and has no listener now.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let provider = Provider::new("test");
+    let diagnostics = provider
+        .configure(ConfigureRequest {
+            terraform_version: "1.15.5".to_owned(),
+            config: provider_block(&endpoint, PASSWORD),
+        })
+        .await;
+    assert!(diagnostics.is_empty(), "configure makes no network call");
+    let plan = provider
+        .plan_resource_change(PlanRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: Value::Null,
+            proposed_new_state: base_config().to_value(),
+            config: base_config().to_value(),
+            prior_private: Vec::new(),
+            client_capabilities: ClientCapabilities::default(),
+        })
+        .await;
+    check_error_containing(&plan.diagnostics, &[&endpoint]);
+    for diagnostic in &plan.diagnostics.0 {
+        assert!(!diagnostic.detail.contains(PASSWORD));
+    }
+}
