@@ -908,3 +908,79 @@ async fn the_legacy_era_keeps_what_it_cannot_read() {
         &["Check backup config", "cannot write"],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_shows_at_the_create_plan() {
+    // A port that was free a moment ago and has no listener now.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let provider = Provider::new("test");
+    let diagnostics = provider
+        .configure(ConfigureRequest {
+            terraform_version: "1.15.5".to_owned(),
+            config: provider_block(&endpoint, PASSWORD),
+        })
+        .await;
+    assert!(diagnostics.is_empty(), "configure makes no network call");
+    let plan = provider
+        .plan_resource_change(PlanRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: Value::Null,
+            proposed_new_state: base_config().to_value(),
+            config: base_config().to_value(),
+            prior_private: Vec::new(),
+            client_capabilities: ClientCapabilities::default(),
+        })
+        .await;
+    check_error_containing(&plan.diagnostics, &[&endpoint]);
+    for diagnostic in &plan.diagnostics.0 {
+        assert!(!diagnostic.detail.contains(PASSWORD));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_import_adopts_the_unreadable_uri() {
+    let harness = Harness::start(ObshellVersion::new(4, 2, 4, 0)).await;
+    create_base(&harness).await;
+    let imported = harness
+        .provider
+        .import_resource_state(ImportRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            id: CLUSTER_ID.to_string(),
+        })
+        .await;
+    check_no_errors(&imported.diagnostics);
+    let stored = harness
+        .refresh(&Stored {
+            state: imported.imported[0].state.clone(),
+            private: imported.imported[0].private.clone(),
+        })
+        .await;
+    let state = model(&stored.state);
+    assert!(
+        state.backup_base_uri.is_null(),
+        "obshell 4.2.4 cannot report it"
+    );
+    assert_eq!(state.ha_low_thread_score, Field::Known(Number::Int(10)));
+
+    harness.clear_requests().await;
+    let config = base_config().to_value();
+    let plan = harness.plan(&stored, &config).await;
+    check_warning(&plan.diagnostics, "adopted without verification");
+    let warning = plan
+        .diagnostics
+        .0
+        .iter()
+        .find(|d| d.summary.contains("adopted"))
+        .expect("the warning");
+    assert!(
+        warning.detail.contains("backup_base_uri"),
+        "{}",
+        warning.detail
+    );
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert!(harness.config_writes().await.is_empty());
+}

@@ -212,11 +212,14 @@ fn interval_meaning(field: &Field<String>) -> Option<Result<Duration, String>> {
     }
 }
 
+/// True when two numbers are the same whole number (`4` and `4.0`).
+pub fn same_whole_number(left: &Number, right: &Number) -> bool {
+    left.as_i64().is_some() && left.as_i64() == right.as_i64()
+}
+
 fn same_integer(prior: &Field<Number>, planned: &Field<Number>) -> bool {
     match (prior, planned) {
-        (Field::Known(prior), Field::Known(planned)) => {
-            prior.as_i64().is_some() && prior.as_i64() == planned.as_i64()
-        }
+        (Field::Known(prior), Field::Known(planned)) => same_whole_number(prior, planned),
         _ => false,
     }
 }

@@ -14,7 +14,7 @@ use crate::tf::Number;
 
 use super::duration::obshell_durations_equal;
 use super::model::{BackupConfigModel, Field, TenantModel};
-use super::plan::with_defaults;
+use super::plan::{same_whole_number, with_defaults};
 use super::uri::{base_from_tenant_dest, uris_equivalent, DestKind};
 
 /// A tenant's destinations as obshell reports them.
@@ -163,10 +163,6 @@ fn fold_values<T: Clone>(
     }
 }
 
-fn same_number(left: &Number, right: &Number) -> bool {
-    left.as_i64().is_some() && left.as_i64() == right.as_i64()
-}
-
 /// Folds live data into `state`.
 pub fn fold_live(state: &BackupConfigModel, live: &LiveCluster) -> ReadOutcome {
     if live.has_no_destination() {
@@ -191,12 +187,12 @@ pub fn fold_live(state: &BackupConfigModel, live: &LiveCluster) -> ReadOutcome {
     new_state.log_archive_concurrency = fold_values(
         &state.log_archive_concurrency,
         integers(|tenant| &tenant.log_archive_concurrency),
-        same_number,
+        same_whole_number,
     );
     new_state.ha_low_thread_score = fold_values(
         &state.ha_low_thread_score,
         integers(|tenant| &tenant.ha_low_thread_score),
-        same_number,
+        same_whole_number,
     );
     new_state.archive_lag_target = fold_values(
         &state.archive_lag_target,
