@@ -474,7 +474,7 @@ fn start_backup_step(
 ) -> Result<Vec<String>, NodeFailure> {
     let mut logs = Vec::new();
     match node {
-        "Check backup dest" => {
+        "Check destination" => {
             for tenant in &state.tenants {
                 let (what, empty) = if tenant.archive_dest.is_none() {
                     ("Archive", true)
