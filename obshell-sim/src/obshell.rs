@@ -10,7 +10,7 @@ use crate::api_error::{envelope, ApiError, Era};
 use crate::backup_param::{self, parse_storage_uri, ConfigMethod};
 use crate::crypto::{self, json_kind, BodyDecryptError};
 use crate::dag;
-use crate::state::{format_time, Shared, State, Tenant, PARAMETERS};
+use crate::state::{default_parameters, format_time, Shared, State, Tenant, PARAMETERS};
 use crate::version::ObshellVersion;
 
 /// The result of one obshell request, for the response and the request log.
@@ -607,14 +607,7 @@ impl Route {
                     ));
                 }
                 if state.tenants.is_empty() {
-                    let text = "No user tenants found";
-                    return Err(ApiError::of(
-                        version,
-                        Era {
-                            new: (400, "OB.Backup.NoUserTenants", 0, text),
-                            old: (500, 1010, text),
-                        },
-                    ));
+                    return Err(ApiError::no_user_tenants(version));
                 }
                 let dag_id = dag::create_start_backup_dag(state, &mode, body);
                 to_spawn.push(dag_id);
@@ -700,10 +693,7 @@ fn sys_tenant(state: &State) -> Tenant {
         name: "sys".to_owned(),
         id: 1,
         status: "NORMAL".to_owned(),
-        parameters: PARAMETERS
-            .iter()
-            .map(|(n, v, _, _)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
+        parameters: default_parameters(),
         archive_dest: None,
         data_dest: String::new(),
         delete_policy: None,
