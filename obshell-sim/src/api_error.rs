@@ -68,6 +68,18 @@ impl ApiError {
         )
     }
 
+    /// Step 4 of the config checks: 400 `OB.Backup.NoUserTenants`, 500/1010 before 4.3.1.
+    pub(crate) fn no_user_tenants(version: ObshellVersion) -> Self {
+        let text = "No user tenants found";
+        Self::of(
+            version,
+            Era {
+                new: (400, "OB.Backup.NoUserTenants", 0, text),
+                old: (500, 1010, text),
+            },
+        )
+    }
+
     /// An unexpected failure: 500 `Common.Unexpected` (legacy 1002).
     pub(crate) fn unexpected(version: ObshellVersion, text: &str) -> Self {
         let message = format!("Unexpected error: {text}");

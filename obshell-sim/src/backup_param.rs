@@ -5,7 +5,7 @@
 use serde_json::json;
 use serde_json::Value;
 
-use crate::api_error::{ApiError, Era};
+use crate::api_error::ApiError;
 use crate::crypto::json_kind;
 use crate::duration::{
     go_duration_string, parse_obshell_duration, parse_oceanbase_time_micros, DurationError,
@@ -182,14 +182,7 @@ pub(crate) fn validate(
         _ => {}
     }
     if !has_user_tenants {
-        let text = "No user tenants found";
-        return Err(ApiError::of(
-            version,
-            Era {
-                new: (400, "OB.Backup.NoUserTenants", 0, text),
-                old: (500, 1010, text),
-            },
-        ));
+        return Err(ApiError::no_user_tenants(version));
     }
     // Format().
     if let Some(binding) = &mut param.binding {

@@ -10,7 +10,7 @@ use crate::api_error::{envelope, ApiError, Era};
 use crate::backup_param::{self, parse_storage_uri, ConfigMethod};
 use crate::crypto::{self, json_kind, BodyDecryptError};
 use crate::dag;
-use crate::state::{format_time, Shared, State, Tenant, PARAMETERS};
+use crate::state::{default_parameters, format_time, Shared, State, Tenant, PARAMETERS};
 use crate::version::ObshellVersion;
 
 /// The result of one obshell request, for the response and the request log.
@@ -285,6 +285,7 @@ enum Route {
     GitInfo,
     BackupConfig(ConfigMethod),
     UnfinishedDags,
+    AllDags,
     GetDag(String),
     OperateDag(String),
     ClusterInfo,
@@ -314,6 +315,7 @@ impl Route {
             ("POST", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Post),
             ("PATCH", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Patch),
             ("GET", ["task", "dag", "ob", "unfinish"]) => Self::UnfinishedDags,
+            ("GET", ["task", "dags", "ob"]) => Self::AllDags,
             ("GET", ["task", "dag", id]) => Self::GetDag(owned(id)),
             ("POST", ["task", "dag", id]) => Self::OperateDag(owned(id)),
             ("GET", ["obcluster", "info"]) => Self::ClusterInfo,
@@ -395,6 +397,19 @@ impl Route {
                     .map(|d| d.to_json(details, shared.port))
                     .collect();
                 Ok(Some(Value::Array(list)))
+            }
+            Self::AllDags => {
+                if version < ObshellVersion::new(4, 3, 0, 0) {
+                    return Err(not_found(version, "GET /api/v1/task/dags/ob"));
+                }
+                let details = show_details(query);
+                Ok(Some(Value::Array(
+                    state
+                        .dags
+                        .iter()
+                        .map(|d| d.to_json(details, shared.port))
+                        .collect(),
+                )))
             }
             Self::GetDag(id) => {
                 let dag_id = parse_generic_id(version, &id)?;
@@ -592,14 +607,7 @@ impl Route {
                     ));
                 }
                 if state.tenants.is_empty() {
-                    let text = "No user tenants found";
-                    return Err(ApiError::of(
-                        version,
-                        Era {
-                            new: (400, "OB.Backup.NoUserTenants", 0, text),
-                            old: (500, 1010, text),
-                        },
-                    ));
+                    return Err(ApiError::no_user_tenants(version));
                 }
                 let dag_id = dag::create_start_backup_dag(state, &mode, body);
                 to_spawn.push(dag_id);
@@ -685,10 +693,7 @@ fn sys_tenant(state: &State) -> Tenant {
         name: "sys".to_owned(),
         id: 1,
         status: "NORMAL".to_owned(),
-        parameters: PARAMETERS
-            .iter()
-            .map(|(n, v, _, _)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
+        parameters: default_parameters(),
         archive_dest: None,
         data_dest: String::new(),
         delete_policy: None,

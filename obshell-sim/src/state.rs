@@ -119,6 +119,14 @@ pub(crate) const PARAMETERS: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
+/// A fresh tenant's parameters: name to value as stored.
+pub(crate) fn default_parameters() -> BTreeMap<String, String> {
+    PARAMETERS
+        .iter()
+        .map(|(name, value, _, _)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
 /// What a DAG does when it runs.
 #[derive(Clone, Debug)]
 pub(crate) enum DagKind {
@@ -256,10 +264,7 @@ impl State {
             name: name.to_owned(),
             id,
             status: status.to_owned(),
-            parameters: PARAMETERS
-                .iter()
-                .map(|(n, v, _, _)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
+            parameters: default_parameters(),
             archive_dest: None,
             data_dest: String::new(),
             delete_policy: None,
