@@ -21,10 +21,10 @@ pub(crate) const BACKUP_CONFIG_DAG: &str = "Set obcluster backup config";
 
 /// Nodes of the start-backup DAG, in order.
 const BACKUP_NODES: [&str; 4] = [
-    "Check backup dest",
+    "Check destination",
     "Open archive log",
     "Start backup",
-    "Wait backup finished",
+    "Wait backup Finish",
 ];
 
 /// Why a node failed: the error code and the wrap chain of each era.
@@ -474,7 +474,7 @@ fn start_backup_step(
 ) -> Result<Vec<String>, NodeFailure> {
     let mut logs = Vec::new();
     match node {
-        "Check backup dest" => {
+        "Check destination" => {
             for tenant in &state.tenants {
                 let (what, empty) = if tenant.archive_dest.is_none() {
                     ("Archive", true)

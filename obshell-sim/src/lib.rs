@@ -8,7 +8,8 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), obshell_sim::SpawnError> {
 //! let sim = obshell_sim::spawn(obshell_sim::SimConfig::new("root-password")).await?;
-//! println!("obshell at {}", sim.base_url());
+//! let base_url = sim.base_url(); // http://127.0.0.1:PORT, for the client under test
+//! # let _ = base_url;
 //! sim.shutdown().await;
 //! # Ok(())
 //! # }

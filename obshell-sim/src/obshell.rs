@@ -285,6 +285,7 @@ enum Route {
     GitInfo,
     BackupConfig(ConfigMethod),
     UnfinishedDags,
+    AllDags,
     GetDag(String),
     OperateDag(String),
     ClusterInfo,
@@ -314,6 +315,7 @@ impl Route {
             ("POST", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Post),
             ("PATCH", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Patch),
             ("GET", ["task", "dag", "ob", "unfinish"]) => Self::UnfinishedDags,
+            ("GET", ["task", "dags", "ob"]) => Self::AllDags,
             ("GET", ["task", "dag", id]) => Self::GetDag(owned(id)),
             ("POST", ["task", "dag", id]) => Self::OperateDag(owned(id)),
             ("GET", ["obcluster", "info"]) => Self::ClusterInfo,
@@ -395,6 +397,19 @@ impl Route {
                     .map(|d| d.to_json(details, shared.port))
                     .collect();
                 Ok(Some(Value::Array(list)))
+            }
+            Self::AllDags => {
+                if version < ObshellVersion::new(4, 3, 0, 0) {
+                    return Err(not_found(version, "GET /api/v1/task/dags/ob"));
+                }
+                let details = show_details(query);
+                Ok(Some(Value::Array(
+                    state
+                        .dags
+                        .iter()
+                        .map(|d| d.to_json(details, shared.port))
+                        .collect(),
+                )))
             }
             Self::GetDag(id) => {
                 let dag_id = parse_generic_id(version, &id)?;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod backup_config;
+mod binary;
 mod faults;
 mod operators;
 mod reads;

@@ -215,6 +215,30 @@ async fn archive_log_patch_and_start_backup() {
         "Common.NotFound",
     );
 
+    // Without destinations a backup fails at its first node.
+    let (_, reply) = client
+        .call(&sim, "POST", "/api/v1/obcluster/backup", None)
+        .await;
+    let dag = client
+        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        failure_line(&dag),
+        "ERROR: [OB.Backup.ArchiveDestEmpty]: Archive destination is empty, tenant: t1(1002)"
+    );
+    check_error(
+        &client
+            .call(
+                &sim,
+                "POST",
+                "/api/v1/obcluster/backup",
+                Some(json!({"mode": "differential"})),
+            )
+            .await,
+        400,
+        "OB.Backup.Mode.Invalid",
+    );
+
     // A backup opens archive log (after a config gave the tenants destinations).
     let (_, reply) = client
         .call(
@@ -237,11 +261,24 @@ async fn archive_log_patch_and_start_backup() {
         .await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["data"]["name"], "Obcluster start full backup");
+    let dag = client
+        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(dag["state"], "SUCCEED");
+    let names: Vec<&str> = dag["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        client
-            .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
-            .await["state"],
-        "SUCCEED"
+        names,
+        [
+            "Check destination",
+            "Open archive log",
+            "Start backup",
+            "Wait backup Finish"
+        ]
     );
     let listed = tasks("t1").await;
     assert_eq!(listed[0]["status"], "DOING");

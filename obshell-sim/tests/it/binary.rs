@@ -1,0 +1,70 @@
+//! The `obshell-sim` command line: its first stdout line and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn prints_the_address_first_and_exits_cleanly_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obshell-sim"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--password",
+            "pw",
+            "--obshell-version",
+            "4.3.1.0",
+            "--tenants",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base_url = first
+        .trim()
+        .strip_prefix("obshell-sim listening on ")
+        .expect("the address line")
+        .to_owned();
+    let addr = base_url.strip_prefix("http://").unwrap();
+    let state = std::thread::spawn({
+        let addr = addr.to_owned();
+        move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .write_all(b"GET /sim/v1/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut text = String::new();
+            stream.read_to_string(&mut text).unwrap();
+            text
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(state.contains(r#""obshell_version":"4.3.1.0""#), "{state}");
+    assert!(state.contains(r#""name":"t3""#), "{state}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "obshell-sim must exit 0 on SIGTERM"
+    );
+}
+
+#[test]
+fn refuses_versions_without_backup_apis() {
+    let output = Command::new(env!("CARGO_BIN_EXE_obshell-sim"))
+        .args(["--listen", "127.0.0.1:0", "--obshell-version", "4.2.3.0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("4.2.4.0 or newer"));
+}
