@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Call, Client, Contents, ObshellVersion, RetryClass, BACKUP_CONFIG_DAG_NAME};
 use super::dag::{Dag, DagDto, DagId, DagOperator};
-use super::error::Error;
+use super::error::{redact_secrets, Error};
 
 /// A storage URI (`file://`, `oss://`, `cos://`, `s3://`) that may carry `access_id` and
 /// `access_key` query parameters. `Debug` and `Display` mask them; [`StorageUri::expose`] gives
@@ -33,23 +33,25 @@ impl StorageUri {
         &self.0
     }
 
-    /// The URI with credential values replaced by `***`, for messages.
+    /// The URI with credential values replaced by `***`, for messages (see [`redact_secrets`]).
     pub fn redacted(&self) -> String {
-        self.map_query(|name, value| {
-            if is_secret_parameter(name) {
-                Some(format!("{name}=***"))
-            } else {
-                Some(value.map_or_else(|| name.to_owned(), |value| format!("{name}={value}")))
-            }
-        })
+        redact_secrets(&self.0)
     }
 
     /// The URI with the credential parameters removed altogether.
     pub fn without_credentials(&self) -> String {
-        self.map_query(|name, value| {
-            (!is_secret_parameter(name))
-                .then(|| value.map_or_else(|| name.to_owned(), |value| format!("{name}={value}")))
-        })
+        let Some((base, query)) = self.0.split_once('?') else {
+            return self.0.clone();
+        };
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !is_secret_parameter(parameter_name(pair)))
+            .collect();
+        if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        }
     }
 
     /// Whether the URI carries `access_id` or `access_key`.
@@ -57,28 +59,14 @@ impl StorageUri {
         self.0.split_once('?').is_some_and(|(_, query)| {
             query
                 .split('&')
-                .any(|pair| is_secret_parameter(pair.split('=').next().unwrap_or("")))
+                .any(|pair| is_secret_parameter(parameter_name(pair)))
         })
     }
+}
 
-    fn map_query(&self, mut keep: impl FnMut(&str, Option<&str>) -> Option<String>) -> String {
-        let Some((base, query)) = self.0.split_once('?') else {
-            return self.0.clone();
-        };
-        let pairs: Vec<String> = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .filter_map(|pair| match pair.split_once('=') {
-                Some((name, value)) => keep(name, Some(value)),
-                None => keep(pair, None),
-            })
-            .collect();
-        if pairs.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", pairs.join("&"))
-        }
-    }
+/// The name of a `name=value` query pair.
+fn parameter_name(pair: &str) -> &str {
+    pair.split_once('=').map_or(pair, |(name, _)| name)
 }
 
 fn is_secret_parameter(name: &str) -> bool {

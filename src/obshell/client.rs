@@ -375,6 +375,14 @@ impl Call {
         }
     }
 
+    /// A GET of a route that needs no authentication (`/api/v1/info`, `/secret`, `/time`).
+    pub(crate) fn get_public(target: impl Into<String>) -> Self {
+        Call {
+            authenticated: false,
+            ..Call::get(target)
+        }
+    }
+
     fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or(&self.target)
     }
@@ -431,10 +439,7 @@ impl Client {
             .inner
             .agent_info
             .get_or_try_init(|| async {
-                let call = Call {
-                    authenticated: false,
-                    ..Call::get("/api/v1/info")
-                };
+                let call = Call::get_public("/api/v1/info");
                 let dto: AgentInfoDto = self.run_plain(&call).await?;
                 let version =
                     ObshellVersion::parse(&dto.version).ok_or_else(|| Error::Unsupported {
@@ -602,10 +607,7 @@ impl Client {
         if let Some(key) = cached.as_ref() {
             return Ok(Arc::clone(key));
         }
-        let call = Call {
-            authenticated: false,
-            ..Call::get("/api/v1/secret")
-        };
+        let call = Call::get_public("/api/v1/secret");
         let dto: SecretDto = self.run_plain(&call).await?;
         let key = Arc::new(auth::parse_public_key(&dto.public_key)?);
         *cached = Some(Arc::clone(&key));
@@ -621,10 +623,7 @@ impl Client {
 
     /// `GET /api/v1/time`: sets the clock offset from the server's time and returns it.
     async fn sync_clock(&self) -> Result<i64, Error> {
-        let call = Call {
-            authenticated: false,
-            ..Call::get("/api/v1/time")
-        };
+        let call = Call::get_public("/api/v1/time");
         let sent_ms = now_unix_ms();
         let text: String = self.run_plain(&call).await?;
         let received_ms = now_unix_ms();
@@ -1104,10 +1103,7 @@ mod tests {
             .unwrap();
         let started = Instant::now();
         let error = client
-            .run_plain::<serde_json::Value>(&Call {
-                authenticated: false,
-                ..Call::get("/api/v1/info")
-            })
+            .run_plain::<serde_json::Value>(&Call::get_public("/api/v1/info"))
             .await
             .unwrap_err();
         assert!(

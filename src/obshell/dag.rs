@@ -434,8 +434,8 @@ const POLL_CEILING: Duration = Duration::from_secs(30);
 
 /// The pause before the next poll, as a pure function of the time since the wait began: 4% of the
 /// elapsed time, at least 100 ms and at most 30 s. A DAG's end is therefore noticed within about
-/// 5% of its running time (within 200 ms for DAGs under 5 s), and an hour-long DAG costs fewer than
-/// 200 polls (a fixed 3 s interval costs 1,200).
+/// 5% of its running time (within 200 ms for DAGs under 5 s, plus one request's latency), and an
+/// hour-long DAG costs about 270 polls (a fixed 3 s interval costs 1,200).
 pub fn poll_interval(elapsed: Duration) -> Duration {
     (elapsed / 25).clamp(POLL_FLOOR, POLL_CEILING)
 }

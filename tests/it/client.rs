@@ -326,6 +326,23 @@ async fn storage_uri_credentials_reach_obshell_but_no_message() {
     // The wire carried the real URI.
     let bodies = logged_bodies(&sim, "POST", CONFIG_PATH).await;
     assert_eq!(bodies[0]["backup_base_uri"], uri);
+
+    // Once applied, the storage read shows the destination without credentials.
+    post_and_wait(&client, &full_request(uri)).await.unwrap();
+    let cluster = client.cluster_info().await.unwrap();
+    let storage = client
+        .tenant_backup_storage("t1")
+        .await
+        .unwrap()
+        .expect("readable");
+    assert_eq!(
+        storage.archive_base_uri.expose(),
+        format!(
+            "oss://bucket/backup/{}/{}/clog?host=oss.example.com",
+            cluster.id, storage.tenant_id
+        )
+    );
+    assert!(!storage.data_base_uri.has_credentials());
 }
 
 #[tokio::test]
