@@ -97,7 +97,9 @@ fn credentials_required(planned: &BackupConfigModel, changes: &ChangeSet) -> Opt
             "Missing storage_credentials",
             "This change sends backup_base_uri to an object store, which needs access_id and access_key. Set storage_credentials (they are sensitive and merged into the URI obshell receives).",
         )
-        .at(AttributePath::root("storage_credentials"))
+        // storage_credentials is absent from the configuration, so Terraform could only point at
+        // the resource block; the URI's line is what makes the credentials necessary.
+        .at(AttributePath::root("backup_base_uri"))
     })
 }
 
