@@ -5,7 +5,7 @@ use obshell_sim::ObshellVersion;
 use serde_json::{json, Value};
 
 use crate::sim::Sim;
-use crate::terraform::{terraforms, TfDir, TfRun};
+use crate::terraform::{terraforms, TfDir};
 
 const FULL_CONFIG: &str = r#"
 terraform {
@@ -105,7 +105,9 @@ fn check_tenant_configured(sim: &Sim, name: &str, ha_score: &str) {
 /// drift, repair, import, generated config, destroy.
 fn lifecycle(obshell_version: &str) {
     // obshell reports per-tenant destinations from 4.3.2 on.
-    let reads_storage = obshell_version.parse::<ObshellVersion>().expect("a version")
+    let reads_storage = obshell_version
+        .parse::<ObshellVersion>()
+        .expect("a version")
         >= ObshellVersion::new(4, 3, 2, 0);
     for terraform in terraforms() {
         let sim = Sim::start(obshell_version);
@@ -144,10 +146,7 @@ fn lifecycle(obshell_version: &str) {
         dir.plan().expect_code(0);
 
         // A live value spelled differently but meaning the same plans empty.
-        sim.patch_tenant(
-            "t1",
-            json!({"parameters": {"archive_lag_target": "120s"}}),
-        );
+        sim.patch_tenant("t1", json!({"parameters": {"archive_lag_target": "120s"}}));
         dir.plan().expect_code(0);
 
         // Drift made behind Terraform's back: exit 2, naming the attribute.
@@ -158,10 +157,7 @@ fn lifecycle(obshell_version: &str) {
 
         // Apply repairs it.
         dir.apply();
-        assert_eq!(
-            sim.tenant("t2")["parameters"]["ha_low_thread_score"],
-            "20"
-        );
+        assert_eq!(sim.tenant("t2")["parameters"]["ha_low_thread_score"], "20");
         dir.plan().expect_code(0);
 
         // Import into a new state with the full configuration. t1 still reports the respelled
@@ -222,7 +218,10 @@ fn lifecycle(obshell_version: &str) {
             .expect("generated.tf was written");
         assert!(generated.contains("backup_base_uri"), "{generated}");
         generate_dir.run(&["validate"]).expect_code(0);
-        generate_dir.plan().expect_code(2).expect_contains("1 to import");
+        generate_dir
+            .plan()
+            .expect_code(2)
+            .expect_contains("1 to import");
 
         // Destroy leaves the cluster's backup settings as they were, and says so.
         let before = all_backup_settings(&sim);
@@ -232,7 +231,9 @@ fn lifecycle(obshell_version: &str) {
             .expect_contains("keeps");
         assert!(sim.config_writes().is_empty());
         assert_eq!(all_backup_settings(&sim), before);
-        assert!(dir.state_text().is_empty() || !dir.state_text().contains("oceanbase_backup_config"));
+        assert!(
+            dir.state_text().is_empty() || !dir.state_text().contains("oceanbase_backup_config")
+        );
     }
 }
 
@@ -270,7 +271,10 @@ resource "oceanbase_backup_config" "this" {{
 #[test]
 fn every_validation_rule_fails_the_plan_at_its_attribute() {
     let cases: &[(&str, &str)] = &[
-        (r#"log_archive_concurrency = 101"#, "log_archive_concurrency"),
+        (
+            r#"log_archive_concurrency = 101"#,
+            "log_archive_concurrency",
+        ),
         (r#"log_archive_concurrency = -1"#, "log_archive_concurrency"),
         (r#"ha_low_thread_score = 101"#, "ha_low_thread_score"),
         (r#"binding = "sometimes""#, "binding"),
@@ -338,7 +342,11 @@ fn check_invalid(dir: &TfDir, sim: &Sim, attribute: &str, first_line: usize) {
     run.expect_code(1).expect_contains(attribute);
     let pointed = (first_line..first_line + 3)
         .any(|line| run.output().contains(&format!("on main.tf line {line}")));
-    assert!(pointed, "the error does not point at the attribute's line:\n{}", run.output());
+    assert!(
+        pointed,
+        "the error does not point at the attribute's line:\n{}",
+        run.output()
+    );
     assert!(
         sim.config_writes().is_empty(),
         "an invalid config sent a write: {:?}",
@@ -378,12 +386,10 @@ fn a_create_whose_wait_times_out_is_tainted_and_the_dag_goes_on() {
     let terraform = terraforms().pop().expect("the pinned terraform");
     let sim = Sim::start("4.5.0.0");
     let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
-    dir.write_main(
-        &config(READABLE_CONFIG, 10).replace(
-            "archive_lag_target      = \"2m\"",
-            "archive_lag_target      = \"2m\"\n  timeouts = { create = \"2s\" }",
-        ),
-    );
+    dir.write_main(&config(READABLE_CONFIG, 10).replace(
+        "archive_lag_target      = \"2m\"",
+        "archive_lag_target      = \"2m\"\n  timeouts = { create = \"2s\" }",
+    ));
     sim.fault("hold", json!({}));
     let run = dir.run(&["apply", "-auto-approve"]);
     run.expect_code(1).expect_contains("continues on obshell");
@@ -548,7 +554,10 @@ resource "oceanbase_backup_config" "this" {
     }
     // The state holds the credentials only in the sensitive attribute.
     let state = dir.state_attributes();
-    assert_eq!(state["storage_credentials"]["access_key"], "SECRET-KEY-5512");
+    assert_eq!(
+        state["storage_credentials"]["access_key"],
+        "SECRET-KEY-5512"
+    );
     let without_credentials = {
         let mut state = state.clone();
         state["storage_credentials"] = Value::Null;
@@ -558,7 +567,8 @@ resource "oceanbase_backup_config" "this" {
     assert!(!dir.state_text().contains(&sim.password));
     // obshell got the credentials inside the URI it needs them in.
     let writes = sim.config_writes();
-    let sent = writes[0]["body"]["backup_base_uri"].as_str().expect("a URI");
+    let sent = writes[0]["body"]["backup_base_uri"]
+        .as_str()
+        .expect("a URI");
     assert!(sent.contains("access_key=SECRET-KEY-5512"), "{sent}");
-    let _: &TfRun = &plan;
 }

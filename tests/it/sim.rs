@@ -74,7 +74,9 @@ impl Sim {
 
     /// The cluster id.
     pub(crate) fn cluster_id(&self) -> i64 {
-        self.state()["cluster"]["id"].as_i64().expect("a cluster id")
+        self.state()["cluster"]["id"]
+            .as_i64()
+            .expect("a cluster id")
     }
 
     /// One tenant's entry of the state.
@@ -135,7 +137,11 @@ impl Sim {
 
     /// Sets every tenant's archive log to DOING, as if a backup had been started.
     pub(crate) fn start_archiving(&self) {
-        for tenant in self.state()["tenants"].as_array().cloned().unwrap_or_default() {
+        for tenant in self.state()["tenants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             let name = tenant["name"].as_str().expect("a name").to_owned();
             self.patch_tenant(&name, json!({"archive_log_status": "DOING"}));
         }
