@@ -111,7 +111,7 @@ fn lifecycle(obshell_version: &str) {
         >= ObshellVersion::new(4, 3, 2, 0);
     for terraform in terraforms() {
         let sim = Sim::start(obshell_version);
-        let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
         dir.write_main(&config(FULL_CONFIG, 10));
 
         // Create.
@@ -452,7 +452,7 @@ fn interrupting_an_apply_stops_the_wait_and_leaves_the_dag_running() {
     let sim = Sim::start("4.5.0.0");
     let dir = readable_dir(&sim, &terraform);
     sim.fault("hold", json!({}));
-    let mut child = dir.spawn(&["apply", "-auto-approve"]);
+    let child = dir.spawn(&["apply", "-auto-approve"]);
     wait_until(|| {
         sim.state()["dags"]
             .as_array()
@@ -477,7 +477,7 @@ fn a_running_backup_config_dag_is_waited_for_and_warned_about() {
     let other = sim.post("/sim/v1/dags/hold-running", json!({}));
     let other_id = other["id"].as_str().expect("an id").to_owned();
     dir.plan().expect_code(2).expect_contains("running");
-    let mut child = dir.spawn(&["apply", "-auto-approve"]);
+    let child = dir.spawn(&["apply", "-auto-approve"]);
     // The apply must not write while the other DAG runs.
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(sim.config_writes().is_empty());
