@@ -104,6 +104,11 @@ const PAGES: &[Page] = &[
         subject: Subject::DataSource("oceanbase_backup_config"),
     },
     Page {
+        path: "docs/guides/drift-detection.md",
+        template: include_str!("templates/guides/drift-detection.md.tmpl"),
+        subject: Subject::Guide,
+    },
+    Page {
         path: "docs/guides/obshell-versions.md",
         template: include_str!("templates/guides/obshell-versions.md.tmpl"),
         subject: Subject::Guide,
@@ -247,6 +252,7 @@ mod tests {
                 "docs/index.md",
                 "docs/resources/backup_config.md",
                 "docs/data-sources/backup_config.md",
+                "docs/guides/drift-detection.md",
                 "docs/guides/obshell-versions.md"
             ]
         );

@@ -83,7 +83,7 @@ fn render_attribute(
         "- `{}` ({}) {}",
         attribute.name,
         flags.join(", "),
-        attribute.description.trim()
+        escape_markdown(attribute.description.trim())
     );
     if let AttributeKind::Nested { attributes, .. } = &attribute.kind {
         let path = format!("{prefix}{}", attribute.name);
@@ -95,6 +95,12 @@ fn render_attribute(
     }
     line.push('\n');
     line
+}
+
+/// Plain-text descriptions as Markdown: `<` would start an HTML tag (`/<cluster_id>/` would
+/// vanish), so it is escaped.
+fn escape_markdown(text: &str) -> String {
+    text.replace('<', "\\<")
 }
 
 fn type_label(attribute: &Attribute) -> String {
@@ -179,6 +185,7 @@ Required:
 
 - `key` (String, Sensitive) The key.
 ";
+        assert_eq!(escape_markdown("a/<id>/b"), "a/\\<id>/b");
         assert_eq!(render_schema(&schema), expected);
     }
 }
