@@ -256,7 +256,7 @@ async fn read_cluster(client: &Client) -> Result<(Value, Diagnostics), Error> {
         diagnostics.push(Diagnostic::warning(
             "Tenants not read",
             format!(
-                "These user tenants are not NORMAL (being created, restored or dropped), so their backup settings could not be read and are null: {}.",
+                "These user tenants are not NORMAL (being created, restored or dropped), or stopped being readable while they were read, so their backup settings are null: {}. Read again once they are NORMAL.",
                 unread.join(", ")
             ),
         ));
