@@ -8,9 +8,12 @@
 //! - [`provider`]: provider configuration and Terraform semantics. Speaks neither gRPC nor HTTP.
 //! - [`resources`]: `oceanbase_backup_config` (and its data source).
 //! - [`obshell`]: the obshell HTTP client. Knows no Terraform.
+//! - [`docgen`]: renders the Registry documentation from the schemas; used by tests and
+//!   `make docs`, never by the provider binary.
 //!
 //! The library exists so that integration tests can drive every layer in-process.
 
+pub mod docgen;
 pub mod obshell;
 pub mod provider;
 pub mod resources;

@@ -100,7 +100,10 @@ impl ProviderHandler for Provider {
         ProviderSchemas {
             provider: provider_schema(),
             resources: BTreeMap::from([(BACKUP_CONFIG_TYPE.to_owned(), backup_config_schema())]),
-            data_sources: BTreeMap::new(),
+            data_sources: BTreeMap::from([(
+                crate::resources::backup_config_data::BACKUP_CONFIG_DATA_TYPE.to_owned(),
+                crate::resources::backup_config_data::backup_config_data_schema(),
+            )]),
         }
     }
 
@@ -143,7 +146,10 @@ impl ProviderHandler for Provider {
     }
 
     fn validate_data_source_config(&self, type_name: &str, _config: &Value) -> Diagnostics {
-        unknown_type(type_name)
+        if type_name != crate::resources::backup_config_data::BACKUP_CONFIG_DATA_TYPE {
+            return unknown_type(type_name);
+        }
+        Diagnostics::new()
     }
 
     fn upgrade_resource_state(
@@ -229,10 +235,12 @@ impl ProviderHandler for Provider {
     }
 
     async fn read_data_source(&self, request: ReadDataSourceRequest) -> ReadDataSourceResponse {
-        ReadDataSourceResponse {
-            state: Value::Null,
-            diagnostics: unknown_type(&request.type_name),
-        }
+        let configured = self.configured();
+        crate::resources::backup_config_data::read(
+            configured.as_ref().and_then(|c| c.session.as_ref()),
+            request,
+        )
+        .await
     }
 
     fn stop(&self) {

@@ -3,8 +3,11 @@
 
 mod acceptance;
 mod client;
+mod docs;
+mod examples;
 mod grpc;
 mod handshake;
+mod install;
 mod resource;
 mod sim;
 mod support;
