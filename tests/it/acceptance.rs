@@ -477,10 +477,23 @@ fn a_running_backup_config_dag_is_waited_for_and_warned_about() {
     let other = sim.post("/sim/v1/dags/hold-running", json!({}));
     let other_id = other["id"].as_str().expect("an id").to_owned();
     dir.plan().expect_code(2).expect_contains("running");
+    sim.clear_requests();
     let child = dir.spawn(&["apply", "-auto-approve"]);
-    // The apply must not write while the other DAG runs.
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(sim.config_writes().is_empty());
+    // The apply waits on the other DAG (it polls it) and must not write while it runs.
+    let polls_of_other = format!("/api/v1/task/dag/{other_id}");
+    wait_until(|| {
+        sim.requests()
+            .iter()
+            .filter(|r| {
+                r["method"] == "GET"
+                    && r["uri"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with(&polls_of_other))
+            })
+            .count()
+            >= 2
+    });
+    assert!(sim.config_writes().is_empty(), "{:?}", sim.config_writes());
     sim.post(&format!("/sim/v1/dags/{other_id}/release"), json!({}));
     let run = child.wait_bounded(std::time::Duration::from_secs(120));
     run.expect_code(0);
@@ -547,6 +560,25 @@ resource "oceanbase_backup_config" "this" {
     plan.expect_code(0);
     let apply = dir.apply();
     let trace = std::fs::read_to_string(&log).expect("the trace log");
+    // Terraform understood the provider's JSON log lines: it re-emits them under the plugin's
+    // name, including the obshell requests the provider made.
+    let provider_lines: Vec<&str> = trace
+        .lines()
+        .filter(|line| line.contains("provider.terraform-provider-oceanbase"))
+        .collect();
+    assert!(
+        provider_lines
+            .iter()
+            .any(|line| line.contains("/api/v1/obcluster/backup/config")),
+        "no provider log line mentions the backup-config request:\n{}",
+        provider_lines.join("\n")
+    );
+    assert!(
+        !provider_lines
+            .iter()
+            .any(|line| line.contains("\"@message\"")),
+        "Terraform passed raw JSON through instead of parsing the provider's log lines"
+    );
     for secret in [sim.password.as_str(), "SECRET-KEY-5512", "AKID-7781"] {
         plan.expect_absent(secret);
         apply.expect_absent(secret);
