@@ -12,36 +12,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-binary=${1:-${PROVIDER_BINARY:-$root/target/release/terraform-provider-oceanbase}}
-if [ ! -x "$binary" ]; then
-  echo "install: no provider binary at $binary (run make install, or pass its path)" >&2
-  exit 1
-fi
-
-# The version of [workspace.package] in Cargo.toml.
-version=$(awk '
-  /^\[workspace\.package\]/ { inside = 1; next }
-  /^\[/ { inside = 0 }
-  inside && /^version[[:space:]]*=/ { gsub(/["[:space:]]/, "", $0); sub(/^version=/, "", $0); print; exit }
-' "$root/Cargo.toml")
-if [ -z "$version" ]; then
-  echo "install: cannot read the version from $root/Cargo.toml" >&2
-  exit 1
-fi
-
-case "$(uname -s)" in
-  Linux) os=linux ;;
-  Darwin) os=darwin ;;
-  FreeBSD) os=freebsd ;;
-  *) echo "install: unsupported OS $(uname -s)" >&2; exit 1 ;;
-esac
-case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 ;;
-  aarch64 | arm64) arch=arm64 ;;
-  i386 | i686) arch=386 ;;
-  armv7l | armv6l) arch=arm ;;
-  *) echo "install: unsupported architecture $(uname -m)" >&2; exit 1 ;;
-esac
+# shellcheck source=scripts/provider-target.sh
+. "$root/scripts/provider-target.sh"
+provider_target install "${1:-${PROVIDER_BINARY:-$root/target/release/terraform-provider-oceanbase}}"
 
 for host in registry.terraform.io registry.opentofu.org; do
   dir="$HOME/.terraform.d/plugins/$host/oceanbase/oceanbase/$version/${os}_${arch}"

@@ -14,35 +14,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 out=${1:-$root/dist}
-binary=${2:-${PROVIDER_BINARY:-$root/target/release/terraform-provider-oceanbase}}
-if [ ! -x "$binary" ]; then
-  echo "release: no provider binary at $binary (run make release, or pass its path)" >&2
-  exit 1
-fi
-
-version=$(awk '
-  /^\[workspace\.package\]/ { inside = 1; next }
-  /^\[/ { inside = 0 }
-  inside && /^version[[:space:]]*=/ { gsub(/["[:space:]]/, "", $0); sub(/^version=/, "", $0); print; exit }
-' "$root/Cargo.toml")
-if [ -z "$version" ]; then
-  echo "release: cannot read the version from $root/Cargo.toml" >&2
-  exit 1
-fi
-
-case "$(uname -s)" in
-  Linux) os=linux ;;
-  Darwin) os=darwin ;;
-  FreeBSD) os=freebsd ;;
-  *) echo "release: unsupported OS $(uname -s)" >&2; exit 1 ;;
-esac
-case "$(uname -m)" in
-  x86_64 | amd64) arch=amd64 ;;
-  aarch64 | arm64) arch=arm64 ;;
-  i386 | i686) arch=386 ;;
-  armv7l | armv6l) arch=arm ;;
-  *) echo "release: unsupported architecture $(uname -m)" >&2; exit 1 ;;
-esac
+# shellcheck source=scripts/provider-target.sh
+. "$root/scripts/provider-target.sh"
+provider_target release "${2:-${PROVIDER_BINARY:-$root/target/release/terraform-provider-oceanbase}}"
 
 name=terraform-provider-oceanbase
 zip_name=${name}_${version}_${os}_${arch}.zip
