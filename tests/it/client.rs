@@ -577,11 +577,16 @@ async fn a_hang_past_the_request_timeout_is_retried_for_reads() {
         .await;
     client.cluster_info().await.unwrap();
 
-    // With no budget left, the timeout itself is the error.
+    // With no budget, one retry still happens; a second timeout is the error.
     let impatient = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::ZERO);
     impatient.agent_info().await.unwrap();
     sim.http_fault(json!({"kind": "hang", "ms": 3000, "path_prefix": "/api/v1/obcluster/info"}))
         .await;
+    impatient.cluster_info().await.unwrap();
+    sim.http_fault(
+        json!({"kind": "hang", "ms": 3000, "count": 2, "path_prefix": "/api/v1/obcluster/info"}),
+    )
+    .await;
     let error = impatient.cluster_info().await.unwrap_err();
     assert!(
         matches!(
@@ -630,6 +635,70 @@ async fn a_post_whose_answer_is_lost_is_found_not_resent() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_read_that_times_out_is_retried_with_the_default_proportions() {
+    // The defaults scaled down a hundredfold: a 30 s request timeout and a 10 s retry budget.
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client_with(
+        PASSWORD,
+        Duration::from_millis(300),
+        Duration::from_millis(100),
+    );
+    client.agent_info().await.unwrap();
+    sim.http_fault(json!({"kind": "hang", "ms": 3000, "path_prefix": "/api/v1/obcluster/info"}))
+        .await;
+    // The hung request is not logged (the sim logs answered requests); the retry answered.
+    client.cluster_info().await.unwrap();
+}
+
+/// A listener on 127.0.0.1 whose accept queue is full: the kernel drops further SYNs, so a
+/// connection to it never opens. Keep the returned values alive for as long as it must hang.
+async fn listener_that_never_accepts(
+) -> (String, tokio::net::TcpListener, Vec<tokio::net::TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Fill the queue (a backlog of 0 still queues one connection; one more for good measure may
+    // hang, so each filler gets a short connect of its own).
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        match tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break,
+        }
+    }
+    (format!("http://{addr}"), listener, fillers)
+}
+
+#[tokio::test]
+async fn a_connection_that_never_opens_is_a_connect_failure() {
+    let (url, _listener, _fillers) = listener_that_never_accepts().await;
+    let client = Client::builder(&url)
+        .password(PASSWORD)
+        .request_timeout(Duration::from_secs(3))
+        .connect_timeout(Duration::from_millis(200))
+        .read_retry_budget(Duration::ZERO)
+        .build()
+        .unwrap();
+    let error = client.agent_info().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                failure: TransportFailure::Connect,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]
