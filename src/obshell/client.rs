@@ -591,6 +591,12 @@ impl Client {
     }
 
     /// Sends once, recovering once from a stale public key and once from clock skew.
+    ///
+    /// obshell ≥ 4.3.1 says which: `Header.DecryptFailed` (a stale key: fetch it again) or
+    /// `Authentication.Expired` (clock skew: sync the clock). obshell ≤ 4.3.0 answers every auth
+    /// failure, a stale key included, with a bare 401 code 10008; then the client drops the cached
+    /// key, resyncs the clock and sends the request once more (a rejected request had no effect),
+    /// and a second 10008 is the answer (a wrong password, say).
     async fn send_authenticated(&self, call: &Call) -> Result<Option<serde_json::Value>, Error> {
         if !call.authenticated {
             return self.send_once(call, None).await;
@@ -600,34 +606,36 @@ impl Client {
         let mut clock_synced = false;
         loop {
             let key = self.public_key().await?;
-            let offset_used_ms = self.inner.clock_offset_ms.load(Ordering::Relaxed);
             let result = self.send_once(call, Some(&key)).await;
             let Err(error) = &result else { return result };
-            let err_code = error.err_code();
-            if (error.legacy_code() == Some(1)
-                || err_code == Some("Security.Authentication.Header.DecryptFailed"))
-                && !key_refreshed
-            {
-                tracing::debug!(
-                    "obshell could not decrypt the header; fetching its public key again"
-                );
-                self.forget_public_key(&key).await;
-                key_refreshed = true;
-                continue;
+            if !error.is_unauthorized() {
+                return result;
             }
-            let legacy_unauthorized =
-                error.is_unauthorized() && err_code.is_none() && error.legacy_code() == Some(10008);
-            if (err_code == Some("Security.Authentication.Expired") || legacy_unauthorized)
-                && !clock_synced
-            {
-                clock_synced = true;
-                let moved_ms = self.sync_clock().await? - offset_used_ms;
-                // A legacy 401 does not say why; only a clock that was really off justifies a retry.
-                if err_code == Some("Security.Authentication.Expired") || moved_ms.abs() > 5_000 {
-                    continue;
+            match (error.err_code(), error.legacy_code()) {
+                (Some("Security.Authentication.Header.DecryptFailed"), _) | (None, Some(1))
+                    if !key_refreshed =>
+                {
+                    tracing::debug!(
+                        "obshell could not decrypt the header; fetching its public key again"
+                    );
+                    self.forget_public_key(&key).await;
+                    key_refreshed = true;
                 }
+                (Some("Security.Authentication.Expired"), _) if !clock_synced => {
+                    clock_synced = true;
+                    self.sync_clock().await?;
+                }
+                (None, Some(10008)) if !key_refreshed && !clock_synced => {
+                    tracing::debug!(
+                        "obshell refused the request without saying why; fetching its public key and clock again"
+                    );
+                    self.forget_public_key(&key).await;
+                    key_refreshed = true;
+                    clock_synced = true;
+                    self.sync_clock().await?;
+                }
+                _ => return result,
             }
-            return result;
         }
     }
 

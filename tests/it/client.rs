@@ -449,14 +449,33 @@ async fn a_rotated_key_is_fetched_again_once() {
         sim.clear_requests().await;
         client.cluster_info().await.unwrap();
         let lines = sim.request_lines().await;
-        assert_eq!(
-            lines,
-            vec![
-                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 401),
-                ("GET".to_owned(), "/api/v1/secret".to_owned(), 200),
-                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 200),
-            ]
-        );
+        let line = |uri: &str, status| ("GET".to_owned(), uri.to_owned(), status);
+        if version == LEGACY {
+            // obshell ≤ 4.3.0 says only 10008: the client takes key and clock again, once.
+            let entries = sim.requests().await;
+            assert_eq!(
+                entries[0]["error_code"], "Security.Authentication.Header.DecryptFailed",
+                "{entries:?}"
+            );
+            assert_eq!(
+                lines,
+                vec![
+                    line("/api/v1/obcluster/info", 401),
+                    line("/api/v1/time", 200),
+                    line("/api/v1/secret", 200),
+                    line("/api/v1/obcluster/info", 200),
+                ]
+            );
+        } else {
+            assert_eq!(
+                lines,
+                vec![
+                    line("/api/v1/obcluster/info", 401),
+                    line("/api/v1/secret", 200),
+                    line("/api/v1/obcluster/info", 200),
+                ]
+            );
+        }
     }
 }
 
@@ -476,15 +495,16 @@ async fn clock_skew_is_corrected_from_the_server_time() {
         sim.clear_requests().await;
         client.cluster_info().await.unwrap();
         let lines = sim.request_lines().await;
-        assert_eq!(
-            lines,
-            vec![
-                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 401),
-                ("GET".to_owned(), "/api/v1/time".to_owned(), 200),
-                ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 200),
-            ],
-            "{version}"
-        );
+        let mut expected = vec![
+            ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 401),
+            ("GET".to_owned(), "/api/v1/time".to_owned(), 200),
+            ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 200),
+        ];
+        if version == LEGACY {
+            // A legacy 10008 does not say why: the key is fetched again too.
+            expected.insert(2, ("GET".to_owned(), "/api/v1/secret".to_owned(), 200));
+        }
+        assert_eq!(lines, expected, "{version}");
         if version == MODERN {
             let entries = sim.requests().await;
             assert_eq!(entries[0]["error_code"], "Security.Authentication.Expired");
@@ -522,9 +542,12 @@ async fn a_wrong_password_is_an_answer_not_retried() {
             "{text}"
         );
         let lines = sim.request_lines().await;
+        // A legacy 10008 may be a stale key: the request is sent once more with the key and clock
+        // taken again, and the second 10008 is the answer.
+        let sent = if version == LEGACY { 2 } else { 1 };
         assert_eq!(
             count_requests(&lines, "GET", "/api/v1/obcluster/info"),
-            1,
+            sent,
             "{lines:?}"
         );
     }
