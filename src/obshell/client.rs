@@ -794,7 +794,7 @@ impl Client {
             Ok(data) => {
                 decode_data::<DagDto>(call, data.unwrap_or(serde_json::Value::Null)).map(Dag::from)
             }
-            Err(error) if lost_after_sending(&error) => {
+            Err(error) if lost_after_sending(call, &error) => {
                 tracing::warn!(method = %call.method, path = call.path(), error = %error, "the answer to a write was lost; looking for the dag it may have started");
                 self.find_started_dag(call, dag_name, sent_at_server_ms, error)
                     .await
@@ -809,7 +809,7 @@ impl Client {
         self.agent_info().await?;
         match self.run(call).await {
             Err(error)
-                if matches!(error, Error::Transport { .. }) && lost_after_sending(&error) =>
+                if matches!(error, Error::Transport { .. }) && lost_after_sending(call, &error) =>
             {
                 Err(Error::WriteOutcomeUnknown {
                     method: call.method.to_string(),
@@ -948,11 +948,17 @@ pub(crate) struct Contents<T> {
     pub(crate) contents: Option<Vec<T>>,
 }
 
-/// Whether an error means a write may have reached obshell although no answer came back.
-fn lost_after_sending(error: &Error) -> bool {
+/// Whether an error means the write `call` may have reached obshell although no answer came back.
+///
+/// An error of a helper request made for the write (`GET /api/v1/secret` for the key,
+/// `GET /api/v1/time` for the clock) names the helper's path: the write itself was then not sent
+/// (or was refused with a 401 before), so its outcome is known.
+fn lost_after_sending(call: &Call, error: &Error) -> bool {
     match error {
-        Error::Transport { failure, .. } => *failure != TransportFailure::Connect,
-        Error::Api { status, .. } => matches!(status, 502..=504),
+        Error::Transport { failure, path, .. } => {
+            path == call.path() && *failure != TransportFailure::Connect
+        }
+        Error::Api { status, path, .. } => path == call.path() && matches!(status, 502..=504),
         _ => false,
     }
 }

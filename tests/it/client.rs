@@ -624,43 +624,6 @@ async fn a_hang_past_the_request_timeout_is_retried_for_reads() {
 }
 
 #[tokio::test]
-async fn a_post_whose_answer_is_lost_is_found_not_resent() {
-    for version in ERAS {
-        let sim = Sim::start(version).await;
-        // Long enough nodes that the DAG is still unfinished when the client looks (4.2.x lists only
-        // unfinished DAGs).
-        sim.control(
-            "PATCH",
-            "/sim/v1/config",
-            Some(json!({"task_duration_ms": 1500})),
-        )
-        .await;
-        let client = sim.client();
-        client.agent_info().await.unwrap();
-        sim.http_fault(
-            json!({"kind": "drop_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
-        )
-        .await;
-        let dag = client
-            .post_backup_config(&full_request("file:///data/backup"))
-            .await
-            .unwrap();
-        let dags = sim.dags().await;
-        assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
-        assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
-        let lines = sim.request_lines().await;
-        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
-        assert!(
-            count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
-            "{lines:?}"
-        );
-        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
-            .await
-            .unwrap();
-    }
-}
-
-#[tokio::test]
 async fn a_read_that_times_out_is_retried_with_the_default_proportions() {
     // The defaults scaled down a hundredfold: a 30 s request timeout and a 10 s retry budget.
     let sim = Sim::start(MODERN).await;
@@ -722,6 +685,103 @@ async fn a_connection_that_never_opens_is_a_connect_failure() {
         ),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn a_write_whose_helper_request_failed_was_not_sent() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client_with(PASSWORD, Duration::from_secs(5), Duration::from_millis(300));
+    client.agent_info().await.unwrap();
+    // The public key cannot be fetched: the POST never goes out.
+    sim.http_fault(
+        json!({"kind": "drop_after_read", "count": 50, "path_prefix": "/api/v1/secret"}),
+    )
+    .await;
+    let error = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transport { path, .. } if path == "/api/v1/secret"),
+        "{error:?}"
+    );
+    let lines = sim.request_lines().await;
+    assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 0, "{lines:?}");
+    assert_eq!(
+        count_requests(&lines, "GET", "/api/v1/task"),
+        0,
+        "{lines:?}"
+    );
+    sim.control("DELETE", "/sim/v1/faults", None).await;
+
+    // The POST was refused as expired and the clock cannot be read: the outcome is known (nothing
+    // was done), so it is a plain error, not "outcome unknown".
+    client.cluster_info().await.unwrap();
+    sim.control(
+        "POST",
+        "/sim/v1/clock",
+        Some(json!({"offset_seconds": 300})),
+    )
+    .await;
+    sim.http_fault(json!({"kind": "drop_after_read", "count": 50, "path_prefix": "/api/v1/time"}))
+        .await;
+    sim.clear_requests().await;
+    let error = client
+        .patch_backup_config(&BackupConfigRequest {
+            log_archive_concurrency: Some(8),
+            ..BackupConfigRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Transport { path, .. } if path == "/api/v1/time"),
+        "{error:?}"
+    );
+    let lines = sim.request_lines().await;
+    assert_eq!(count_requests(&lines, "PATCH", CONFIG_PATH), 1, "{lines:?}");
+    assert_eq!(
+        count_requests(&lines, "GET", "/api/v1/task"),
+        0,
+        "{lines:?}"
+    );
+    assert!(sim.dags().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_is_lost_is_found_not_resent() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        // Long enough nodes that the DAG is still unfinished when the client looks (4.2.x lists only
+        // unfinished DAGs).
+        sim.control(
+            "PATCH",
+            "/sim/v1/config",
+            Some(json!({"task_duration_ms": 1500})),
+        )
+        .await;
+        let client = sim.client();
+        client.agent_info().await.unwrap();
+        sim.http_fault(
+            json!({"kind": "drop_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+        )
+        .await;
+        let dag = client
+            .post_backup_config(&full_request("file:///data/backup"))
+            .await
+            .unwrap();
+        let dags = sim.dags().await;
+        assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
+        assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
+        let lines = sim.request_lines().await;
+        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+        assert!(
+            count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
+            "{lines:?}"
+        );
+        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]
