@@ -838,6 +838,46 @@ async fn a_post_refused_before_sending_is_sent_again() {
 }
 
 #[tokio::test]
+async fn a_dag_poll_that_fails_names_the_dag_and_transient_faults_are_polled_through() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    sim.control("POST", "/sim/v1/faults/hold", Some(json!({})))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    sim.http_fault(json!({"kind": "status", "status": 500, "method": "GET", "path_prefix": "/api/v1/task/dag/"}))
+        .await;
+    let error = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap_err();
+    match &error {
+        Error::DagWaitFailed { dag_id, cause } => {
+            assert_eq!(dag_id, &dag.id);
+            check_api_error(cause, 500, None, None);
+        }
+        other => panic!("expected DagWaitFailed, got {other:?}"),
+    }
+    assert!(
+        error.to_string().starts_with(&format!(
+            "stopped following dag {}, which continues on obshell: obshell answered GET",
+            dag.id
+        )),
+        "{error}"
+    );
+    // 503s are transient: polling goes on through them and sees the DAG end.
+    sim.http_fault(json!({"kind": "status", "status": 503, "count": 2, "method": "GET", "path_prefix": "/api/v1/task/dag/"}))
+        .await;
+    sim.control("POST", &format!("/sim/v1/dags/{}/release", dag.id), None)
+        .await;
+    let done = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert!(done.is_success());
+}
+
+#[tokio::test]
 async fn a_connection_closed_before_the_request_was_read_creates_no_dag() {
     let sim = Sim::start(MODERN).await;
     let client = sim.client();
