@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    captured_log, check_api_error, count_requests, spawn_info_only_agent, Sim, PASSWORD,
+    capture_test_log, check_api_error, count_requests, spawn_info_only_agent, Sim, PASSWORD,
 };
 
 /// obshell ≤ 4.3.0: legacy `{code}` errors, 512-bit key, no backup reads.
@@ -818,7 +818,7 @@ async fn a_post_that_times_out_is_not_resent() {
 }
 
 #[tokio::test]
-async fn a_post_refused_before_sending_is_sent_again() {
+async fn a_post_answered_503_that_started_nothing_is_reported_not_resent() {
     let sim = Sim::start(MODERN).await;
     let client = sim.client();
     client.agent_info().await.unwrap();
@@ -835,6 +835,42 @@ async fn a_post_refused_before_sending_is_sent_again() {
     assert!(sim.dags().await.is_empty());
     let lines = sim.request_lines().await;
     assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_post_whose_connection_failed_is_sent_again_once() {
+    let (log, _guard) = capture_test_log();
+    let sim = Sim::start(MODERN).await;
+    let addr: std::net::SocketAddr = sim.url.trim_start_matches("http://").parse().unwrap();
+    let client = sim.client_with(PASSWORD, Duration::from_secs(5), Duration::from_secs(30));
+    // Agent info and key are cached; then obshell goes away.
+    client.cluster_info().await.unwrap();
+    sim.stop().await;
+    let writer = client.clone();
+    let post = tokio::spawn(async move {
+        writer
+            .post_backup_config(&full_request("file:///data/backup"))
+            .await
+    });
+    // Wait until the POST has failed to connect at least once.
+    let connect_failed = |text: &str| {
+        text.lines().any(|line| {
+            line.contains("obshell request failed")
+                && line.contains(CONFIG_PATH)
+                && line.contains("cannot connect")
+        })
+    };
+    while !connect_failed(&log.text()) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // obshell is back on the same port (with the same key: every test sim has the same seed).
+    let sim = Sim::start_on(MODERN, addr).await;
+    let dag = post.await.unwrap().unwrap();
+    let lines = sim.request_lines().await;
+    assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+    let dags = sim.dags().await;
+    assert_eq!(dags.len(), 1, "{dags:?}");
+    assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
 }
 
 #[tokio::test]
@@ -1144,8 +1180,9 @@ async fn requests_carry_the_encrypted_header_and_nothing_secret_is_logged() {
 
 #[tokio::test]
 async fn requests_and_progress_are_logged_without_secrets() {
-    // Every test in this binary logs into the captured log (see `support::captured_log`), so the
-    // secret check below covers all of them, not only this scenario.
+    // This test's own log (see `support::capture_test_log`): what the checks below see is what this
+    // scenario logged, whatever other tests run at the same time.
+    let (log, _guard) = capture_test_log();
     let sim = Sim::start(MODERN).await;
     let client = sim.client();
     let uri = "oss://bucket/backup?host=oss.example.com&access_id=AKID123&access_key=SECRET456";
@@ -1162,7 +1199,7 @@ async fn requests_and_progress_are_logged_without_secrets() {
     );
     wrong.cluster_info().await.unwrap_err();
 
-    let text = captured_log().text();
+    let text = log.text();
     assert!(
         text.contains("obshell request") && text.contains("/api/v1/obcluster/backup/config"),
         "{text}"
