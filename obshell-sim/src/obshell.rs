@@ -162,6 +162,26 @@ pub(crate) fn fault_envelope(state: &mut State, status: u16) -> Value {
     )
 }
 
+/// A stored destination as `CDB_OB_ARCHIVELOG_SUMMARY.path` shows it: without the storage
+/// credentials (`access_id`, `access_key`), every other part (host, region, ...) kept.
+fn path_without_credentials(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
+            key != "access_id" && key != "access_key"
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
 /// The legacy (≤ 4.3.0) message of ErrUnauthorized for a `part` ("header" or "body") that could
 /// not be decrypted: 4.2.x says only "Verification failed"; 4.3.0 adds what failed.
 fn legacy_unauthorized_message(version: ObshellVersion, part: &str) -> String {
@@ -579,7 +599,7 @@ impl Route {
                         "tenant_name": "",
                         "round_id": 1,
                         "status": tenant.archive_log_status,
-                        "path": tenant.archive_dest.as_ref().map(|d| d.path.clone()).unwrap_or_default(),
+                        "path": tenant.archive_dest.as_ref().map(|d| path_without_credentials(&d.path)).unwrap_or_default(),
                         "delay": 0.5,
                         "checkpoint": format_time(Some(now)),
                         "start_time": format_time(Some(tenant.created_time)),
