@@ -53,6 +53,9 @@ pub(crate) fn handle(
                 Ok(decoded) => Some((name, decoded)),
                 Err(text) => {
                     let message = format!("Decrypt http header failed: {text}");
+                    // Before 4.3.1 obshell answered every failure of its auth middleware with
+                    // ErrUnauthorized (code 10008), an undecryptable header included.
+                    let legacy_message = legacy_unauthorized_message(version, "header");
                     return Err(ApiError::of(
                         version,
                         Era {
@@ -62,7 +65,7 @@ pub(crate) fn handle(
                                 1,
                                 &message,
                             ),
-                            old: (401, 1, &message),
+                            old: (401, 10008, &legacy_message),
                         },
                     ));
                 }
@@ -159,7 +162,41 @@ pub(crate) fn fault_envelope(state: &mut State, status: u16) -> Value {
     )
 }
 
+/// A stored destination as `CDB_OB_ARCHIVELOG_SUMMARY.path` shows it: without the storage
+/// credentials (`access_id`, `access_key`), every other part (host, region, ...) kept.
+fn path_without_credentials(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
+            key != "access_id" && key != "access_key"
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// The legacy (≤ 4.3.0) message of ErrUnauthorized for a `part` ("header" or "body") that could
+/// not be decrypted: 4.2.x says only "Verification failed"; 4.3.0 adds what failed.
+fn legacy_unauthorized_message(version: ObshellVersion, part: &str) -> String {
+    if version >= ObshellVersion::new(4, 3, 0, 0) {
+        format!("Verification failed: {part} decrypt failed")
+    } else {
+        "Verification failed".to_owned()
+    }
+}
+
 fn body_error(version: ObshellVersion, error: BodyDecryptError) -> ApiError {
+    // Before 4.3.1 every body decryption failure was ErrUnauthorized (401, code 10008), like an
+    // undecryptable header; the ≥ 4.3.1 errCode is kept for the request log.
+    let legacy_message = legacy_unauthorized_message(version, "body");
+    let legacy = (401, 10008, legacy_message.as_str());
     match error {
         BodyDecryptError::KeyAndIvInvalid => ApiError::of(
             version,
@@ -170,7 +207,7 @@ fn body_error(version: ObshellVersion, error: BodyDecryptError) -> ApiError {
                     0,
                     "AES key and IV size error",
                 ),
-                old: (500, 1002, "Unexpected error: AES key and IV size error"),
+                old: legacy,
             },
         ),
         BodyDecryptError::ContentLength => ApiError::of(
@@ -182,14 +219,19 @@ fn body_error(version: ObshellVersion, error: BodyDecryptError) -> ApiError {
                     0,
                     "Decrypted string length is not a multiple of the block size",
                 ),
-                old: (
-                    500,
-                    1002,
-                    "Unexpected error: Decrypted string length is not a multiple of the block size",
-                ),
+                old: legacy,
             },
         ),
-        BodyDecryptError::Other(text) => ApiError::unexpected(version, &text),
+        BodyDecryptError::Other(text) => {
+            let message = format!("Unexpected error: {text}");
+            ApiError::of(
+                version,
+                Era {
+                    new: (500, "Common.Unexpected", 0, &message),
+                    old: legacy,
+                },
+            )
+        }
     }
 }
 
@@ -557,7 +599,7 @@ impl Route {
                         "tenant_name": "",
                         "round_id": 1,
                         "status": tenant.archive_log_status,
-                        "path": tenant.archive_dest.as_ref().map(|d| d.path.clone()).unwrap_or_default(),
+                        "path": tenant.archive_dest.as_ref().map(|d| path_without_credentials(&d.path)).unwrap_or_default(),
                         "delay": 0.5,
                         "checkpoint": format_time(Some(now)),
                         "start_time": format_time(Some(tenant.created_time)),

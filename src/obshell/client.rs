@@ -23,7 +23,11 @@ use super::error::{redact_secrets, Error, TransportFailure};
 
 /// The default time one HTTP request may take.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default time a read keeps retrying transient faults.
+/// The default time opening a connection may take. Kept well below the request timeout so that a
+/// host that never answers the TCP connect is a connect failure (the request was certainly not
+/// sent, so even a write may be sent again), not a request timeout (which may hide a sent write).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default retry window of reads: see [`ClientBuilder::read_retry_budget`] for the policy.
 pub const DEFAULT_READ_RETRY_BUDGET: Duration = Duration::from_secs(10);
 /// How long an authentication header stays valid, as the SDKs choose it.
 const AUTH_LIFETIME_SECONDS: i64 = 60;
@@ -63,7 +67,7 @@ pub struct ClientBuilder {
     base_url: String,
     password: Option<Password>,
     request_timeout: Duration,
-    connect_timeout: Option<Duration>,
+    connect_timeout: Duration,
     read_retry_budget: Duration,
     ca_certificate_pem: Option<Vec<u8>>,
     client_identity_pem: Option<(Vec<u8>, Vec<u8>)>,
@@ -74,6 +78,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("base_url", &self.base_url)
             .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
             .field("read_retry_budget", &self.read_retry_budget)
             .field("has_ca_certificate", &self.ca_certificate_pem.is_some())
             .field("has_client_identity", &self.client_identity_pem.is_some())
@@ -95,15 +100,23 @@ impl ClientBuilder {
         self
     }
 
-    /// How long connecting may take (default: bounded only by the request timeout).
+    /// How long opening a connection may take (default [`DEFAULT_CONNECT_TIMEOUT`]). A connection
+    /// that does not open in time is a connect failure: the request was not sent.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+        self.connect_timeout = timeout;
         self
     }
 
-    /// How long a read keeps retrying connection errors, timeouts and 502/503/504
-    /// (default [`DEFAULT_READ_RETRY_BUDGET`]). It also bounds resending a write that could not
-    /// be sent.
+    /// The retry window of reads (default [`DEFAULT_READ_RETRY_BUDGET`]).
+    ///
+    /// The policy: a read (and a write that repeats harmlessly, such as setting a status) is
+    /// retried after a transient failure (a connection error, a timeout, or HTTP 502/503/504),
+    /// after a jittered pause of 50–100 ms doubling up to 1–2 s. The first retry after a failure
+    /// always happens, whatever the budget and however long the failed attempt took (a timed-out
+    /// attempt takes the whole request timeout). Each later retry happens only if the time since
+    /// the first failure ended, plus the coming pause, is within the budget. The time of the
+    /// first failed attempt itself is not counted. A write that must not run twice is resent under
+    /// the same rule, but only after a connect failure, when it was certainly not sent.
     pub fn read_retry_budget(mut self, budget: Duration) -> Self {
         self.read_retry_budget = budget;
         self
@@ -151,9 +164,7 @@ impl ClientBuilder {
             // Plain HTTP never verifies a certificate: skip loading the system's roots.
             http = http.tls_built_in_root_certs(false);
         }
-        if let Some(timeout) = self.connect_timeout {
-            http = http.connect_timeout(timeout);
-        }
+        http = http.connect_timeout(self.connect_timeout);
         if let Some(pem) = &self.ca_certificate_pem {
             let certificate =
                 reqwest::Certificate::from_pem(pem).map_err(|error| Error::Config {
@@ -397,6 +408,18 @@ pub(crate) fn retry_backoff(attempt: u32, jitter: f64) -> Duration {
     base.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
+/// The retry policy of [`ClientBuilder::read_retry_budget`] as a pure function: whether a call
+/// that has been retried `retries_done` times may be retried again after `pause`, when
+/// `since_first_failure` has passed since its first failed attempt ended.
+pub(crate) fn may_retry(
+    retries_done: u32,
+    since_first_failure: Duration,
+    pause: Duration,
+    budget: Duration,
+) -> bool {
+    retries_done == 0 || since_first_failure.saturating_add(pause) <= budget
+}
+
 fn now_unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -417,7 +440,7 @@ impl Client {
             base_url: base_url.into(),
             password: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            connect_timeout: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_retry_budget: DEFAULT_READ_RETRY_BUDGET,
             ca_certificate_pem: None,
             client_identity_pem: None,
@@ -529,7 +552,7 @@ impl Client {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Option<serde_json::Value>, Error>>,
     {
-        let started = Instant::now();
+        let mut first_failure: Option<Instant> = None;
         let mut attempt = 0u32;
         loop {
             let result = send().await;
@@ -550,7 +573,13 @@ impl Client {
                 return result;
             }
             let pause = retry_backoff(attempt, OsRng.gen::<f64>());
-            if started.elapsed() + pause > self.inner.read_retry_budget {
+            let since_first_failure = first_failure.get_or_insert_with(Instant::now).elapsed();
+            if !may_retry(
+                attempt,
+                since_first_failure,
+                pause,
+                self.inner.read_retry_budget,
+            ) {
                 return result;
             }
             if let Err(error) = &result {
@@ -562,6 +591,12 @@ impl Client {
     }
 
     /// Sends once, recovering once from a stale public key and once from clock skew.
+    ///
+    /// obshell ≥ 4.3.1 says which: `Header.DecryptFailed` (a stale key: fetch it again) or
+    /// `Authentication.Expired` (clock skew: sync the clock). obshell ≤ 4.3.0 answers every auth
+    /// failure, a stale key included, with a bare 401 code 10008; then the client drops the cached
+    /// key, resyncs the clock and sends the request once more (a rejected request had no effect),
+    /// and a second 10008 is the answer (a wrong password, say).
     async fn send_authenticated(&self, call: &Call) -> Result<Option<serde_json::Value>, Error> {
         if !call.authenticated {
             return self.send_once(call, None).await;
@@ -571,34 +606,36 @@ impl Client {
         let mut clock_synced = false;
         loop {
             let key = self.public_key().await?;
-            let offset_used_ms = self.inner.clock_offset_ms.load(Ordering::Relaxed);
             let result = self.send_once(call, Some(&key)).await;
             let Err(error) = &result else { return result };
-            let err_code = error.err_code();
-            if (error.legacy_code() == Some(1)
-                || err_code == Some("Security.Authentication.Header.DecryptFailed"))
-                && !key_refreshed
-            {
-                tracing::debug!(
-                    "obshell could not decrypt the header; fetching its public key again"
-                );
-                self.forget_public_key(&key).await;
-                key_refreshed = true;
-                continue;
+            if !error.is_unauthorized() {
+                return result;
             }
-            let legacy_unauthorized =
-                error.is_unauthorized() && err_code.is_none() && error.legacy_code() == Some(10008);
-            if (err_code == Some("Security.Authentication.Expired") || legacy_unauthorized)
-                && !clock_synced
-            {
-                clock_synced = true;
-                let moved_ms = self.sync_clock().await? - offset_used_ms;
-                // A legacy 401 does not say why; only a clock that was really off justifies a retry.
-                if err_code == Some("Security.Authentication.Expired") || moved_ms.abs() > 5_000 {
-                    continue;
+            match (error.err_code(), error.legacy_code()) {
+                (Some("Security.Authentication.Header.DecryptFailed"), _) | (None, Some(1))
+                    if !key_refreshed =>
+                {
+                    tracing::debug!(
+                        "obshell could not decrypt the header; fetching its public key again"
+                    );
+                    self.forget_public_key(&key).await;
+                    key_refreshed = true;
                 }
+                (Some("Security.Authentication.Expired"), _) if !clock_synced => {
+                    clock_synced = true;
+                    self.sync_clock().await?;
+                }
+                (None, Some(10008)) if !key_refreshed && !clock_synced => {
+                    tracing::debug!(
+                        "obshell refused the request without saying why; fetching its public key and clock again"
+                    );
+                    self.forget_public_key(&key).await;
+                    key_refreshed = true;
+                    clock_synced = true;
+                    self.sync_clock().await?;
+                }
+                _ => return result,
             }
-            return result;
         }
     }
 
@@ -757,7 +794,7 @@ impl Client {
             Ok(data) => {
                 decode_data::<DagDto>(call, data.unwrap_or(serde_json::Value::Null)).map(Dag::from)
             }
-            Err(error) if lost_after_sending(&error) => {
+            Err(error) if lost_after_sending(call, &error) => {
                 tracing::warn!(method = %call.method, path = call.path(), error = %error, "the answer to a write was lost; looking for the dag it may have started");
                 self.find_started_dag(call, dag_name, sent_at_server_ms, error)
                     .await
@@ -772,7 +809,7 @@ impl Client {
         self.agent_info().await?;
         match self.run(call).await {
             Err(error)
-                if matches!(error, Error::Transport { .. }) && lost_after_sending(&error) =>
+                if matches!(error, Error::Transport { .. }) && lost_after_sending(call, &error) =>
             {
                 Err(Error::WriteOutcomeUnknown {
                     method: call.method.to_string(),
@@ -911,11 +948,17 @@ pub(crate) struct Contents<T> {
     pub(crate) contents: Option<Vec<T>>,
 }
 
-/// Whether an error means a write may have reached obshell although no answer came back.
-fn lost_after_sending(error: &Error) -> bool {
+/// Whether an error means the write `call` may have reached obshell although no answer came back.
+///
+/// An error of a helper request made for the write (`GET /api/v1/secret` for the key,
+/// `GET /api/v1/time` for the clock) names the helper's path: the write itself was then not sent
+/// (or was refused with a 401 before), so its outcome is known.
+fn lost_after_sending(call: &Call, error: &Error) -> bool {
     match error {
-        Error::Transport { failure, .. } => *failure != TransportFailure::Connect,
-        Error::Api { status, .. } => matches!(status, 502..=504),
+        Error::Transport { failure, path, .. } => {
+            path == call.path() && *failure != TransportFailure::Connect
+        }
+        Error::Api { status, path, .. } => path == call.path() && matches!(status, 502..=504),
         _ => false,
     }
 }
@@ -1090,6 +1133,65 @@ mod tests {
         }
         assert!((6..=10).contains(&n_retries), "{n_retries} retries");
         assert!(spent <= DEFAULT_READ_RETRY_BUDGET);
+    }
+
+    /// Runs the retry policy on a controlled clock: attempt `n` takes `attempt_times[n]` (the last
+    /// entry repeats) and fails; the pauses are the longest backoff. Returns the attempts made.
+    fn attempts_made(attempt_times: &[Duration], budget: Duration) -> usize {
+        let mut clock = Duration::ZERO;
+        let mut first_failure: Option<Duration> = None;
+        let mut attempts = 0;
+        loop {
+            let took = attempt_times[attempts.min(attempt_times.len() - 1)];
+            clock += took;
+            attempts += 1;
+            let failed_at = *first_failure.get_or_insert(clock);
+            let retries_done = attempts as u32 - 1;
+            let pause = retry_backoff(retries_done, 1.0);
+            if !may_retry(retries_done, clock - failed_at, pause, budget) || attempts > 100 {
+                return attempts;
+            }
+            clock += pause;
+        }
+    }
+
+    #[test]
+    fn the_retry_policy_always_retries_once_and_then_bounds_the_window() {
+        let secs = Duration::from_secs;
+        // The first retry is allowed whatever the budget and however long the attempt took.
+        assert!(may_retry(0, secs(60), secs(2), Duration::ZERO));
+        assert!(may_retry(1, secs(8), secs(2), secs(10)));
+        assert!(!may_retry(1, secs(9), secs(2), secs(10)));
+        // With the defaults, a read that timed out after the whole request timeout is retried,
+        // and a second timeout ends it (its 30 s are past the 10 s window).
+        assert_eq!(
+            attempts_made(&[DEFAULT_REQUEST_TIMEOUT], DEFAULT_READ_RETRY_BUDGET),
+            2
+        );
+        // A hanging connect fails after the 5 s connect timeout: the first retry ends 5.1 s into
+        // the window, so one more fits, and the third failure (10.3 s in) ends it.
+        assert_eq!(
+            attempts_made(&[DEFAULT_CONNECT_TIMEOUT], DEFAULT_READ_RETRY_BUDGET),
+            3
+        );
+        // One slow timeout followed by fast failures (a refused connection, a 503): retries go on
+        // for about the budget after the first failure, not counting the first attempt's time.
+        let fast = Duration::from_millis(5);
+        let slow_then_fast =
+            attempts_made(&[DEFAULT_REQUEST_TIMEOUT, fast], DEFAULT_READ_RETRY_BUDGET);
+        let only_fast = attempts_made(&[fast], DEFAULT_READ_RETRY_BUDGET);
+        assert_eq!(slow_then_fast, only_fast);
+        assert!((7..=11).contains(&only_fast), "{only_fast} attempts");
+        // No budget: exactly one retry.
+        assert_eq!(attempts_made(&[fast], Duration::ZERO), 2);
+    }
+
+    #[test]
+    fn the_default_connect_timeout_is_short() {
+        let builder = Client::builder("http://127.0.0.1:2886");
+        assert_eq!(builder.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert!(DEFAULT_CONNECT_TIMEOUT < DEFAULT_READ_RETRY_BUDGET);
+        assert!(DEFAULT_CONNECT_TIMEOUT < DEFAULT_REQUEST_TIMEOUT);
     }
 
     #[tokio::test(start_paused = true)]

@@ -451,11 +451,12 @@ pub fn poll_interval(elapsed: Duration) -> Duration {
 ///   last task log line.
 /// - [`Error::DagWaitCancelled`] when `options.cancel` is cancelled, at once, even mid-request.
 /// - [`Error::DagWaitTimedOut`] when `options.deadline` passes, with the last state seen.
-/// - Any error of [`Client::get_dag`] that is not transient (e.g. 404 `Task.NotFound`, 401).
-///   Transient faults (connection errors, 502/503/504) are logged and polling goes on.
+/// - [`Error::DagWaitFailed`], naming the DAG and carrying the poll error, when polling fails
+///   with an error that is not transient (e.g. a 500, 404 `Task.NotFound`, 401). Transient faults
+///   (connection errors, timeouts, 502/503/504) are logged and polling goes on until the deadline.
 ///
 /// # Caveats
-/// Cancelling the wait or missing the deadline stops the wait, not the DAG: it continues on
+/// Cancelling the wait, missing the deadline or a failed poll stops the wait, not the DAG: it continues on
 /// obshell, and the errors say so. Operate it with [`Client::operate_dag`] if it must stop.
 pub async fn wait_for_dag(
     client: &Client,
@@ -508,7 +509,13 @@ pub async fn wait_for_dag(
             Err(error) if error.is_transient() => {
                 tracing::warn!(dag_id = %dag_id, error = %error, "polling the dag failed; polling goes on");
             }
-            Err(error) => return Err(error),
+            Err(error) => {
+                tracing::warn!(dag_id = %dag_id, error = %error, "polling the dag failed; no longer following it");
+                return Err(Error::DagWaitFailed {
+                    dag_id: dag_id.clone(),
+                    cause: Box::new(error),
+                });
+            }
         }
         let next_poll = Instant::now() + poll_interval(started.elapsed());
         tokio::select! {

@@ -114,6 +114,18 @@ pub enum Error {
         last_state: Option<DagState>,
     },
 
+    /// Polling a DAG failed with an error that is not transient (a 500, a 401, a 404): the client
+    /// stopped following the DAG, which goes on. The poll error is printed in the message (the
+    /// provider shows messages, not source chains) and so, by the one-or-the-other rule, is not
+    /// also returned by `source()`.
+    #[error("stopped following dag {dag_id}, which continues on obshell: {cause}")]
+    DagWaitFailed {
+        /// The DAG's generic id.
+        dag_id: DagId,
+        /// The poll error that ended the wait. Boxed to keep `Error` small.
+        cause: Box<Error>,
+    },
+
     /// A write was sent, the answer was lost, and the DAG it may have started cannot be identified.
     /// Sending it again could run the change twice, so the client does not.
     #[error("{method} {path} was sent but its outcome is unknown ({cause}); {finding}; check obshell's unfinished dags before retrying")]
@@ -337,5 +349,25 @@ mod tests {
         );
         assert!(legacy.is_unauthorized());
         assert!(!legacy.is_transient());
+    }
+
+    #[test]
+    fn a_failed_wait_names_the_dag_and_its_cause_once() {
+        let error = Error::DagWaitFailed {
+            dag_id: DagId::new("11"),
+            cause: Box::new(Error::Api {
+                method: "GET".into(),
+                path: "/api/v1/task/dag/11".into(),
+                status: 500,
+                code: None,
+                err_code: Some("Common.Unexpected".into()),
+                message: "boom".into(),
+            }),
+        };
+        assert_eq!(
+            error.to_string(),
+            "stopped following dag 11, which continues on obshell: obshell answered GET /api/v1/task/dag/11 with HTTP 500 (Common.Unexpected): boom"
+        );
+        assert!(std::error::Error::source(&error).is_none());
     }
 }

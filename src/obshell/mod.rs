@@ -24,8 +24,8 @@ pub use backup::{
     DeletePolicy, Parameter, StorageUri, TenantInfo, TenantOverview,
 };
 pub use client::{
-    AgentInfo, Client, ClientBuilder, ObshellVersion, CLUSTER_AGENT, DEFAULT_READ_RETRY_BUDGET,
-    DEFAULT_REQUEST_TIMEOUT,
+    AgentInfo, Client, ClientBuilder, ObshellVersion, CLUSTER_AGENT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_RETRY_BUDGET, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use dag::{
     poll_interval, wait_for_dag, Dag, DagFailure, DagId, DagNode, DagOperator, DagState, SubTask,

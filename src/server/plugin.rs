@@ -106,21 +106,32 @@ impl pb::health::health_server::Health for Health {
 }
 
 /// Accepted TLS connections, for tonic. Each handshake runs in its own task so a slow or failing
-/// client delays no one; failures are logged and the connection dropped.
+/// client delays no one; failures are logged and the connection dropped. Accepting stops, and the
+/// listener closes, when the server drops the stream (it does on shutdown); after a failed accept
+/// (say, out of file descriptors) it pauses briefly instead of spinning.
 pub(crate) fn tls_incoming(
     listener: TcpListener,
     config: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> ReceiverStream<Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>>
 {
+    /// How long to wait after a failed accept before accepting again.
+    const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         loop {
-            let (stream, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                () = sender.closed() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(error = &error as &dyn std::error::Error, "accept failed");
-                    continue;
+                    tokio::select! {
+                        () = sender.closed() => break,
+                        () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                    }
                 }
             };
             let acceptor = acceptor.clone();
@@ -139,6 +150,37 @@ pub(crate) fn tls_incoming(
                 }
             });
         }
+        tracing::debug!("stopped accepting tls connections");
     });
     ReceiverStream::new(receiver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_tls_accept_loop_stops_when_the_server_drops_it() {
+        let client = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("a test certificate");
+        use base64::Engine;
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64::engine::general_purpose::STANDARD.encode(client.cert.der())
+        );
+        let auto_mtls = super::super::tls::AutoMtls::new(&pem).expect("tls configuration");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("an address");
+        let incoming = tls_incoming(listener, auto_mtls.config);
+        // The server stops: it drops the stream. The loop ends and closes the listener, so
+        // connecting is refused (the guard only bounds a failure).
+        drop(incoming);
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while tokio::net::TcpStream::connect(addr).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the listener closes once the stream is dropped");
+    }
 }

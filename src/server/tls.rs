@@ -52,8 +52,11 @@ impl AutoMtls {
             expected: client_certificate.into_owned(),
             algorithms: provider.signature_verification_algorithms,
         });
+        // TLS 1.3 only: under TLS 1.2, Go's client signs with the first ECDSA scheme we list
+        // whatever its key's curve, so a P-521 client certificate would fail there. Go's
+        // crypto/tls (go-plugin, Terraform) negotiates 1.3 by default.
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(TlsError::Config)?
             .with_client_cert_verifier(verifier)
             .with_single_cert(vec![CertificateDer::from(certificate.clone())], key)

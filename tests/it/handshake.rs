@@ -178,9 +178,18 @@ async fn connect(
     plugin: &Plugin,
     client: &ClientIdentity,
 ) -> Result<Channel, tonic::transport::Error> {
+    connect_with(plugin, client, rustls::DEFAULT_VERSIONS).await
+}
+
+/// Like [`connect`], offering only the TLS `versions`.
+async fn connect_with(
+    plugin: &Plugin,
+    client: &ClientIdentity,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Channel, tonic::transport::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .expect("protocol versions")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedServer {
@@ -224,6 +233,16 @@ async fn handshake_mtls_schema_and_shutdown() {
             .is_err(),
     };
     assert!(refused, "a client with another certificate must be refused");
+
+    // TLS 1.2 is refused: the plugin speaks TLS 1.3 only (see src/server/tls.rs).
+    let tls12 = match connect_with(&plugin, &client, &[&rustls::version::TLS12]).await {
+        Err(_) => true,
+        Ok(channel) => pb::provider_client::ProviderClient::new(channel)
+            .get_provider_schema(pb::get_provider_schema::Request {})
+            .await
+            .is_err(),
+    };
+    assert!(tls12, "a TLS 1.2 client must be refused");
 
     let channel = connect(&plugin, &client).await.expect("mTLS connection");
     let schema = pb::provider_client::ProviderClient::new(channel.clone())
@@ -273,6 +292,16 @@ async fn sigint_is_ignored_and_sigterm_ends_the_plugin() {
     assert!(kill("-INT").success());
     // Still serving after SIGINT: a full RPC round trip proves the signal was handled and ignored
     // (the handler is installed before the handshake line is written).
+    // TLS 1.2 is refused: the plugin speaks TLS 1.3 only (see src/server/tls.rs).
+    let tls12 = match connect_with(&plugin, &client, &[&rustls::version::TLS12]).await {
+        Err(_) => true,
+        Ok(channel) => pb::provider_client::ProviderClient::new(channel)
+            .get_provider_schema(pb::get_provider_schema::Request {})
+            .await
+            .is_err(),
+    };
+    assert!(tls12, "a TLS 1.2 client must be refused");
+
     let channel = connect(&plugin, &client).await.expect("mTLS connection");
     pb::provider_client::ProviderClient::new(channel)
         .get_metadata(pb::get_metadata::Request {})

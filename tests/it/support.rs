@@ -19,6 +19,12 @@ pub(crate) struct Sim {
 impl Sim {
     /// Starts a simulator that emulates `version` with two NORMAL user tenants, `t1` and `t2`.
     pub(crate) async fn start(version: &str) -> Sim {
+        Sim::start_on(version, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a simulator like [`Sim::start`] on a chosen address. Every test sim has the default
+    /// seed, so a sim started again on the same port has the same RSA key.
+    pub(crate) async fn start_on(version: &str, listen: std::net::SocketAddr) -> Sim {
         captured_log();
         let version: obshell_sim::ObshellVersion =
             version.parse().expect("a valid obshell version");
@@ -26,10 +32,11 @@ impl Sim {
             .with_obshell_version(version)
             .with_tenants(2)
             // Short DAG nodes unless a test asks otherwise.
-            .with_task_duration(Duration::from_millis(30));
+            .with_task_duration(Duration::from_millis(30))
+            .with_listen(listen);
         let handle = obshell_sim::spawn(config)
             .await
-            .expect("obshell-sim starts on 127.0.0.1:0");
+            .expect("obshell-sim starts on its address");
         let url = handle.base_url();
         let control = reqwest::Client::builder()
             .no_proxy()
@@ -45,6 +52,11 @@ impl Sim {
     /// A client for this sim with short timeouts.
     pub(crate) fn client(&self) -> Client {
         self.client_with(PASSWORD, Duration::from_secs(5), Duration::from_secs(3))
+    }
+
+    /// Stops the simulator and waits until it no longer accepts connections.
+    pub(crate) async fn stop(self) {
+        self._handle.shutdown().await;
     }
 
     /// A client with a chosen password, request timeout and read retry budget.
@@ -270,6 +282,20 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// Captures what `tracing` writes on the current thread, at DEBUG and above, until the guard is
+/// dropped. A `#[tokio::test]` runs the test, the in-process sim and the client's connections on
+/// its one thread, so this is the log of one test alone, whatever runs in parallel.
+pub(crate) fn capture_test_log() -> (CapturedLog, tracing::subscriber::DefaultGuard) {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (log, guard)
 }
 
 /// Installs (once) the global subscriber that writes into the captured log and returns the log.

@@ -180,11 +180,59 @@ async fn legacy_auth_errors_are_code_10008() {
         401,
         10008,
     );
+    // obshell ≤ 4.3.0 answers an undecryptable header with ErrUnauthorized too (its HeaderDecrypt
+    // middleware calls errors.Occur(errors.ErrUnauthorized)), not with code 1.
     control(&sim, "POST", "/sim/v1/rotate-key", json!({})).await;
-    check_legacy_error(&client.call(&sim, "GET", target, None).await, 401, 1);
+    let reply = client.call(&sim, "GET", target, None).await;
+    check_legacy_error(&reply, 401, 10008);
+    assert_eq!(reply.1["error"]["message"], "Verification failed");
     let fresh = Client::new(&sim).await;
     assert_ne!(fresh.key, client.key);
     assert_eq!(fresh.call(&sim, "GET", target, None).await.0, 200);
+}
+
+#[tokio::test]
+async fn legacy_decrypt_failures_are_unauthorized() {
+    for (version, header_message, body_message) in [
+        ("4.2.4.0", "Verification failed", "Verification failed"),
+        (
+            "4.3.0.0",
+            "Verification failed: header decrypt failed",
+            "Verification failed: body decrypt failed",
+        ),
+    ] {
+        let sim = start(version).await;
+        let client = Client::new(&sim).await;
+        let target = "/api/v1/obcluster/backup/config";
+        let header = client.header(HeaderSpec {
+            auth: PASSWORD,
+            ts: json!((now_secs() + 60).to_string()),
+            uri: target,
+        });
+        // A body that is not a whole number of AES blocks.
+        let reply = raw(
+            &sim,
+            "PATCH",
+            target,
+            &[("X-OCS-Header", header)],
+            b"AAAAAAAAAAAA",
+        )
+        .await
+        .unwrap();
+        check_legacy_error(&reply, 401, 10008);
+        assert_eq!(reply.1["error"]["message"], body_message, "{version}");
+        let reply = raw(
+            &sim,
+            "GET",
+            "/api/v1/info",
+            &[("X-OCS-Header", "bm9wZQ==".to_owned())],
+            b"",
+        )
+        .await
+        .unwrap();
+        check_legacy_error(&reply, 401, 10008);
+        assert_eq!(reply.1["error"]["message"], header_message, "{version}");
+    }
 }
 
 #[tokio::test]

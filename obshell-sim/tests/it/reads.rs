@@ -360,3 +360,28 @@ async fn archive_log_patch_and_start_backup() {
         .await;
     assert_eq!(tasks("t2").await, json!([]));
 }
+
+#[tokio::test]
+async fn archive_tasks_show_the_path_without_credentials() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    let stored = "oss://bucket/backup/1726000000/1002/clog?host=oss.example.com&access_id=AKID&access_key=SECRET&delete_mode=tagging";
+    control(
+        &sim,
+        "PATCH",
+        "/sim/v1/tenants/t1",
+        json!({"archive_dest": {"path": stored}, "archive_log_status": "DOING"}),
+    )
+    .await;
+    let (status, reply) = client
+        .call(&sim, "GET", "/api/v1/tenant/t1/backup/log/tasks", None)
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["data"]["contents"][0]["path"],
+        "oss://bucket/backup/1726000000/1002/clog?host=oss.example.com&delete_mode=tagging"
+    );
+    // The state still holds what OceanBase stores, credentials included.
+    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    assert_eq!(state["tenants"][0]["archive_dest"]["path"], stored);
+}
