@@ -984,3 +984,76 @@ async fn a_legacy_import_adopts_the_unreadable_uri() {
     check_apply_matches_plan(&plan.planned_state, &applied.new_state);
     assert!(harness.config_writes().await.is_empty());
 }
+
+fn object_store_config(uri: &str) -> Value {
+    use terraform_provider_oceanbase::resources::backup_config::model::StorageCredentialsModel;
+    config_with(|c| {
+        c.backup_base_uri = text(uri);
+        c.storage_credentials = Field::Known(StorageCredentialsModel {
+            access_id: text("AKID"),
+            access_key: text("SECRETKEY"),
+        });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_parameter_obshell_drops_is_rejected_and_never_drifts() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    const PLAIN: &str = "oss://bucket/backup?host=oss.example.com";
+    const EXTRA: &str = "oss://bucket/backup?host=oss.example.com&checksum_type=md5";
+
+    // obshell re-emits only host and delete_mode for oss://, so a URI with another parameter
+    // could never match the cluster: it is rejected at plan, with the attribute path.
+    for uri in [
+        EXTRA,
+        "oss://bucket/backup?host=oss.example.com&delete_mode=",
+    ] {
+        let config = object_store_config(uri);
+        let validation = harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+        check_error_containing(&validation, &["backup_base_uri", "drops"]);
+        assert!(validation.0.iter().all(|d| d
+            .attribute
+            .as_ref()
+            .is_some_and(|path| path.to_string() == "backup_base_uri")));
+        let plan = harness.plan(&empty(), &config).await;
+        check_error_containing(&plan.diagnostics, &["drops"]);
+    }
+    let rejected = harness
+        .provider
+        .validate_resource_config(BACKUP_CONFIG_TYPE, &object_store_config(EXTRA));
+    check_error_containing(&rejected, &["checksum_type"]);
+    assert!(harness.config_writes().await.is_empty());
+
+    // A state that still carries such a parameter (written before this check) means the same
+    // as the cluster's destinations: refresh keeps it, and the plan sends nothing.
+    let stored = harness
+        .apply_ok(&empty(), &object_store_config(PLAIN))
+        .await;
+    let mut old = model(&stored.state);
+    old.backup_base_uri = text(EXTRA);
+    let old = Stored {
+        state: old.to_value(),
+        private: Vec::new(),
+    };
+    let refreshed = harness.refresh(&old).await;
+    assert_eq!(model(&refreshed.state).backup_base_uri, text(EXTRA));
+    harness.clear_requests().await;
+    let config = object_store_config(PLAIN);
+    let plan = harness.plan(&refreshed, &config).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&refreshed, &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    assert!(
+        harness.config_writes().await.is_empty(),
+        "the URI is not sent again"
+    );
+    let again = harness
+        .refresh(&Stored {
+            state: applied.new_state,
+            private: applied.private,
+        })
+        .await;
+    check_empty_plan(&again, &harness.plan(&again, &config).await);
+}

@@ -9,7 +9,7 @@ use crate::tf::{AttributePath, Diagnostic, Diagnostics, Number};
 
 use super::duration::{parse_obshell_duration, parse_recovery_window, parse_timeout};
 use super::model::{BackupConfigModel, Field};
-use super::uri::{parse_backup_base_uri, StorageScheme};
+use super::uri::{parse_backup_base_uri, StorageScheme, UriError};
 
 /// The largest `archive_lag_target` obshell accepts.
 const ARCHIVE_LAG_TARGET_MAX: Duration = Duration::from_secs(2 * 3600);
@@ -47,9 +47,15 @@ pub fn validate_backup_config(config: &BackupConfigModel) -> Diagnostics {
         Field::Known(uri) => match parse_backup_base_uri(uri) {
             Ok(parsed) => Some(parsed.scheme),
             Err(error) => {
+                let consequence = match error {
+                    UriError::UnsupportedQuery { .. }
+                    | UriError::EmptyQueryValue(_)
+                    | UriError::DuplicateQuery(_) => "",
+                    _ => " obshell would reject it, or fail later inside its task.",
+                };
                 diagnostics.push(invalid(
                     AttributePath::root("backup_base_uri"),
-                    format!("{error}. obshell would reject it, or fail later inside its task."),
+                    format!("{error}.{consequence}"),
                 ));
                 None
             }
@@ -243,6 +249,14 @@ mod tests {
                 vec!["backup_base_uri"],
             ),
             (Box::new(|m| m.backup_base_uri = Field::Unknown), vec![]),
+            (
+                Box::new(|m| m.backup_base_uri = known("oss://b/k?host=h&checksum_type=md5")),
+                vec!["backup_base_uri"],
+            ),
+            (
+                Box::new(|m| m.backup_base_uri = known("s3://b/k?host=h&s3_region=")),
+                vec!["backup_base_uri"],
+            ),
             (
                 Box::new(|m| m.log_archive_concurrency = Field::Known(Number::Int(101))),
                 vec!["log_archive_concurrency"],
