@@ -1057,3 +1057,96 @@ async fn a_query_parameter_obshell_drops_is_rejected_and_never_drifts() {
         .await;
     check_empty_plan(&again, &harness.plan(&again, &config).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_attributes_set_to_null_fail_at_plan_not_at_apply() {
+    use terraform_provider_oceanbase::resources::backup_config::model::StorageCredentialsModel;
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let cases = [
+        (
+            config_with(|c| c.backup_base_uri = Field::Null),
+            "backup_base_uri",
+        ),
+        (
+            config_with(|c| {
+                c.backup_base_uri = text("oss://bucket/backup?host=oss.example.com");
+                c.storage_credentials = Field::Known(StorageCredentialsModel {
+                    access_id: Field::Null,
+                    access_key: text("SECRETKEY"),
+                });
+            }),
+            "storage_credentials.access_id",
+        ),
+        (
+            config_with(|c| {
+                c.delete_policy = Field::Known(DeletePolicyModel {
+                    policy: text("default"),
+                    recovery_window: Field::Null,
+                })
+            }),
+            "delete_policy.recovery_window",
+        ),
+    ];
+    for (config, path) in cases {
+        let validation = harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+        check_error_containing(&validation, &[path, "cannot be null"]);
+        assert!(validation
+            .0
+            .iter()
+            .any(|d| d.attribute.as_ref().is_some_and(|p| p.to_string() == path)));
+        let plan = harness.plan(&empty(), &config).await;
+        check_error_containing(&plan.diagnostics, &[path]);
+    }
+    assert_eq!(harness.request_count().await, 0, "nothing reached obshell");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_generated_after_a_legacy_import_says_to_set_the_uri() {
+    let harness = Harness::start(ObshellVersion::new(4, 2, 4, 0)).await;
+    create_base(&harness).await;
+    let imported = harness
+        .provider
+        .import_resource_state(ImportRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            id: CLUSTER_ID.to_string(),
+        })
+        .await;
+    check_no_errors(&imported.diagnostics);
+    let stored = harness
+        .refresh(&Stored {
+            state: imported.imported[0].state.clone(),
+            private: imported.imported[0].private.clone(),
+        })
+        .await;
+    // What plan -generate-config-out writes: the state without the computed-only attributes.
+    let mut generated = model(&stored.state);
+    assert!(generated.backup_base_uri.is_null());
+    generated.id = Field::Null;
+    generated.tenants = Field::Null;
+    let generated = generated.to_value();
+    let validation = harness
+        .provider
+        .validate_resource_config(BACKUP_CONFIG_TYPE, &generated);
+    check_error_containing(
+        &validation,
+        &["backup_base_uri", "before 4.3.2", "current base URI"],
+    );
+    // Setting the URI is all it takes: the plan adopts it without a request.
+    let mut completed = model(&generated);
+    completed.backup_base_uri = text("file:///data/backup");
+    let completed = completed.to_value();
+    check_no_errors(
+        &harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &completed),
+    );
+    harness.clear_requests().await;
+    let plan = harness.plan(&stored, &completed).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&stored, &plan, &completed).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert!(harness.config_writes().await.is_empty());
+}
