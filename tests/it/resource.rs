@@ -740,28 +740,18 @@ async fn a_concurrent_dag_is_announced_and_awaited() {
     check_no_errors(&plan.diagnostics);
     check_warning(&plan.diagnostics, "backup-config task is running");
 
-    let provider = harness.provider.clone();
-    let (prior, config_for_apply, plan_for_apply) = (stored.clone(), config.clone(), plan.clone());
-    let apply = tokio::spawn(async move {
-        provider
-            .apply_resource_change(ApplyRequest {
-                type_name: BACKUP_CONFIG_TYPE.to_owned(),
-                prior_state: prior.state,
-                planned_state: plan_for_apply.planned_state,
-                config: config_for_apply,
-                planned_private: plan_for_apply.planned_private,
-            })
-            .await
-    });
-    harness
-        .control(
-            reqwest::Method::POST,
-            &format!("dags/{running_id}/release"),
-            json!({}),
-        )
-        .await;
+    harness.clear_requests().await;
+    let apply = harness.spawn_apply(&stored, &plan, &config);
+    // The apply waits: it polls the other DAG, and sends nothing while it runs.
+    wait_for_polls(&harness, &running_id, 2).await;
+    assert!(
+        harness.config_writes().await.is_empty(),
+        "nothing is sent while another config DAG runs"
+    );
+    harness.release(&running_id).await;
     let applied = apply.await.expect("apply task");
     check_no_errors(&applied.diagnostics);
+    assert_eq!(harness.config_writes().await.len(), 1);
     assert_eq!(
         model(&applied.new_state).ha_low_thread_score,
         Field::Known(Number::Int(30))
@@ -1149,4 +1139,154 @@ async fn a_config_generated_after_a_legacy_import_says_to_set_the_uri() {
     check_no_errors(&applied.diagnostics);
     check_apply_matches_plan(&plan.planned_state, &applied.new_state);
     assert!(harness.config_writes().await.is_empty());
+}
+
+// ---- changes obshell accepted but the provider did not see succeed ----
+
+impl Harness {
+    /// Every obshell request the sim received since the last clear.
+    async fn requests(&self) -> Vec<Json> {
+        let log = self
+            .control(reqwest::Method::GET, "requests", json!({}))
+            .await;
+        log.as_array().expect("a list").clone()
+    }
+
+    /// The id of the backup-config DAG that `faults/hold` keeps running, once it exists.
+    async fn wait_for_held_dag(&self) -> String {
+        for _ in 0..1000 {
+            let state = self.sim_state().await;
+            let held = state["dags"].as_array().and_then(|dags| {
+                dags.iter()
+                    .find(|dag| dag["held"] == true)
+                    .and_then(|dag| dag["id"].as_str().map(str::to_owned))
+            });
+            if let Some(id) = held {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no held DAG appeared");
+    }
+
+    async fn release(&self, dag_id: &str) {
+        self.control(
+            reqwest::Method::POST,
+            &format!("dags/{dag_id}/release"),
+            json!({}),
+        )
+        .await;
+    }
+
+    fn spawn_apply(
+        &self,
+        prior: &Stored,
+        plan: &PlanResponse,
+        config: &Value,
+    ) -> tokio::task::JoinHandle<ApplyResponse> {
+        let provider = self.provider.clone();
+        let request = ApplyRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: prior.state.clone(),
+            planned_state: plan.planned_state.clone(),
+            config: config.clone(),
+            planned_private: plan.planned_private.clone(),
+        };
+        tokio::spawn(async move { provider.apply_resource_change(request).await })
+    }
+
+    /// Reads until the pending DAG is resolved (the private state is empty).
+    async fn read_until_resolved(&self, stored: &Stored) -> ReadResponse {
+        for _ in 0..500 {
+            let read = self.read(stored).await;
+            check_no_errors(&read.diagnostics);
+            if read.private.is_empty() {
+                return read;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the pending DAG was never resolved");
+    }
+}
+
+fn with_update_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
+    config_with(|c| {
+        edit(c);
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: Field::Null,
+            update: text("300ms"),
+            read: Field::Null,
+        });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_update_of_unreadable_fields_is_adopted_by_the_next_read() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    // obshell cannot report binding or delete_policy: only the pending update can tell.
+    let config = with_update_timeout(|c| {
+        c.binding = text("mandatory");
+        c.delete_policy = Field::Known(DeletePolicyModel {
+            policy: text("default"),
+            recovery_window: text("14d"),
+        });
+    });
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let kept = model(&applied.new_state);
+    assert_eq!(kept.binding, text("optional"));
+    assert_eq!(
+        kept.delete_policy
+            .known()
+            .map(|p| p.recovery_window.clone()),
+        Some(text("7d"))
+    );
+
+    let held = harness.wait_for_held_dag().await;
+    harness.release(&held).await;
+    let resolved = harness
+        .read_until_resolved(&Stored {
+            state: applied.new_state.clone(),
+            private: applied.private.clone(),
+        })
+        .await;
+    let state = model(&resolved.new_state);
+    assert_eq!(state.binding, text("mandatory"));
+    assert_eq!(
+        state
+            .delete_policy
+            .known()
+            .map(|p| p.recovery_window.clone()),
+        Some(text("14d"))
+    );
+    let resolved = Stored {
+        state: resolved.new_state,
+        private: resolved.private,
+    };
+    check_empty_plan(&resolved, &harness.plan(&resolved, &config).await);
+}
+
+/// Waits until the provider has polled DAG `dag_id` at least `times` times.
+async fn wait_for_polls(harness: &Harness, dag_id: &str, times: usize) {
+    let path = format!("/api/v1/task/dag/{dag_id}");
+    for _ in 0..2000 {
+        let polls = harness
+            .requests()
+            .await
+            .iter()
+            .filter(|r| {
+                r["method"] == "GET" && r["uri"].as_str().is_some_and(|u| u.starts_with(&path))
+            })
+            .count();
+        if polls >= times {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("DAG {dag_id} was not polled {times} times");
 }
