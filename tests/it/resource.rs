@@ -1220,6 +1220,63 @@ fn with_update_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
     })
 }
 
+fn pending_of(
+    private: &[u8],
+) -> terraform_provider_oceanbase::resources::backup_config::private::PendingUpdate {
+    terraform_provider_oceanbase::resources::backup_config::private::PrivateState::decode(private)
+        .pending
+        .expect("a pending update")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_failure_after_acceptance_says_the_dag_continues_on_obshell() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    for is_create in [false, true] {
+        harness
+            .control(reqwest::Method::POST, "faults/hold", json!({}))
+            .await;
+        let (prior, config) = if is_create {
+            (empty(), config_with(|c| c.archive_lag_target = text("4m")))
+        } else {
+            (
+                stored.clone(),
+                config_with(|c| c.archive_lag_target = text("3m")),
+            )
+        };
+        let plan = harness.plan(&prior, &config).await;
+        check_no_errors(&plan.diagnostics);
+        let apply = harness.spawn_apply(&prior, &plan, &config);
+        let held = harness.wait_for_held_dag().await;
+        // obshell accepted the change; now every poll of its DAG fails with a 500.
+        harness
+            .control(
+                reqwest::Method::POST,
+                "faults/http",
+                json!({"kind": "status", "status": 500, "count": 1000, "method": "GET", "path_prefix": format!("/api/v1/task/dag/{held}")}),
+            )
+            .await;
+        let applied = apply.await.expect("apply task");
+        let sentence =
+            format!("DAG {held} continues on obshell; the next refresh reads its outcome");
+        check_error_containing(&applied.diagnostics, &[&sentence]);
+        if is_create {
+            check_error_containing(
+                &applied.diagnostics,
+                &["tainted", "terraform apply replaces it"],
+            );
+            assert!(!applied.new_state.is_null());
+        } else {
+            assert_eq!(pending_of(&applied.private).dag_id, held);
+            assert_eq!(model(&applied.new_state).archive_lag_target, text("2m"));
+        }
+        harness
+            .control(reqwest::Method::DELETE, "faults", json!({}))
+            .await;
+        harness.release(&held).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_update_of_unreadable_fields_is_adopted_by_the_next_read() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;

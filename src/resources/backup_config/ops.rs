@@ -664,7 +664,13 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             accepted_but_failed(prior, &planned, &changes, cluster_id, None, diagnostics)
         }
         SendResult::Accepted(Outcome::Unfinished(dag_id, error)) => {
-            diagnostics.push(obshell_error(summary, &error, &session.endpoint));
+            diagnostics.push(unfinished_error(
+                summary,
+                &dag_id,
+                &error,
+                is_create,
+                &session.endpoint,
+            ));
             accepted_but_failed(
                 prior,
                 &planned,
@@ -674,6 +680,44 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
                 diagnostics,
             )
         }
+    }
+}
+
+/// The error when the provider stopped following a DAG that obshell accepted: whatever the
+/// cause, the DAG continues on obshell and the next refresh reads its outcome.
+fn unfinished_error(
+    summary: &str,
+    dag_id: &crate::obshell::DagId,
+    error: &Error,
+    is_create: bool,
+    endpoint: &str,
+) -> Diagnostic {
+    let mut diagnostic = match error {
+        // These say it already, with advice about timeouts.
+        Error::DagWaitCancelled { .. } | Error::DagWaitTimedOut { .. } => {
+            obshell_error(summary, error, endpoint)
+        }
+        _ => {
+            let cause = capitalised(&error.to_string());
+            Diagnostic::error(
+                summary,
+                format!("obshell at {endpoint} accepted the change as DAG {dag_id}, but following it failed: {cause}.\n\nDAG {dag_id} continues on obshell; the next refresh reads its outcome."),
+            )
+        }
+    };
+    diagnostic.detail.push_str(if is_create {
+        " This resource is tainted: once the DAG is done, terraform apply replaces it, which sends the whole configuration again."
+    } else {
+        " Until then the state keeps the values from before this change."
+    });
+    diagnostic
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
