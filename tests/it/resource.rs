@@ -1178,6 +1178,15 @@ impl Harness {
         .await;
     }
 
+    async fn set_archive_log(&self, tenant: &str, status: &str) {
+        self.control(
+            reqwest::Method::PATCH,
+            &format!("tenants/{tenant}"),
+            json!({"archive_log_status": status}),
+        )
+        .await;
+    }
+
     fn spawn_apply(
         &self,
         prior: &Stored,
@@ -1226,6 +1235,121 @@ fn pending_of(
     terraform_provider_oceanbase::resources::backup_config::private::PrivateState::decode(private)
         .pending
         .expect("a pending update")
+}
+
+#[track_caller]
+fn warning_detail(diagnostics: &Diagnostics, summary_part: &str) -> String {
+    check_warning(diagnostics, summary_part);
+    diagnostics
+        .0
+        .iter()
+        .find(|d| d.severity == Severity::Warning && d.summary.contains(summary_part))
+        .map(|d| d.detail.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_change_that_stops_archive_log_names_the_archiving_tenants() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "").await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let config = with_update_timeout(|c| {
+        c.log_archive_concurrency = Field::Known(Number::Int(6));
+    });
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let detail = warning_detail(&applied.diagnostics, "Archive log may stay stopped");
+    assert!(
+        detail.contains("archiving before this apply: t1."),
+        "{detail}"
+    );
+    assert!(!detail.contains("t2"), "{detail}");
+    assert!(
+        detail.contains("PATCH /api/v1/obcluster/backup/log {\"status\":\"DOING\"}"),
+        "{detail}"
+    );
+    let pending = pending_of(&applied.private);
+    assert!(pending.stops_archive_log);
+    assert_eq!(pending.archiving_tenants, Some(vec!["t1".to_owned()]));
+
+    // The DAG succeeds later: the read that learns it says archive log is still stopped, and
+    // writes nothing.
+    let held = harness.wait_for_held_dag().await;
+    harness.release(&held).await;
+    harness.clear_requests().await;
+    let resolved = harness
+        .read_until_resolved(&Stored {
+            state: applied.new_state.clone(),
+            private: applied.private.clone(),
+        })
+        .await;
+    let detail = warning_detail(&resolved.diagnostics, "Archive log is still stopped");
+    assert!(detail.contains(&held) && detail.contains("t1"), "{detail}");
+    assert!(
+        harness
+            .requests()
+            .await
+            .iter()
+            .all(|r| r["method"] == "GET"),
+        "a read never writes"
+    );
+    assert_eq!(
+        model(&resolved.new_state).log_archive_concurrency,
+        Field::Known(Number::Int(6))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_archive_log_stopped_says_how_to_reopen_it() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "DOING").await;
+    let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(7)));
+
+    // Node 2 stops archive log before it fails.
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/dag",
+            json!({"node": "Set backup config", "message": "set log_archive_concurrency failed"}),
+        )
+        .await;
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(
+        &applied.diagnostics,
+        &["set log_archive_concurrency failed"],
+    );
+    let detail = warning_detail(&applied.diagnostics, "Archive log may stay stopped");
+    assert!(
+        detail.contains("t1") && detail.contains("DOING"),
+        "{detail}"
+    );
+
+    // Node 1 only checks the destinations: nothing to reopen, nothing said.
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/dag",
+            json!({"node": "Check backup config", "message": "cannot write"}),
+        )
+        .await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["cannot write"]);
+    assert!(
+        !applied
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("Archive log may stay stopped")),
+        "{:#?}",
+        applied.diagnostics
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,15 @@ pub struct PendingUpdate {
     pub dag_id: String,
     /// The values the request carried, in the state's spelling.
     pub sent: SentValues,
+    /// The request stops archive log on every user tenant (it carries the URI or
+    /// `log_archive_concurrency`), so a Read that sees the DAG succeed must say that archive log
+    /// was not reopened.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stops_archive_log: bool,
+    /// The user tenants that were archiving when the apply sent the request; `None` when obshell
+    /// (before 4.3.2) could not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archiving_tenants: Option<Vec<String>>,
 }
 
 /// The state values of the fields an update sent; `None` for fields it did not send.
@@ -218,6 +227,8 @@ mod tests {
                     archive_lag_target: Some("3m".to_owned()),
                     ..SentValues::default()
                 },
+                stops_archive_log: true,
+                archiving_tenants: Some(vec!["t1".to_owned()]),
             }),
         };
         assert_eq!(PrivateState::decode(&state.encode()), state);
