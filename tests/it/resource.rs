@@ -1187,6 +1187,17 @@ impl Harness {
         .await;
     }
 
+    async fn archive_log_status(&self, tenant: &str) -> Json {
+        let state = self.sim_state().await;
+        state["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .find(|t| t["name"] == tenant)
+            .expect("tenant")["archive_log_status"]
+            .clone()
+    }
+
     fn spawn_apply(
         &self,
         prior: &Stored,
@@ -1450,6 +1461,36 @@ async fn a_pending_update_of_unreadable_fields_is_adopted_by_the_next_read() {
         private: resolved.private,
     };
     check_empty_plan(&resolved, &harness.plan(&resolved, &config).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_log_stopped_by_another_clients_dag_is_named() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "DOING").await;
+    let running = harness
+        .control(reqwest::Method::POST, "dags/hold-running", json!({}))
+        .await;
+    let running_id = running["id"].as_str().expect("id").to_owned();
+    let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(5)));
+    let plan = harness.plan(&stored, &config).await;
+    harness.clear_requests().await;
+    let apply = harness.spawn_apply(&stored, &plan, &config);
+    wait_for_polls(&harness, &running_id, 1).await;
+    // Meanwhile the other client's task stops archive log on t2.
+    harness.set_archive_log("t2", "STOP").await;
+    harness.release(&running_id).await;
+    let applied = apply.await.expect("apply task");
+    check_no_errors(&applied.diagnostics);
+    let detail = warning_detail(&applied.diagnostics, "Archive log stopped by another task");
+    assert!(
+        detail.contains(&running_id) && detail.contains("t2"),
+        "{detail}"
+    );
+    assert!(!detail.contains("t1"), "{detail}");
+    assert_eq!(harness.archive_log_status("t1").await, "DOING");
+    assert_ne!(harness.archive_log_status("t2").await, "DOING");
 }
 
 /// Waits until the provider has polled DAG `dag_id` at least `times` times.

@@ -625,8 +625,8 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         }
     }
 
-    // Which tenants are archiving, recorded for reopening and for the warnings when the change
-    // is not seen to succeed.
+    // Which tenants are archiving, taken after any other client's config DAG has finished (that
+    // DAG may stop archive log itself); the tenants it stopped are named in a warning.
     let options = WaitOptions::new(deadline, session.cancel.clone());
     let stops_archive_log = changes.stops_archive_log();
     let archiving_now = || async {
@@ -643,7 +643,20 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
     };
     let archiving = match before_wait.await {
         Ok((archiving, None)) => archiving,
-        Ok((archiving, Some(_))) => archiving,
+        Ok((archiving_before, Some(other))) => match archiving_now().await {
+            Ok(archiving) => {
+                if let Some(warning) = stopped_by_other_dag_warning(
+                    &other,
+                    archiving_before.as_deref(),
+                    archiving.as_deref(),
+                    &session.endpoint,
+                ) {
+                    diagnostics.push(warning);
+                }
+                archiving
+            }
+            Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
+        },
         Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
     };
 
@@ -806,6 +819,35 @@ fn archive_log_left_stopped_warning(
             reopen_advice(endpoint)
         ),
     )
+}
+
+/// The warning when another client's config DAG, which apply waited for, stopped archive log on
+/// tenants that were archiving before: this apply does not reopen them.
+fn stopped_by_other_dag_warning(
+    other: &Dag,
+    before: Option<&[String]>,
+    after: Option<&[String]>,
+    endpoint: &str,
+) -> Option<Diagnostic> {
+    let (Some(before), Some(after)) = (before, after) else {
+        return None;
+    };
+    let stopped: Vec<&str> = before
+        .iter()
+        .filter(|tenant| !after.contains(tenant))
+        .map(String::as_str)
+        .collect();
+    (!stopped.is_empty()).then(|| {
+        Diagnostic::warning(
+            "Archive log stopped by another task",
+            format!(
+                "Apply waited for DAG {} ({}), started by another client or an earlier run, and archive log stopped meanwhile on {}. The provider reopens archive log only where it was archiving when this change was sent, so it leaves these tenants as that task left them. If they should archive, reopen it with PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} on obshell at {endpoint}.",
+                other.id,
+                other.name,
+                stopped.join(", ")
+            ),
+        )
+    })
 }
 
 /// The answer when obshell accepted a request that the provider did not see succeed. A create
