@@ -35,6 +35,9 @@ fn check_whole_number(field: &Field<Number>, name: &str, diagnostics: &mut Diagn
     }
 }
 
+/// Characters that change or break a credential inside the query obshell parses.
+const CREDENTIAL_BREAKERS: [char; 3] = ['&', ';', '%'];
+
 fn sql_safe(text: &str) -> bool {
     !text.contains('\'') && !text.chars().any(char::is_whitespace)
 }
@@ -119,12 +122,17 @@ pub fn validate_backup_config(config: &BackupConfigModel) -> Diagnostics {
             ("access_key", &credentials.access_key),
         ] {
             let Field::Known(text) = field else { continue };
-            let bad = text.is_empty() || !sql_safe(text) || text.contains(['&', '?', '=', '#']);
+            // obshell appends `&access_key=<value>` to the URI's query, parses that query with
+            // Go's url.ParseQuery (which splits at '&', rejects ';' and percent-decodes, after
+            // protecting '+'), and puts the URI into SQL. '=', '?', '#', '/' and '+' survive
+            // both obshell and OceanBase's own parser (which matches the `access_key=` prefix),
+            // so they are allowed: object-store secrets often contain them.
+            let bad = text.is_empty() || !sql_safe(text) || text.contains(CREDENTIAL_BREAKERS);
             if bad {
                 // Never repeat the value: it is a secret.
                 diagnostics.push(invalid(
                     AttributePath::root("storage_credentials").attribute(name),
-                    format!("{name} must be non-empty and contain no quote, whitespace, '&', '?' or '#', because obshell puts it into the storage URI and into SQL."),
+                    format!("{name} must be non-empty and contain no quote, whitespace, '&', ';' or '%': obshell appends it to the storage URI's query, which it splits at '&', rejects with ';' and percent-decodes, and puts the URI into SQL."),
                 ));
             }
         }
@@ -426,6 +434,30 @@ mod tests {
                     "storage_credentials.access_id",
                     "storage_credentials.access_key",
                 ],
+            ),
+            (
+                Box::new(|m| {
+                    m.backup_base_uri = known("oss://b/k?host=h");
+                    m.storage_credentials = Field::Known(StorageCredentialsModel {
+                        access_id: known("a;b"),
+                        access_key: known("x%41y"),
+                    })
+                }),
+                vec![
+                    "storage_credentials.access_id",
+                    "storage_credentials.access_key",
+                ],
+            ),
+            (
+                // Base64 secrets: '=', '/', '+' (and '?', '#') reach the object store unchanged.
+                Box::new(|m| {
+                    m.backup_base_uri = known("oss://b/k?host=h");
+                    m.storage_credentials = Field::Known(StorageCredentialsModel {
+                        access_id: known("AKID?#"),
+                        access_key: known("wJal/rXU+tnF=="),
+                    })
+                }),
+                vec![],
             ),
         ];
         for (mutate, expected) in cases {
