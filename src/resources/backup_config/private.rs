@@ -5,6 +5,11 @@
 //! cannot read), and an update whose DAG outlived its apply, with the values it sent (design §3,
 //! "Failures after obshell accepted a request"). It is stored in the state file, like the
 //! sensitive `storage_credentials`.
+//!
+//! When that update sent the location, [`SentValues::storage_credentials`] holds the credentials
+//! in clear JSON: the Read that sees the DAG succeed needs them to adopt what obshell now uses
+//! (obshell never returns credentials). The state file holds them in clear anyway, as the
+//! sensitive attribute's value; the resource docs say so. `Debug` never shows them.
 
 use serde::{Deserialize, Serialize};
 
