@@ -98,6 +98,9 @@ pub enum UriError {
     /// An object-store URI without a bucket.
     #[error("an object-store URI needs a bucket, such as oss://bucket/path?host=...")]
     NoBucket,
+    /// An object-store URI with nothing after the bucket: obshell splits it at the first `/`.
+    #[error("an object-store URI needs a '/' after the bucket, such as oss://bucket/path?host=... or oss://bucket/?host=...; obshell cannot parse oss://bucket?host=...")]
+    NoSlashAfterBucket,
     /// An object-store URI without `host=`.
     #[error("an object-store URI needs the host query parameter, such as ?host=oss-cn-hangzhou.aliyuncs.com")]
     NoHost,
@@ -206,6 +209,9 @@ pub fn parse_backup_base_uri(text: &str) -> Result<StorageUri, UriError> {
         return Err(UriError::CredentialsInUri);
     }
     if uri.scheme.is_object_store() {
+        if uri.path.is_empty() {
+            return Err(UriError::NoSlashAfterBucket);
+        }
         let kept = uri.scheme.kept_query_keys();
         for (index, (key, value)) in uri.query.iter().enumerate() {
             if !kept.contains(&key.as_str()) {
@@ -338,7 +344,8 @@ mod tests {
             "oss://bucket/backup?host=oss-cn-hangzhou.aliyuncs.com",
             Ok(()),
         );
-        check_uri("oss://bucket?host=h", Ok(()));
+        check_uri("oss://bucket?host=h", Err(UriError::NoSlashAfterBucket));
+        check_uri("oss://bucket/?host=h", Ok(()));
         check_uri("oss:///backup?host=h", Err(UriError::NoBucket));
         check_uri("oss://bucket/backup", Err(UriError::NoHost));
         check_uri("oss://bucket/backup?host=", Err(UriError::NoHost));
