@@ -809,6 +809,7 @@ fn archive_log_left_stopped_warning(
 ) -> Diagnostic {
     let what = match outcome {
         Outcome::Unfinished(dag_id, _) => format!("DAG {dag_id} may still stop archive log on every user tenant, and the provider reopens archive log only after it sees the task succeed, which it did not"),
+        Outcome::Unknown(_) => "obshell may have started a task that stops archive log on every user tenant, and the provider, which could not identify it, reopens archive log only after it sees a task succeed".to_owned(),
         _ => "obshell may have stopped archive log on every user tenant before the task failed, and the provider reopens archive log only after a task succeeds".to_owned(),
     };
     Diagnostic::warning(
