@@ -186,6 +186,30 @@ pub fn parse_endpoint(text: &str) -> Result<String, EndpointError> {
     Ok(format!("http://{text}"))
 }
 
+/// The endpoint as it may appear in a diagnostic: anything between `://` (or the start) and the
+/// last `@` is user information, possibly a password, and is replaced by `***`. The last `@` of
+/// the whole text counts, because a password may itself contain `/`, `?`, `#` or `@`.
+fn redacted_endpoint(text: &str) -> String {
+    let (prefix, rest) = match text.find("://") {
+        Some(at) => text.split_at(at + 3),
+        None => ("", text),
+    };
+    match rest.rfind('@') {
+        Some(at) => format!("{prefix}***{}", &rest[at..]),
+        None => text.to_owned(),
+    }
+}
+
+/// The sentence of an endpoint error that names the value, never its user information: for
+/// [`EndpointError::UserInfo`] the value is left out altogether.
+fn endpoint_shown(error: &EndpointError, endpoint: &str) -> String {
+    if *error == EndpointError::UserInfo {
+        String::new()
+    } else {
+        format!("; got {:?}", redacted_endpoint(endpoint))
+    }
+}
+
 fn known_string<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
     config.get(name).and_then(Value::as_str)
 }
@@ -203,7 +227,10 @@ pub fn validate_provider_block(config: &Value) -> Diagnostics {
             diagnostics.push(
                 Diagnostic::error(
                     "Invalid endpoint",
-                    format!("{error}, for example \"http://10.0.0.1:2886\" or \"10.0.0.1:2886\"; got {endpoint:?}."),
+                    format!(
+                        "{error}, for example \"http://10.0.0.1:2886\" or \"10.0.0.1:2886\"{}.",
+                        endpoint_shown(&error, endpoint)
+                    ),
                 )
                 .at(AttributePath::root("endpoint")),
             );
@@ -281,7 +308,10 @@ pub fn provider_config_from_block(
                 diagnostics.push(
                     Diagnostic::error(
                         "Invalid endpoint",
-                        format!("{error}; {ENDPOINT_ENV} or endpoint is {endpoint:?}."),
+                        format!(
+                            "{error} (endpoint or {ENDPOINT_ENV}){}.",
+                            endpoint_shown(&error, &endpoint)
+                        ),
                     )
                     .at(AttributePath::root("endpoint")),
                 );
@@ -449,6 +479,32 @@ mod tests {
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("SECRET"), "{debug}");
+    }
+
+    #[test]
+    fn endpoint_errors_never_echo_user_information() {
+        let endpoints = [
+            "http://root:TopSecret77@127.0.0.1:1",
+            "http://root:TopSecret77@127.0.0.1:1/api",
+            "http://root:Top/Secret77@h:1",
+            "root:TopSecret77@h/x:1",
+            "ftp://root:TopSecret77@h:1",
+        ];
+        for endpoint in endpoints {
+            let diagnostics = validate_provider_block(&block(&[("endpoint", endpoint.into())]));
+            assert!(diagnostics.has_errors(), "{endpoint}");
+            let from_environment = provider_config_from_block(&block(&[]), |name| {
+                (name == ENDPOINT_ENV).then(|| endpoint.to_owned())
+            })
+            .expect_err("invalid");
+            for diagnostic in diagnostics.0.iter().chain(&from_environment.0) {
+                let text = format!("{} {}", diagnostic.summary, diagnostic.detail);
+                assert!(!text.contains("Secret77"), "{text}");
+            }
+        }
+        assert_eq!(redacted_endpoint("http://u:p@h:1/x"), "http://***@h:1/x");
+        assert_eq!(redacted_endpoint("u:p@h:1"), "***@h:1");
+        assert_eq!(redacted_endpoint("http://h:1/x"), "http://h:1/x");
     }
 
     #[test]

@@ -740,28 +740,18 @@ async fn a_concurrent_dag_is_announced_and_awaited() {
     check_no_errors(&plan.diagnostics);
     check_warning(&plan.diagnostics, "backup-config task is running");
 
-    let provider = harness.provider.clone();
-    let (prior, config_for_apply, plan_for_apply) = (stored.clone(), config.clone(), plan.clone());
-    let apply = tokio::spawn(async move {
-        provider
-            .apply_resource_change(ApplyRequest {
-                type_name: BACKUP_CONFIG_TYPE.to_owned(),
-                prior_state: prior.state,
-                planned_state: plan_for_apply.planned_state,
-                config: config_for_apply,
-                planned_private: plan_for_apply.planned_private,
-            })
-            .await
-    });
-    harness
-        .control(
-            reqwest::Method::POST,
-            &format!("dags/{running_id}/release"),
-            json!({}),
-        )
-        .await;
+    harness.clear_requests().await;
+    let apply = harness.spawn_apply(&stored, &plan, &config);
+    // The apply waits: it polls the other DAG, and sends nothing while it runs.
+    wait_for_polls(&harness, &running_id, 2).await;
+    assert!(
+        harness.config_writes().await.is_empty(),
+        "nothing is sent while another config DAG runs"
+    );
+    harness.release(&running_id).await;
     let applied = apply.await.expect("apply task");
     check_no_errors(&applied.diagnostics);
+    assert_eq!(harness.config_writes().await.len(), 1);
     assert_eq!(
         model(&applied.new_state).ha_low_thread_score,
         Field::Known(Number::Int(30))
@@ -983,4 +973,542 @@ async fn a_legacy_import_adopts_the_unreadable_uri() {
     check_no_errors(&applied.diagnostics);
     check_apply_matches_plan(&plan.planned_state, &applied.new_state);
     assert!(harness.config_writes().await.is_empty());
+}
+
+fn object_store_config(uri: &str) -> Value {
+    use terraform_provider_oceanbase::resources::backup_config::model::StorageCredentialsModel;
+    config_with(|c| {
+        c.backup_base_uri = text(uri);
+        c.storage_credentials = Field::Known(StorageCredentialsModel {
+            access_id: text("AKID"),
+            access_key: text("SECRETKEY"),
+        });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_parameter_obshell_drops_is_rejected_and_never_drifts() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    const PLAIN: &str = "oss://bucket/backup?host=oss.example.com";
+    const EXTRA: &str = "oss://bucket/backup?host=oss.example.com&checksum_type=md5";
+
+    // obshell re-emits only host and delete_mode for oss://, so a URI with another parameter
+    // could never match the cluster: it is rejected at plan, with the attribute path.
+    for uri in [
+        EXTRA,
+        "oss://bucket/backup?host=oss.example.com&delete_mode=",
+    ] {
+        let config = object_store_config(uri);
+        let validation = harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+        check_error_containing(&validation, &["backup_base_uri", "drops"]);
+        assert!(validation.0.iter().all(|d| d
+            .attribute
+            .as_ref()
+            .is_some_and(|path| path.to_string() == "backup_base_uri")));
+        let plan = harness.plan(&empty(), &config).await;
+        check_error_containing(&plan.diagnostics, &["drops"]);
+    }
+    let rejected = harness
+        .provider
+        .validate_resource_config(BACKUP_CONFIG_TYPE, &object_store_config(EXTRA));
+    check_error_containing(&rejected, &["checksum_type"]);
+    assert!(harness.config_writes().await.is_empty());
+
+    // A state that still carries such a parameter (written before this check) means the same
+    // as the cluster's destinations: refresh keeps it, and the plan sends nothing.
+    let stored = harness
+        .apply_ok(&empty(), &object_store_config(PLAIN))
+        .await;
+    let mut old = model(&stored.state);
+    old.backup_base_uri = text(EXTRA);
+    let old = Stored {
+        state: old.to_value(),
+        private: Vec::new(),
+    };
+    let refreshed = harness.refresh(&old).await;
+    assert_eq!(model(&refreshed.state).backup_base_uri, text(EXTRA));
+    harness.clear_requests().await;
+    let config = object_store_config(PLAIN);
+    let plan = harness.plan(&refreshed, &config).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&refreshed, &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    assert!(
+        harness.config_writes().await.is_empty(),
+        "the URI is not sent again"
+    );
+    let again = harness
+        .refresh(&Stored {
+            state: applied.new_state,
+            private: applied.private,
+        })
+        .await;
+    check_empty_plan(&again, &harness.plan(&again, &config).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_attributes_set_to_null_fail_at_plan_not_at_apply() {
+    use terraform_provider_oceanbase::resources::backup_config::model::StorageCredentialsModel;
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let cases = [
+        (
+            config_with(|c| c.backup_base_uri = Field::Null),
+            "backup_base_uri",
+        ),
+        (
+            config_with(|c| {
+                c.backup_base_uri = text("oss://bucket/backup?host=oss.example.com");
+                c.storage_credentials = Field::Known(StorageCredentialsModel {
+                    access_id: Field::Null,
+                    access_key: text("SECRETKEY"),
+                });
+            }),
+            "storage_credentials.access_id",
+        ),
+        (
+            config_with(|c| {
+                c.delete_policy = Field::Known(DeletePolicyModel {
+                    policy: text("default"),
+                    recovery_window: Field::Null,
+                })
+            }),
+            "delete_policy.recovery_window",
+        ),
+    ];
+    for (config, path) in cases {
+        let validation = harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+        check_error_containing(&validation, &[path, "cannot be null"]);
+        assert!(validation
+            .0
+            .iter()
+            .any(|d| d.attribute.as_ref().is_some_and(|p| p.to_string() == path)));
+        let plan = harness.plan(&empty(), &config).await;
+        check_error_containing(&plan.diagnostics, &[path]);
+    }
+    assert_eq!(harness.request_count().await, 0, "nothing reached obshell");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_generated_after_a_legacy_import_says_to_set_the_uri() {
+    let harness = Harness::start(ObshellVersion::new(4, 2, 4, 0)).await;
+    create_base(&harness).await;
+    let imported = harness
+        .provider
+        .import_resource_state(ImportRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            id: CLUSTER_ID.to_string(),
+        })
+        .await;
+    check_no_errors(&imported.diagnostics);
+    let stored = harness
+        .refresh(&Stored {
+            state: imported.imported[0].state.clone(),
+            private: imported.imported[0].private.clone(),
+        })
+        .await;
+    // What plan -generate-config-out writes: the state without the computed-only attributes.
+    let mut generated = model(&stored.state);
+    assert!(generated.backup_base_uri.is_null());
+    generated.id = Field::Null;
+    generated.tenants = Field::Null;
+    let generated = generated.to_value();
+    let validation = harness
+        .provider
+        .validate_resource_config(BACKUP_CONFIG_TYPE, &generated);
+    check_error_containing(
+        &validation,
+        &["backup_base_uri", "before 4.3.2", "current base URI"],
+    );
+    // Setting the URI is all it takes: the plan adopts it without a request.
+    let mut completed = model(&generated);
+    completed.backup_base_uri = text("file:///data/backup");
+    let completed = completed.to_value();
+    check_no_errors(
+        &harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &completed),
+    );
+    harness.clear_requests().await;
+    let plan = harness.plan(&stored, &completed).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&stored, &plan, &completed).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert!(harness.config_writes().await.is_empty());
+}
+
+// ---- changes obshell accepted but the provider did not see succeed ----
+
+impl Harness {
+    /// Every obshell request the sim received since the last clear.
+    async fn requests(&self) -> Vec<Json> {
+        let log = self
+            .control(reqwest::Method::GET, "requests", json!({}))
+            .await;
+        log.as_array().expect("a list").clone()
+    }
+
+    /// The id of the backup-config DAG that `faults/hold` keeps running, once it exists.
+    async fn wait_for_held_dag(&self) -> String {
+        for _ in 0..1000 {
+            let state = self.sim_state().await;
+            let held = state["dags"].as_array().and_then(|dags| {
+                dags.iter()
+                    .find(|dag| dag["held"] == true)
+                    .and_then(|dag| dag["id"].as_str().map(str::to_owned))
+            });
+            if let Some(id) = held {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no held DAG appeared");
+    }
+
+    async fn release(&self, dag_id: &str) {
+        self.control(
+            reqwest::Method::POST,
+            &format!("dags/{dag_id}/release"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn set_archive_log(&self, tenant: &str, status: &str) {
+        self.control(
+            reqwest::Method::PATCH,
+            &format!("tenants/{tenant}"),
+            json!({"archive_log_status": status}),
+        )
+        .await;
+    }
+
+    async fn archive_log_status(&self, tenant: &str) -> Json {
+        let state = self.sim_state().await;
+        state["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .find(|t| t["name"] == tenant)
+            .expect("tenant")["archive_log_status"]
+            .clone()
+    }
+
+    fn spawn_apply(
+        &self,
+        prior: &Stored,
+        plan: &PlanResponse,
+        config: &Value,
+    ) -> tokio::task::JoinHandle<ApplyResponse> {
+        let provider = self.provider.clone();
+        let request = ApplyRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: prior.state.clone(),
+            planned_state: plan.planned_state.clone(),
+            config: config.clone(),
+            planned_private: plan.planned_private.clone(),
+        };
+        tokio::spawn(async move { provider.apply_resource_change(request).await })
+    }
+
+    /// Reads until the pending DAG is resolved (the private state is empty).
+    async fn read_until_resolved(&self, stored: &Stored) -> ReadResponse {
+        for _ in 0..500 {
+            let read = self.read(stored).await;
+            check_no_errors(&read.diagnostics);
+            if read.private.is_empty() {
+                return read;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the pending DAG was never resolved");
+    }
+}
+
+fn with_update_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
+    config_with(|c| {
+        edit(c);
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: Field::Null,
+            update: text("300ms"),
+            read: Field::Null,
+        });
+    })
+}
+
+fn pending_of(
+    private: &[u8],
+) -> terraform_provider_oceanbase::resources::backup_config::private::PendingUpdate {
+    terraform_provider_oceanbase::resources::backup_config::private::PrivateState::decode(private)
+        .pending
+        .expect("a pending update")
+}
+
+#[track_caller]
+fn warning_detail(diagnostics: &Diagnostics, summary_part: &str) -> String {
+    check_warning(diagnostics, summary_part);
+    diagnostics
+        .0
+        .iter()
+        .find(|d| d.severity == Severity::Warning && d.summary.contains(summary_part))
+        .map(|d| d.detail.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_change_that_stops_archive_log_names_the_archiving_tenants() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "").await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let config = with_update_timeout(|c| {
+        c.log_archive_concurrency = Field::Known(Number::Int(6));
+    });
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let detail = warning_detail(&applied.diagnostics, "Archive log may stay stopped");
+    assert!(
+        detail.contains("archiving before this apply: t1."),
+        "{detail}"
+    );
+    assert!(!detail.contains("t2"), "{detail}");
+    assert!(
+        detail.contains("PATCH /api/v1/obcluster/backup/log {\"status\":\"DOING\"}"),
+        "{detail}"
+    );
+    let pending = pending_of(&applied.private);
+    assert!(pending.stops_archive_log);
+    assert_eq!(pending.archiving_tenants, Some(vec!["t1".to_owned()]));
+
+    // The DAG succeeds later: the read that learns it says archive log is still stopped, and
+    // writes nothing.
+    let held = harness.wait_for_held_dag().await;
+    harness.release(&held).await;
+    harness.clear_requests().await;
+    let resolved = harness
+        .read_until_resolved(&Stored {
+            state: applied.new_state.clone(),
+            private: applied.private.clone(),
+        })
+        .await;
+    let detail = warning_detail(&resolved.diagnostics, "Archive log is still stopped");
+    assert!(detail.contains(&held) && detail.contains("t1"), "{detail}");
+    assert!(
+        harness
+            .requests()
+            .await
+            .iter()
+            .all(|r| r["method"] == "GET"),
+        "a read never writes"
+    );
+    assert_eq!(
+        model(&resolved.new_state).log_archive_concurrency,
+        Field::Known(Number::Int(6))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_archive_log_stopped_says_how_to_reopen_it() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "DOING").await;
+    let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(7)));
+
+    // Node 2 stops archive log before it fails.
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/dag",
+            json!({"node": "Set backup config", "message": "set log_archive_concurrency failed"}),
+        )
+        .await;
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(
+        &applied.diagnostics,
+        &["set log_archive_concurrency failed"],
+    );
+    let detail = warning_detail(&applied.diagnostics, "Archive log may stay stopped");
+    assert!(
+        detail.contains("t1") && detail.contains("DOING"),
+        "{detail}"
+    );
+
+    // Node 1 only checks the destinations: nothing to reopen, nothing said.
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/dag",
+            json!({"node": "Check backup config", "message": "cannot write"}),
+        )
+        .await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["cannot write"]);
+    assert!(
+        !applied
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("Archive log may stay stopped")),
+        "{:#?}",
+        applied.diagnostics
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_failure_after_acceptance_says_the_dag_continues_on_obshell() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    for is_create in [false, true] {
+        harness
+            .control(reqwest::Method::POST, "faults/hold", json!({}))
+            .await;
+        let (prior, config) = if is_create {
+            (empty(), config_with(|c| c.archive_lag_target = text("4m")))
+        } else {
+            (
+                stored.clone(),
+                config_with(|c| c.archive_lag_target = text("3m")),
+            )
+        };
+        let plan = harness.plan(&prior, &config).await;
+        check_no_errors(&plan.diagnostics);
+        let apply = harness.spawn_apply(&prior, &plan, &config);
+        let held = harness.wait_for_held_dag().await;
+        // obshell accepted the change; now every poll of its DAG fails with a 500.
+        harness
+            .control(
+                reqwest::Method::POST,
+                "faults/http",
+                json!({"kind": "status", "status": 500, "count": 1000, "method": "GET", "path_prefix": format!("/api/v1/task/dag/{held}")}),
+            )
+            .await;
+        let applied = apply.await.expect("apply task");
+        let sentence =
+            format!("DAG {held} continues on obshell; the next refresh reads its outcome");
+        check_error_containing(&applied.diagnostics, &[&sentence]);
+        if is_create {
+            check_error_containing(
+                &applied.diagnostics,
+                &["tainted", "terraform apply replaces it"],
+            );
+            assert!(!applied.new_state.is_null());
+        } else {
+            assert_eq!(pending_of(&applied.private).dag_id, held);
+            assert_eq!(model(&applied.new_state).archive_lag_target, text("2m"));
+        }
+        harness
+            .control(reqwest::Method::DELETE, "faults", json!({}))
+            .await;
+        harness.release(&held).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_update_of_unreadable_fields_is_adopted_by_the_next_read() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    // obshell cannot report binding or delete_policy: only the pending update can tell.
+    let config = with_update_timeout(|c| {
+        c.binding = text("mandatory");
+        c.delete_policy = Field::Known(DeletePolicyModel {
+            policy: text("default"),
+            recovery_window: text("14d"),
+        });
+    });
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let kept = model(&applied.new_state);
+    assert_eq!(kept.binding, text("optional"));
+    assert_eq!(
+        kept.delete_policy
+            .known()
+            .map(|p| p.recovery_window.clone()),
+        Some(text("7d"))
+    );
+
+    let held = harness.wait_for_held_dag().await;
+    harness.release(&held).await;
+    let resolved = harness
+        .read_until_resolved(&Stored {
+            state: applied.new_state.clone(),
+            private: applied.private.clone(),
+        })
+        .await;
+    let state = model(&resolved.new_state);
+    assert_eq!(state.binding, text("mandatory"));
+    assert_eq!(
+        state
+            .delete_policy
+            .known()
+            .map(|p| p.recovery_window.clone()),
+        Some(text("14d"))
+    );
+    let resolved = Stored {
+        state: resolved.new_state,
+        private: resolved.private,
+    };
+    check_empty_plan(&resolved, &harness.plan(&resolved, &config).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_log_stopped_by_another_clients_dag_is_named() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "DOING").await;
+    let running = harness
+        .control(reqwest::Method::POST, "dags/hold-running", json!({}))
+        .await;
+    let running_id = running["id"].as_str().expect("id").to_owned();
+    let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(5)));
+    let plan = harness.plan(&stored, &config).await;
+    harness.clear_requests().await;
+    let apply = harness.spawn_apply(&stored, &plan, &config);
+    wait_for_polls(&harness, &running_id, 1).await;
+    // Meanwhile the other client's task stops archive log on t2.
+    harness.set_archive_log("t2", "STOP").await;
+    harness.release(&running_id).await;
+    let applied = apply.await.expect("apply task");
+    check_no_errors(&applied.diagnostics);
+    let detail = warning_detail(&applied.diagnostics, "Archive log stopped by another task");
+    assert!(
+        detail.contains(&running_id) && detail.contains("t2"),
+        "{detail}"
+    );
+    assert!(!detail.contains("t1"), "{detail}");
+    assert_eq!(harness.archive_log_status("t1").await, "DOING");
+    assert_ne!(harness.archive_log_status("t2").await, "DOING");
+}
+
+/// Waits until the provider has polled DAG `dag_id` at least `times` times.
+async fn wait_for_polls(harness: &Harness, dag_id: &str, times: usize) {
+    let path = format!("/api/v1/task/dag/{dag_id}");
+    for _ in 0..2000 {
+        let polls = harness
+            .requests()
+            .await
+            .iter()
+            .filter(|r| {
+                r["method"] == "GET" && r["uri"].as_str().is_some_and(|u| u.starts_with(&path))
+            })
+            .count();
+        if polls >= times {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("DAG {dag_id} was not polled {times} times");
 }

@@ -48,6 +48,8 @@ pub struct Session {
 
 /// obshell's name of the cluster backup-config DAG.
 const BACKUP_CONFIG_DAG: &str = "Set obcluster backup config";
+/// The first node of the backup-config DAG, which only checks the destinations.
+const CHECK_NODE: &str = "Check backup config";
 /// Archive-log round statuses that mean "archiving".
 const ARCHIVING_STATUSES: [&str; 3] = ["PREPARE", "BEGINNING", "DOING"];
 
@@ -433,6 +435,20 @@ enum Outcome {
     Unknown(Error),
 }
 
+impl Outcome {
+    /// False only when the DAG failed in its first node, which checks the destinations and never
+    /// touches archive log.
+    fn may_have_stopped_archive_log(&self) -> bool {
+        match self {
+            Outcome::Succeeded => false,
+            Outcome::Failed(Error::DagFailed { failure, .. }) => {
+                failure.node.as_deref() != Some(CHECK_NODE)
+            }
+            _ => true,
+        }
+    }
+}
+
 /// What happened when sending a change.
 enum SendResult {
     /// obshell refused or could not be reached before accepting: nothing changed.
@@ -441,26 +457,30 @@ enum SendResult {
     Accepted(Outcome),
 }
 
-/// Waits for a running backup-config DAG, sends the request and waits for its DAG.
+/// Waits for a backup-config DAG that another client (or an earlier run) started, so that two
+/// config DAGs never run at once; returns the DAG it waited for. A DAG that ended without
+/// applying its change is as good as finished.
+async fn wait_for_running_config_dag(
+    client: &Client,
+    options: &WaitOptions,
+) -> Result<Option<Dag>, Error> {
+    let Some(dag) = running_config_dag(client).await? else {
+        return Ok(None);
+    };
+    tracing::info!(dag_id = %dag.id, "waiting for a running backup-config dag before sending");
+    match wait_for_dag(client, &dag.id, options).await {
+        Ok(_) | Err(Error::DagFailed { .. }) => Ok(Some(dag)),
+        Err(error) => Err(error),
+    }
+}
+
+/// Sends the request and waits for its DAG.
 async fn send_and_wait(
-    session: &Session,
+    client: &Client,
     request: &BackupConfigRequest,
     is_create: bool,
-    deadline: Instant,
+    options: &WaitOptions,
 ) -> SendResult {
-    let client = &session.client;
-    let options = WaitOptions::new(deadline, session.cancel.clone());
-    match running_config_dag(client).await {
-        Ok(Some(dag)) => {
-            tracing::info!(dag_id = %dag.id, "waiting for a running backup-config dag before sending");
-            match wait_for_dag(client, &dag.id, &options).await {
-                Ok(_) | Err(Error::DagFailed { .. }) => {}
-                Err(error) => return SendResult::Refused(error),
-            }
-        }
-        Ok(None) => {}
-        Err(error) => return SendResult::Refused(error),
-    }
     tracing::info!(?request, create = is_create, "sending backup config");
     let sent = if is_create {
         client.post_backup_config(request).await
@@ -475,7 +495,7 @@ async fn send_and_wait(
         Err(error) => return SendResult::Refused(error),
     };
     tracing::info!(dag_id = %dag.id, "obshell accepted the backup config");
-    match wait_for_dag(client, &dag.id, &options).await {
+    match wait_for_dag(client, &dag.id, options).await {
         Ok(_) => SendResult::Accepted(Outcome::Succeeded),
         Err(error @ Error::DagFailed { .. }) => SendResult::Accepted(Outcome::Failed(error)),
         Err(error) => SendResult::Accepted(Outcome::Unfinished(dag.id.clone(), error)),
@@ -590,15 +610,9 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
     let preparation = async {
         let info = client.agent_info().await?;
         let cluster = client.cluster_info().await?;
-        let restore = planned.restore_archive_log.known().copied().unwrap_or(true);
-        let archiving = if restore && changes.stops_archive_log() {
-            archiving_tenants(client, info.version).await?
-        } else {
-            Some(Vec::new())
-        };
-        Ok::<_, Error>((cluster.id.to_string(), archiving))
+        Ok::<_, Error>((cluster.id.to_string(), info.version))
     };
-    let (cluster_id, archiving) = match preparation.await {
+    let (cluster_id, version) = match preparation.await {
         Ok(prepared) => prepared,
         Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
     };
@@ -611,7 +625,42 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         }
     }
 
-    match send_and_wait(session, &obshell_request, is_create, deadline).await {
+    // Which tenants are archiving, taken after any other client's config DAG has finished (that
+    // DAG may stop archive log itself); the tenants it stopped are named in a warning.
+    let options = WaitOptions::new(deadline, session.cancel.clone());
+    let stops_archive_log = changes.stops_archive_log();
+    let archiving_now = || async {
+        if stops_archive_log {
+            archiving_tenants(client, version).await
+        } else {
+            Ok(Some(Vec::new()))
+        }
+    };
+    let before_wait = async {
+        let archiving = archiving_now().await?;
+        let waited = wait_for_running_config_dag(client, &options).await?;
+        Ok::<_, Error>((archiving, waited))
+    };
+    let archiving = match before_wait.await {
+        Ok((archiving, None)) => archiving,
+        Ok((archiving_before, Some(other))) => match archiving_now().await {
+            Ok(archiving) => {
+                if let Some(warning) = stopped_by_other_dag_warning(
+                    &other,
+                    archiving_before.as_deref(),
+                    archiving.as_deref(),
+                    &session.endpoint,
+                ) {
+                    diagnostics.push(warning);
+                }
+                archiving
+            }
+            Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
+        },
+        Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
+    };
+
+    match send_and_wait(client, &obshell_request, is_create, &options).await {
         SendResult::Refused(error) => {
             let mut response = failed(obshell_error(summary, &error, &session.endpoint).into());
             if is_create {
@@ -620,16 +669,17 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             response
         }
         SendResult::Accepted(Outcome::Succeeded) => {
-            match archiving {
-                Some(tenants) => diagnostics.extend(reopen_archive_log(client, &tenants, &session.endpoint).await),
-                None => diagnostics.push(Diagnostic::warning(
-                    "Archive log may be stopped",
-                    format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider could not reopen archive log. Check each tenant and reopen it where needed (PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}}).", session.endpoint),
-                )),
+            let restore = planned.restore_archive_log.known().copied().unwrap_or(true);
+            if stops_archive_log && restore {
+                match &archiving {
+                    Some(tenants) => diagnostics.extend(reopen_archive_log(client, tenants, &session.endpoint).await),
+                    None => diagnostics.push(Diagnostic::warning(
+                        "Archive log may be stopped",
+                        format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider could not reopen archive log. Check each tenant and reopen it where needed (PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}}).", session.endpoint),
+                    )),
+                }
             }
-            if !planned.restore_archive_log.known().copied().unwrap_or(true)
-                && changes.stops_archive_log()
-            {
+            if !restore && stops_archive_log {
                 diagnostics.push(Diagnostic::warning(
                     "Archive log is stopped",
                     "obshell stopped archive log on every user tenant, and restore_archive_log is false, so it stays stopped until you reopen it.",
@@ -659,22 +709,146 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
                 diagnostics,
             }
         }
-        SendResult::Accepted(Outcome::Failed(error) | Outcome::Unknown(error)) => {
-            diagnostics.push(obshell_error(summary, &error, &session.endpoint));
-            accepted_but_failed(prior, &planned, &changes, cluster_id, None, diagnostics)
-        }
-        SendResult::Accepted(Outcome::Unfinished(dag_id, error)) => {
-            diagnostics.push(obshell_error(summary, &error, &session.endpoint));
+        SendResult::Accepted(outcome) => {
+            let pending_dag = match &outcome {
+                Outcome::Failed(error) | Outcome::Unknown(error) => {
+                    diagnostics.push(obshell_error(summary, error, &session.endpoint));
+                    None
+                }
+                Outcome::Unfinished(dag_id, error) => {
+                    diagnostics.push(unfinished_error(
+                        summary,
+                        dag_id,
+                        error,
+                        is_create,
+                        &session.endpoint,
+                    ));
+                    Some(dag_id.clone())
+                }
+                Outcome::Succeeded => None,
+            };
+            if stops_archive_log && outcome.may_have_stopped_archive_log() {
+                diagnostics.push(archive_log_left_stopped_warning(
+                    &outcome,
+                    archiving.as_deref(),
+                    &session.endpoint,
+                ));
+            }
+            let archive_log = stops_archive_log.then_some(archiving);
             accepted_but_failed(
                 prior,
                 &planned,
                 &changes,
                 cluster_id,
-                Some(dag_id),
+                pending_dag,
+                archive_log,
                 diagnostics,
             )
         }
     }
+}
+
+/// The error when the provider stopped following a DAG that obshell accepted: whatever the
+/// cause, the DAG continues on obshell and the next refresh reads its outcome.
+fn unfinished_error(
+    summary: &str,
+    dag_id: &crate::obshell::DagId,
+    error: &Error,
+    is_create: bool,
+    endpoint: &str,
+) -> Diagnostic {
+    let mut diagnostic = match error {
+        // These say it already, with advice about timeouts.
+        Error::DagWaitCancelled { .. } | Error::DagWaitTimedOut { .. } => {
+            obshell_error(summary, error, endpoint)
+        }
+        _ => {
+            let cause = capitalised(&error.to_string());
+            Diagnostic::error(
+                summary,
+                format!("obshell at {endpoint} accepted the change as DAG {dag_id}, but following it failed: {cause}.\n\nDAG {dag_id} continues on obshell; the next refresh reads its outcome."),
+            )
+        }
+    };
+    diagnostic.detail.push_str(if is_create {
+        " This resource is tainted: once the DAG is done, terraform apply replaces it, which sends the whole configuration again."
+    } else {
+        " Until then the state keeps the values from before this change."
+    });
+    diagnostic
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// How to reopen archive log, for warnings.
+fn reopen_advice(endpoint: &str) -> String {
+    format!("Reopen it on obshell at {endpoint} once the task has ended: PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} for each of those tenants, PATCH /api/v1/obcluster/backup/log {{\"status\":\"DOING\"}} (which opens it on every user tenant), obshell's command line, or a data backup, which opens archive log first.")
+}
+
+fn tenant_list(archiving: Option<&[String]>) -> String {
+    match archiving {
+        None => "unknown (obshell before 4.3.2 cannot report archive status; check every tenant)"
+            .to_owned(),
+        Some([]) => "none".to_owned(),
+        Some(tenants) => tenants.join(", "),
+    }
+}
+
+/// The warning when a change that stops archive log was not seen to succeed: archive log may
+/// stay stopped, and the provider did not reopen it.
+fn archive_log_left_stopped_warning(
+    outcome: &Outcome,
+    archiving: Option<&[String]>,
+    endpoint: &str,
+) -> Diagnostic {
+    let what = match outcome {
+        Outcome::Unfinished(dag_id, _) => format!("DAG {dag_id} may still stop archive log on every user tenant, and the provider reopens archive log only after it sees the task succeed, which it did not"),
+        Outcome::Unknown(_) => "obshell may have started a task that stops archive log on every user tenant, and the provider, which could not identify it, reopens archive log only after it sees a task succeed".to_owned(),
+        _ => "obshell may have stopped archive log on every user tenant before the task failed, and the provider reopens archive log only after a task succeeds".to_owned(),
+    };
+    Diagnostic::warning(
+        "Archive log may stay stopped",
+        format!(
+            "This change carries backup_base_uri or log_archive_concurrency. {what}. Tenants that were archiving before this apply: {}. {}",
+            tenant_list(archiving),
+            reopen_advice(endpoint)
+        ),
+    )
+}
+
+/// The warning when another client's config DAG, which apply waited for, stopped archive log on
+/// tenants that were archiving before: this apply does not reopen them.
+fn stopped_by_other_dag_warning(
+    other: &Dag,
+    before: Option<&[String]>,
+    after: Option<&[String]>,
+    endpoint: &str,
+) -> Option<Diagnostic> {
+    let (Some(before), Some(after)) = (before, after) else {
+        return None;
+    };
+    let stopped: Vec<&str> = before
+        .iter()
+        .filter(|tenant| !after.contains(tenant))
+        .map(String::as_str)
+        .collect();
+    (!stopped.is_empty()).then(|| {
+        Diagnostic::warning(
+            "Archive log stopped by another task",
+            format!(
+                "Apply waited for DAG {} ({}), started by another client or an earlier run, and archive log stopped meanwhile on {}. The provider reopens archive log only where it was archiving when this change was sent, so it leaves these tenants as that task left them. If they should archive, reopen it with PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} on obshell at {endpoint}.",
+                other.id,
+                other.name,
+                stopped.join(", ")
+            ),
+        )
+    })
 }
 
 /// The answer when obshell accepted a request that the provider did not see succeed. A create
@@ -686,6 +860,7 @@ fn accepted_but_failed(
     changes: &ChangeSet,
     cluster_id: String,
     pending_dag: Option<crate::obshell::DagId>,
+    archive_log: Option<Option<Vec<String>>>,
     diagnostics: Diagnostics,
 ) -> ApplyResponse {
     let Some(prior) = prior else {
@@ -703,6 +878,8 @@ fn accepted_but_failed(
         pending: pending_dag.map(|dag_id| PendingUpdate {
             dag_id: dag_id.as_str().to_owned(),
             sent: SentValues::from_plan(planned, changes),
+            stops_archive_log: archive_log.is_some(),
+            archiving_tenants: archive_log.flatten(),
         }),
     };
     ApplyResponse {
@@ -716,6 +893,7 @@ fn accepted_but_failed(
 /// still running keeps waiting (warning), anything else drops it.
 async fn resolve_pending(
     client: &Client,
+    endpoint: &str,
     pending: PendingUpdate,
     state: &mut BackupConfigModel,
 ) -> Result<(Option<PendingUpdate>, Option<Diagnostic>), Error> {
@@ -734,7 +912,19 @@ async fn resolve_pending(
     if dag.is_success() {
         pending.sent.adopt_into(state);
         tracing::info!(dag_id = %dag.id, "pending update succeeded; adopting its values");
-        return Ok((None, None));
+        // A refresh never writes to the cluster, so archive log stays as the DAG left it.
+        let warning = pending.stops_archive_log.then(|| {
+            Diagnostic::warning(
+                "Archive log is still stopped",
+                format!(
+                    "DAG {} from an earlier apply succeeded after that apply stopped waiting, so the provider did not reopen archive log, which the change stopped on every user tenant. Tenants that were archiving before that apply: {}. {}",
+                    dag.id,
+                    tenant_list(pending.archiving_tenants.as_deref()),
+                    reopen_advice(endpoint),
+                ),
+            )
+        });
+        return Ok((None, warning));
     }
     if !dag.is_finished() {
         return Ok((
@@ -745,11 +935,20 @@ async fn resolve_pending(
             )),
         ));
     }
+    let archive_log = if pending.stops_archive_log {
+        format!(
+            " Archive log may have been stopped by that task on every user tenant and is not reopened by a refresh; tenants that were archiving before that apply: {}. {}",
+            tenant_list(pending.archiving_tenants.as_deref()),
+            reopen_advice(endpoint),
+        )
+    } else {
+        String::new()
+    };
     Ok((
         None,
         Some(Diagnostic::warning(
             "An earlier update did not apply",
-            format!("DAG {} from an earlier apply ended {} with operator {}, so its change was not applied. The next plan sends it again.", dag.id, dag.state, dag.operator),
+            format!("DAG {} from an earlier apply ended {} with operator {}, so its change was not applied. The next plan sends it again.{archive_log}", dag.id, dag.state, dag.operator),
         )),
     ))
 }
@@ -780,7 +979,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
     let work = async {
         if let Some(pending) = private.pending.take() {
             let (still_pending, warning) =
-                resolve_pending(&session.client, pending, &mut state).await?;
+                resolve_pending(&session.client, &session.endpoint, pending, &mut state).await?;
             private.pending = still_pending;
             if let Some(warning) = warning {
                 diagnostics.push(warning);

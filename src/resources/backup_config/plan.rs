@@ -332,6 +332,17 @@ pub fn plan_update(
         _ => true,
     };
 
+    if location {
+        // The request sends the whole location group with the planned values, so none of them
+        // is adopted without verification.
+        adopted.retain(|name| {
+            !matches!(
+                *name,
+                "backup_base_uri" | "storage_credentials" | "binding" | "piece_switch_interval"
+            )
+        });
+    }
+
     let changes = ChangeSet {
         location,
         log_archive_concurrency,
@@ -636,6 +647,16 @@ mod tests {
         // Without the import marker, setting a delete policy is a real change.
         let plan = plan_update(&prior, &config(), false);
         assert_eq!(plan.changes.attribute_names(), ["delete_policy"]);
+        // When the location group is sent anyway (here a new URI), binding and
+        // piece_switch_interval go with it and are not adopted; delete_policy still is.
+        let mut moved = config();
+        moved.backup_base_uri = known("file:///elsewhere");
+        let plan = plan_update(&prior, &moved, true);
+        assert_eq!(
+            plan.changes.attribute_names(),
+            ["backup_base_uri", "binding", "piece_switch_interval"]
+        );
+        assert_eq!(plan.adopted, ["delete_policy"]);
         // An import that fills fields and changes another sends the change only.
         let mut changed = config();
         changed.log_archive_concurrency = Field::Known(Number::Int(9));

@@ -5,6 +5,11 @@
 //! cannot read), and an update whose DAG outlived its apply, with the values it sent (design §3,
 //! "Failures after obshell accepted a request"). It is stored in the state file, like the
 //! sensitive `storage_credentials`.
+//!
+//! When that update sent the location, [`SentValues::storage_credentials`] holds the credentials
+//! in clear JSON: the Read that sees the DAG succeed needs them to adopt what obshell now uses
+//! (obshell never returns credentials). The state file holds them in clear anyway, as the
+//! sensitive attribute's value; the resource docs say so. `Debug` never shows them.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +36,15 @@ pub struct PendingUpdate {
     pub dag_id: String,
     /// The values the request carried, in the state's spelling.
     pub sent: SentValues,
+    /// The request stops archive log on every user tenant (it carries the URI or
+    /// `log_archive_concurrency`), so a Read that sees the DAG succeed must say that archive log
+    /// was not reopened.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stops_archive_log: bool,
+    /// The user tenants that were archiving when the apply sent the request; `None` when obshell
+    /// (before 4.3.2) could not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archiving_tenants: Option<Vec<String>>,
 }
 
 /// The state values of the fields an update sent; `None` for fields it did not send.
@@ -218,6 +232,8 @@ mod tests {
                     archive_lag_target: Some("3m".to_owned()),
                     ..SentValues::default()
                 },
+                stops_archive_log: true,
+                archiving_tenants: Some(vec!["t1".to_owned()]),
             }),
         };
         assert_eq!(PrivateState::decode(&state.encode()), state);

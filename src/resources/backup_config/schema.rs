@@ -27,7 +27,7 @@ pub fn backup_config_schema() -> Schema {
             "backup_base_uri",
             Type::String,
             Required,
-            "Where every user tenant archives logs and backs up data: file:///absolute/path (a file system mounted on every node), or oss://bucket/path?host=..., cos://bucket/path?host=...&appid=..., s3://bucket/path?host=...[&s3_region=...]. obshell appends /<cluster_id>/<tenant_id>/clog and /data per tenant. Credentials never go here; use storage_credentials. Setting or changing it stops archive log and cancels running data backups on every tenant.",
+            "Where every user tenant archives logs and backs up data: file:///absolute/path (a file system mounted on every node), or oss://bucket/path?host=..., cos://bucket/path?host=...&appid=..., s3://bucket/path?host=...[&s3_region=...]; the only query parameters obshell keeps are host, delete_mode, appid (cos) and s3_region (s3). obshell appends /<cluster_id>/<tenant_id>/clog and /data per tenant. Credentials never go here; use storage_credentials. Setting or changing it stops archive log and cancels running data backups on every tenant.",
         ),
         Attribute::nested(
             "storage_credentials",

@@ -26,6 +26,17 @@ impl StorageScheme {
         !matches!(self, StorageScheme::File)
     }
 
+    /// The query parameters obshell keeps for this scheme: when it builds each tenant's
+    /// destination it re-emits only these (besides the credentials) and drops every other one.
+    pub fn kept_query_keys(self) -> &'static [&'static str] {
+        match self {
+            StorageScheme::File => &[],
+            StorageScheme::Oss => &["host", "delete_mode"],
+            StorageScheme::Cos => &["host", "appid", "delete_mode"],
+            StorageScheme::S3 => &["host", "s3_region", "delete_mode"],
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             StorageScheme::File => "file://",
@@ -87,6 +98,9 @@ pub enum UriError {
     /// An object-store URI without a bucket.
     #[error("an object-store URI needs a bucket, such as oss://bucket/path?host=...")]
     NoBucket,
+    /// An object-store URI with nothing after the bucket: obshell splits it at the first `/`.
+    #[error("an object-store URI needs a '/' after the bucket, such as oss://bucket/path?host=... or oss://bucket/?host=...; obshell cannot parse oss://bucket?host=...")]
+    NoSlashAfterBucket,
     /// An object-store URI without `host=`.
     #[error("an object-store URI needs the host query parameter, such as ?host=oss-cn-hangzhou.aliyuncs.com")]
     NoHost,
@@ -99,6 +113,22 @@ pub enum UriError {
     /// A malformed query.
     #[error("the URI's query is malformed: write key=value pairs separated by '&'")]
     Query,
+    /// A query parameter obshell drops when it builds the tenants' destinations.
+    #[error("the query parameter {key:?} is not one obshell keeps for {scheme}: it re-emits only {kept} (credentials go in storage_credentials) and drops every other parameter, so the cluster would never show it and every plan would send the URI again")]
+    UnsupportedQuery {
+        /// The parameter's name (never a credential's).
+        key: String,
+        /// The scheme, such as `oss://`.
+        scheme: &'static str,
+        /// The parameters obshell keeps for the scheme.
+        kept: String,
+    },
+    /// A query parameter without a value, which obshell drops.
+    #[error("the query parameter {0:?} has no value: obshell drops empty parameters, so remove it or give it a value")]
+    EmptyQueryValue(String),
+    /// A query parameter given twice; obshell keeps only the first.
+    #[error("the query parameter {0:?} is given more than once: obshell keeps only the first")]
+    DuplicateQuery(String),
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -179,6 +209,25 @@ pub fn parse_backup_base_uri(text: &str) -> Result<StorageUri, UriError> {
         return Err(UriError::CredentialsInUri);
     }
     if uri.scheme.is_object_store() {
+        if uri.path.is_empty() {
+            return Err(UriError::NoSlashAfterBucket);
+        }
+        let kept = uri.scheme.kept_query_keys();
+        for (index, (key, value)) in uri.query.iter().enumerate() {
+            if !kept.contains(&key.as_str()) {
+                return Err(UriError::UnsupportedQuery {
+                    key: key.clone(),
+                    scheme: uri.scheme.prefix(),
+                    kept: kept.join(", "),
+                });
+            }
+            if uri.query[..index].iter().any(|(earlier, _)| earlier == key) {
+                return Err(UriError::DuplicateQuery(key.clone()));
+            }
+            if value.is_empty() && key != "host" && key != "appid" {
+                return Err(UriError::EmptyQueryValue(key.clone()));
+            }
+        }
         if uri.query_value("host").is_none_or(str::is_empty) {
             return Err(UriError::NoHost);
         }
@@ -245,21 +294,25 @@ fn normalised_path(path: &str) -> String {
 }
 
 /// True when two storage URIs name the same place: same scheme and bucket, the same path once
-/// repeated and trailing slashes are ignored, and the same non-secret query parameters in any
-/// order. URIs that do not parse are compared verbatim.
+/// repeated and trailing slashes are ignored, and the same values of the query parameters obshell
+/// keeps for the scheme ([`StorageScheme::kept_query_keys`]: the first value of each, empty
+/// values ignored) in any order. Parameters obshell drops, and credentials, never make two URIs
+/// differ, so a URI in an older state that carries one does not drift for ever. URIs that do not
+/// parse are compared verbatim.
 pub fn uris_equivalent(left: &str, right: &str) -> bool {
     let (Ok(left_uri), Ok(right_uri)) = (parse_shape(left), parse_shape(right)) else {
         return left == right;
     };
     let visible_query = |uri: &StorageUri| {
-        let mut pairs: Vec<(String, String)> = uri
-            .query
+        uri.scheme
+            .kept_query_keys()
             .iter()
-            .filter(|(key, _)| !is_secret_key(key))
-            .cloned()
-            .collect();
-        pairs.sort();
-        pairs
+            .filter_map(|key| {
+                uri.query_value(key)
+                    .filter(|value| !value.is_empty())
+                    .map(|value| (*key, value.to_owned()))
+            })
+            .collect::<Vec<_>>()
     };
     left_uri.scheme == right_uri.scheme
         && left_uri.bucket == right_uri.bucket
@@ -291,7 +344,8 @@ mod tests {
             "oss://bucket/backup?host=oss-cn-hangzhou.aliyuncs.com",
             Ok(()),
         );
-        check_uri("oss://bucket?host=h", Ok(()));
+        check_uri("oss://bucket?host=h", Err(UriError::NoSlashAfterBucket));
+        check_uri("oss://bucket/?host=h", Ok(()));
         check_uri("oss:///backup?host=h", Err(UriError::NoBucket));
         check_uri("oss://bucket/backup", Err(UriError::NoHost));
         check_uri("oss://bucket/backup?host=", Err(UriError::NoHost));
@@ -307,6 +361,43 @@ mod tests {
         check_uri("cos://b/k?host=h", Err(UriError::NoAppId));
         check_uri("cos://b/k?host=h&appid=125", Ok(()));
         check_uri("s3://b/k?host=h&s3_region=us-east-1", Ok(()));
+        check_uri("oss://b/k?host=h&delete_mode=tagging", Ok(()));
+        // obshell re-emits only host, appid (cos), s3_region (s3) and delete_mode.
+        let unsupported = |key: &str, scheme: &'static str, kept: &str| {
+            Err(UriError::UnsupportedQuery {
+                key: key.to_owned(),
+                scheme,
+                kept: kept.to_owned(),
+            })
+        };
+        check_uri(
+            "oss://b/k?host=h&checksum_type=md5",
+            unsupported("checksum_type", "oss://", "host, delete_mode"),
+        );
+        check_uri(
+            "oss://b/k?host=h&appid=1",
+            unsupported("appid", "oss://", "host, delete_mode"),
+        );
+        check_uri(
+            "cos://b/k?host=h&appid=1&s3_region=x",
+            unsupported("s3_region", "cos://", "host, appid, delete_mode"),
+        );
+        check_uri(
+            "s3://b/k?HOST=h",
+            unsupported("HOST", "s3://", "host, s3_region, delete_mode"),
+        );
+        check_uri(
+            "s3://b/k?host=h&s3_region=",
+            Err(UriError::EmptyQueryValue("s3_region".to_owned())),
+        );
+        check_uri(
+            "oss://b/k?host=h&delete_mode=",
+            Err(UriError::EmptyQueryValue("delete_mode".to_owned())),
+        );
+        check_uri(
+            "oss://b/k?host=h&host=i",
+            Err(UriError::DuplicateQuery("host".to_owned())),
+        );
     }
 
     #[test]
@@ -395,6 +486,23 @@ mod tests {
         assert!(!uris_equivalent("oss://b/k?host=h", "oss://c/k?host=h"));
         assert!(!uris_equivalent("oss://b/k?host=h", "s3://b/k?host=h"));
         assert!(!uris_equivalent("oss://b/k?host=h", "oss://b/k?host=h2"));
+        assert!(!uris_equivalent(
+            "s3://b/k?host=h&s3_region=a",
+            "s3://b/k?host=h&s3_region=b"
+        ));
+        // Parameters obshell drops never make a difference.
+        assert!(uris_equivalent(
+            "oss://b/k?host=h&checksum_type=md5",
+            "oss://b/k?host=h"
+        ));
+        assert!(uris_equivalent(
+            "oss://b/k?host=h&delete_mode=",
+            "oss://b/k?host=h"
+        ));
+        assert!(uris_equivalent(
+            "oss://b/k?host=h&appid=1",
+            "oss://b/k?host=h"
+        ));
         assert!(uris_equivalent("not a uri", "not a uri"));
     }
 }
