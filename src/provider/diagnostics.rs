@@ -29,7 +29,9 @@ fn advice(error: &Error, endpoint: &str) -> String {
         Error::DagFailed { dag_id, .. } => format!(
             "Fix the cause the task log names, then apply again. The task can be inspected on obshell as DAG {dag_id} (GET /api/v1/task/dag/{dag_id})."
         ),
-        Error::DagWaitCancelled { dag_id } | Error::DagWaitTimedOut { dag_id, .. } => format!(
+        Error::DagWaitCancelled { dag_id }
+        | Error::DagWaitTimedOut { dag_id, .. }
+        | Error::DagWaitFailed { dag_id, .. } => format!(
             "The provider stopped waiting, but DAG {dag_id} continues on obshell. The next refresh or plan reads its outcome; raise timeouts if the task needs longer."
         ),
         Error::WriteOutcomeUnknown { .. } => "Check obshell's unfinished tasks (GET /api/v1/task/dag/ob/unfinish) before applying again.".to_owned(),

@@ -213,10 +213,36 @@ fn lifecycle(obshell_version: &str) {
             "terraform {{\n  required_providers {{\n    oceanbase = {{ source = \"oceanbase/oceanbase\" }}\n  }}\n}}\n\nprovider \"oceanbase\" {{}}\n\nimport {{\n  to = oceanbase_backup_config.this\n  id = \"{cluster_id}\"\n}}\n"
         ));
         let run = generate_dir.run(&["plan", "-generate-config-out=generated.tf"]);
-        run.expect_code(0);
-        let generated = std::fs::read_to_string(generate_dir.path().join("generated.tf"))
-            .expect("generated.tf was written");
-        assert!(generated.contains("backup_base_uri"), "{generated}");
+        let generated_path = generate_dir.path().join("generated.tf");
+        let generated = std::fs::read_to_string(&generated_path).expect("generated.tf was written");
+        if reads_storage {
+            run.expect_code(0);
+            let uri_line = generated
+                .lines()
+                .find(|line| line.trim_start().starts_with("backup_base_uri "))
+                .unwrap_or_default();
+            assert!(
+                uri_line.ends_with(r#"= "file:///data/backup""#),
+                "{generated}"
+            );
+        } else {
+            // obshell before 4.3.2 cannot report the URI: the generated config leaves it null,
+            // and the plan says to set it instead of failing later at apply.
+            run.expect_code(1).expect_contains("before 4.3.2");
+            assert!(generated.contains("backup_base_uri"), "{generated}");
+            let with_uri = generated
+                .lines()
+                .map(|line| {
+                    if line.trim_start().starts_with("backup_base_uri") {
+                        r#"  backup_base_uri = "file:///data/backup""#.to_owned()
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&generated_path, with_uri).expect("edit generated.tf");
+        }
         generate_dir.run(&["validate"]).expect_code(0);
         generate_dir
             .plan()

@@ -1395,6 +1395,13 @@ async fn a_poll_failure_after_acceptance_says_the_dag_continues_on_obshell() {
         let sentence =
             format!("DAG {held} continues on obshell; the next refresh reads its outcome");
         check_error_containing(&applied.diagnostics, &[&sentence]);
+        let said = applied
+            .diagnostics
+            .0
+            .iter()
+            .map(|d| d.detail.matches("continues on obshell").count())
+            .sum::<usize>();
+        assert_eq!(said, 1, "said more than once: {:?}", applied.diagnostics);
         if is_create {
             check_error_containing(
                 &applied.diagnostics,

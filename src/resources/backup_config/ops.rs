@@ -763,7 +763,12 @@ fn unfinished_error(
             obshell_error(summary, error, endpoint)
         }
         _ => {
-            let cause = capitalised(&error.to_string());
+            // The client's DagWaitFailed already says the DAG continues; say it once, below.
+            let cause = match error {
+                Error::DagWaitFailed { cause, .. } => cause.as_ref(),
+                other => other,
+            };
+            let cause = capitalised(&cause.to_string());
             Diagnostic::error(
                 summary,
                 format!("obshell at {endpoint} accepted the change as DAG {dag_id}, but following it failed: {cause}.\n\nDAG {dag_id} continues on obshell; the next refresh reads its outcome."),
