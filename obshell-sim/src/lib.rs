@@ -1,1 +1,219 @@
-//! obshell-sim: an obshell-compatible HTTP server for tests and demos (see README.md).
+//! obshell-sim: an obshell-compatible HTTP server with an in-memory OceanBase cluster, for tests
+//! and demos (see README.md for the command line and CONTROL.md for the control API).
+//!
+//! It emulates the parts of obshell's API that backup configuration needs (obshell-api.md):
+//! hybrid RSA+AES authentication, the backup-config DAG and its lifecycle, validation with the
+//! emulated version's error codes, per-tenant reads, and fault injection under `/sim/v1`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), obshell_sim::SpawnError> {
+//! let sim = obshell_sim::spawn(obshell_sim::SimConfig::new("root-password")).await?;
+//! println!("obshell at {}", sim.base_url());
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+mod api_error;
+mod backup_param;
+mod control;
+mod crypto;
+mod dag;
+mod duration;
+mod faults;
+mod obshell;
+mod server;
+mod state;
+mod version;
+
+pub use version::{ObshellVersion, VersionParseError};
+
+/// How to start a simulator: the address and the cluster it pretends to be.
+///
+/// Build it with [`SimConfig::new`] and adjust the public fields or the `with_*` methods.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Where to listen; port 0 picks a free port (see [`SimHandle::addr`]).
+    pub listen: SocketAddr,
+    /// The root@sys password that authenticated requests must carry.
+    pub password: String,
+    /// The obshell version to emulate (error shapes, key size, available routes).
+    pub obshell_version: ObshellVersion,
+    /// How many user tenants (`t1`, `t2`, ...) the cluster starts with.
+    pub tenants: usize,
+    /// The cluster name of `GET /api/v1/obcluster/info`.
+    pub cluster_name: String,
+    /// The cluster id, also the first segment of every per-tenant destination.
+    pub cluster_id: i64,
+    /// How long each DAG node runs.
+    pub task_duration: Duration,
+    /// Seed of everything random (the RSA key first), so runs are reproducible.
+    pub seed: u64,
+}
+
+impl SimConfig {
+    /// The defaults of the command line: 127.0.0.1:0, obshell 4.5.0.0, two tenants, cluster
+    /// `obcluster` with id 1726000000, 100 ms per DAG node, seed 1.
+    pub fn new(password: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            password: password.into(),
+            obshell_version: ObshellVersion::new(4, 5, 0, 0),
+            tenants: 2,
+            cluster_name: "obcluster".to_owned(),
+            cluster_id: 1_726_000_000,
+            task_duration: Duration::from_millis(100),
+            seed: 1,
+        }
+    }
+
+    /// Sets the emulated obshell version.
+    pub fn with_obshell_version(mut self, version: ObshellVersion) -> Self {
+        self.obshell_version = version;
+        self
+    }
+
+    /// Sets the number of user tenants.
+    pub fn with_tenants(mut self, tenants: usize) -> Self {
+        self.tenants = tenants;
+        self
+    }
+
+    /// Sets how long each DAG node runs.
+    pub fn with_task_duration(mut self, duration: Duration) -> Self {
+        self.task_duration = duration;
+        self
+    }
+
+    /// Sets the listening address.
+    pub fn with_listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Sets the cluster name and id.
+    pub fn with_cluster(mut self, name: impl Into<String>, id: i64) -> Self {
+        self.cluster_name = name.into();
+        self.cluster_id = id;
+        self
+    }
+
+    /// Sets the seed of the RSA key and every other random choice.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("listen", &self.listen)
+            .field("obshell_version", &self.obshell_version)
+            .field("tenants", &self.tenants)
+            .field("cluster_name", &self.cluster_name)
+            .field("cluster_id", &self.cluster_id)
+            .field("task_duration", &self.task_duration)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address from the configuration.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The emulated version is older than the first obshell with the backup APIs.
+    #[error("obshell {0} has no backup APIs; emulate 4.2.4.0 or newer")]
+    UnsupportedVersion(ObshellVersion),
+}
+
+/// A running simulator. Dropping it stops accepting connections, like [`SimHandle::shutdown`].
+pub struct SimHandle {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    accept_loop: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The bound address (with the real port when the configuration asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, the base URL of the obshell API (`/api/v1/...`) and the control API (`/sim/v1/...`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, closes open connections and waits for the accept loop to end.
+    /// DAGs still running are abandoned.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(accept_loop) = self.accept_loop.take() {
+            let _ = accept_loop.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds `config.listen` and serves obshell's API on the current tokio runtime until shut down.
+///
+/// # Errors
+/// [`SpawnError::Bind`] when the address cannot be bound, [`SpawnError::UnsupportedVersion`] for
+/// a version older than 4.2.4.0.
+pub async fn spawn(config: SimConfig) -> Result<SimHandle, SpawnError> {
+    if config.obshell_version < ObshellVersion::MIN_SUPPORTED {
+        return Err(SpawnError::UnsupportedVersion(config.obshell_version));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| SpawnError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SpawnError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    // Key generation is CPU work; keep it off the async worker.
+    let port = addr.port();
+    let shared = tokio::task::spawn_blocking(move || state::new_shared(config, port))
+        .await
+        .expect("building the initial state does not panic");
+    let (shutdown, receiver) = watch::channel(false);
+    let accept_loop = tokio::spawn(server::accept_loop(listener, shared, receiver));
+    tracing::info!(%addr, "obshell-sim listening");
+    Ok(SimHandle {
+        addr,
+        shutdown,
+        accept_loop: Some(accept_loop),
+    })
+}

@@ -1,3 +1,134 @@
-//! The `obshell-sim` command line.
+//! The `obshell-sim` command line: a thin wrapper around [`obshell_sim::spawn`].
 
-fn main() {}
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use obshell_sim::{ObshellVersion, SimConfig};
+
+/// An obshell-compatible server with an in-memory OceanBase cluster, for tests and demos.
+///
+/// Prints `obshell-sim listening on http://ADDR` as its first stdout line, then serves until
+/// interrupted. Logs go to stderr (RUST_LOG sets the level). The control API is under /sim/v1
+/// (see CONTROL.md).
+#[derive(Debug, Parser)]
+#[command(name = "obshell-sim", version)]
+struct Cli {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:2886")]
+    listen: SocketAddr,
+    /// The root@sys password that clients must send.
+    #[arg(long, default_value = "", hide_default_value = true)]
+    password: String,
+    /// obshell version to emulate: 4.2.4.0..4.3.0.x give legacy integer error codes, 4.3.1+
+    /// errCode strings, 4.3.2+ the storage and archive-task reads, 4.4.2+ a 1024-bit RSA key.
+    #[arg(long, default_value = "4.5.0.0")]
+    obshell_version: ObshellVersion,
+    /// Number of user tenants (t1, t2, ...) at start.
+    #[arg(long, default_value_t = 2)]
+    tenants: usize,
+    /// Cluster name.
+    #[arg(long, default_value = "obcluster")]
+    cluster_name: String,
+    /// Cluster id (the first segment of every per-tenant backup destination).
+    #[arg(long, default_value_t = 1_726_000_000)]
+    cluster_id: i64,
+    /// How long each DAG node runs, e.g. 100ms, 2s, 1m.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    task_duration: Duration,
+    /// Seed for the RSA key and everything else random.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Parses `<integer><ms|s|m>`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 100ms, 2s or 1m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" | "" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("unknown unit in {text:?}: use ms, s or m")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "obshell_sim=info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = SimConfig {
+        listen: cli.listen,
+        password: cli.password,
+        obshell_version: cli.obshell_version,
+        tenants: cli.tenants,
+        cluster_name: cli.cluster_name,
+        cluster_id: cli.cluster_id,
+        task_duration: cli.task_duration,
+        seed: cli.seed,
+    };
+    let sim = match obshell_sim::spawn(config).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("obshell-sim: {message}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    #[allow(clippy::print_stdout)] // The address line is the command's output; scripts read it.
+    {
+        use std::io::Write as _;
+        println!("obshell-sim listening on {}", sim.base_url());
+        let _ = std::io::stdout().flush();
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    sim.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+}

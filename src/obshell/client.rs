@@ -562,6 +562,7 @@ impl Client {
         let mut clock_synced = false;
         loop {
             let key = self.public_key().await?;
+            let offset_used_ms = self.inner.clock_offset_ms.load(Ordering::Relaxed);
             let result = self.send_once(call, Some(&key)).await;
             let Err(error) = &result else { return result };
             let err_code = error.err_code();
@@ -582,7 +583,7 @@ impl Client {
                 && !clock_synced
             {
                 clock_synced = true;
-                let moved_ms = self.sync_clock().await?;
+                let moved_ms = self.sync_clock().await? - offset_used_ms;
                 // A legacy 401 does not say why; only a clock that was really off justifies a retry.
                 if err_code == Some("Security.Authentication.Expired") || moved_ms.abs() > 5_000 {
                     continue;
@@ -614,13 +615,12 @@ impl Client {
         }
     }
 
-    /// `GET /api/v1/time`: sets the clock offset from the server's time; returns how far it moved.
+    /// `GET /api/v1/time`: sets the clock offset from the server's time and returns it.
     async fn sync_clock(&self) -> Result<i64, Error> {
         let call = Call {
             authenticated: false,
             ..Call::get("/api/v1/time")
         };
-        let before = self.inner.clock_offset_ms.load(Ordering::Relaxed);
         let sent_ms = now_unix_ms();
         let text: String = self.run_plain(&call).await?;
         let received_ms = now_unix_ms();
@@ -632,7 +632,7 @@ impl Client {
         let offset = system_time_ms(server) - (sent_ms + received_ms) / 2;
         self.inner.clock_offset_ms.store(offset, Ordering::Relaxed);
         tracing::debug!(offset_ms = offset, "took obshell's clock from /api/v1/time");
-        Ok(offset - before)
+        Ok(offset)
     }
 
     /// The server's current time in Unix milliseconds, as far as this client knows the offset.
@@ -794,22 +794,20 @@ impl Client {
         let info = self.agent_info().await?;
         let mut lookups = 0;
         loop {
-            let mut candidates = self
-                .started_candidates(
-                    "/api/v1/task/dag/ob/unfinish?show_details=false",
-                    dag_name,
-                    earliest_ms,
-                )
-                .await?;
-            if candidates.is_empty() && info.version.lists_all_dags() {
-                candidates = self
-                    .started_candidates(
-                        "/api/v1/task/dags/ob?show_details=false",
-                        dag_name,
-                        earliest_ms,
-                    )
-                    .await?;
-            }
+            let lookup = self.lookup_started_dags(&info, dag_name, earliest_ms).await;
+            let mut candidates = match lookup {
+                Ok(candidates) => candidates,
+                Err(lookup_error) => {
+                    return Err(Error::WriteOutcomeUnknown {
+                        method: call.method.to_string(),
+                        path: call.path().to_owned(),
+                        cause: cause.to_string(),
+                        finding: format!(
+                            "looking for the dag it may have started failed: {lookup_error}"
+                        ),
+                    })
+                }
+            };
             match candidates.len() {
                 1 => {
                     let dag = candidates.remove(0);
@@ -847,6 +845,38 @@ impl Client {
                     });
                 }
             }
+        }
+    }
+
+    /// The DAGs named `dag_name` that started at or after `earliest_ms` (server time): unfinished
+    /// ones first, then (obshell ≥ 4.3.0) finished ones too, as one may have ended already.
+    async fn lookup_started_dags(
+        &self,
+        info: &AgentInfo,
+        dag_name: &str,
+        earliest_ms: i64,
+    ) -> Result<Vec<Dag>, Error> {
+        let unfinished = self
+            .started_candidates(
+                "/api/v1/task/dag/ob/unfinish?show_details=false",
+                dag_name,
+                earliest_ms,
+            )
+            .await?;
+        if !unfinished.is_empty() || !info.version.lists_all_dags() {
+            return Ok(unfinished);
+        }
+        match self
+            .started_candidates(
+                "/api/v1/task/dags/ob?show_details=false",
+                dag_name,
+                earliest_ms,
+            )
+            .await
+        {
+            // An agent without the full list still answered the unfinished one.
+            Err(Error::Api { status: 404, .. }) => Ok(unfinished),
+            other => other,
         }
     }
 

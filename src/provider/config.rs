@@ -332,6 +332,22 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
+    fn every_provider_attribute_is_described() {
+        for attribute in provider_schema().block.attributes {
+            assert!(!attribute.description.is_empty(), "{}", attribute.name);
+        }
+        let schema = provider_schema();
+        assert!(schema
+            .block
+            .attribute("password")
+            .is_some_and(|a| a.sensitive));
+        assert!(schema
+            .block
+            .attribute("client_key")
+            .is_some_and(|a| a.sensitive));
+    }
+
+    #[test]
     fn endpoints() {
         let ok = [
             ("http://10.0.0.1:2886", "http://10.0.0.1:2886"),

@@ -3,12 +3,14 @@
 //! request to the resource in [`crate::resources`]; it speaks neither gRPC nor HTTP.
 
 pub mod config;
+pub mod diagnostics;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::resources::backup_config::ops::{self, Session};
 use crate::resources::backup_config::{schema::backup_config_schema, validate_config_value};
 use crate::resources::BACKUP_CONFIG_TYPE;
 use crate::tf::{
@@ -30,14 +32,38 @@ pub struct Provider {
 
 /// What ConfigureProvider established.
 struct Configured {
-    /// The validated configuration; `None` when a value was unknown at configure time.
-    #[allow(
-        dead_code,
-        reason = "read by the operations once the obshell client is merged"
-    )]
-    config: Option<ProviderConfig>,
+    /// The client and cancellation token; `None` when a value was unknown at configure time.
+    session: Option<Session>,
     /// Cancelled by StopProvider; every wait of this configuration watches it.
     cancel: CancellationToken,
+}
+
+/// Builds the obshell client for a configuration. No network call is made.
+fn build_session(
+    config: &ProviderConfig,
+    cancel: &CancellationToken,
+) -> Result<Session, Diagnostics> {
+    let mut builder = crate::obshell::Client::builder(config.base_url.clone())
+        .password(crate::obshell::Password::new(config.password.clone()))
+        .request_timeout(config.request_timeout);
+    if let Some(pem) = &config.ca_certificate_pem {
+        builder = builder.ca_certificate_pem(pem.clone().into_bytes());
+    }
+    if let Some((certificate, key)) = &config.client_identity_pem {
+        builder =
+            builder.client_identity_pem(certificate.clone().into_bytes(), key.clone().into_bytes());
+    }
+    let client = builder.build().map_err(|error| {
+        Diagnostics::from(Diagnostic::error(
+            "Invalid provider configuration",
+            format!("The obshell client for {} cannot be built: {error}. Check ca_certificate, client_certificate and client_key.", config.base_url),
+        ))
+    })?;
+    Ok(Session {
+        client,
+        cancel: cancel.clone(),
+        endpoint: config.base_url.clone(),
+    })
 }
 
 impl Provider {
@@ -60,14 +86,6 @@ impl Provider {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
-}
-
-// Interim until the obshell client is merged: the operations that talk to obshell refuse.
-fn not_wired() -> Diagnostics {
-    Diagnostics::from(Diagnostic::error(
-        "Operation not available in this build",
-        "This build of the provider cannot talk to obshell yet.",
-    ))
 }
 
 fn unknown_type(type_name: &str) -> Diagnostics {
@@ -101,10 +119,15 @@ impl ProviderHandler for Provider {
             endpoint = config.as_ref().map(|c| c.base_url.as_str()).unwrap_or("<unknown>"),
             "provider configured"
         );
-        let configured = Arc::new(Configured {
-            config,
-            cancel: CancellationToken::new(),
-        });
+        let cancel = CancellationToken::new();
+        let session = match &config {
+            Some(config) => match build_session(config, &cancel) {
+                Ok(session) => Some(session),
+                Err(diagnostics) => return diagnostics,
+            },
+            None => None,
+        };
+        let configured = Arc::new(Configured { session, cancel });
         match self.configured.write() {
             Ok(mut guard) => *guard = Some(configured),
             Err(poisoned) => *poisoned.into_inner() = Some(configured),
@@ -142,35 +165,67 @@ impl ProviderHandler for Provider {
     }
 
     async fn read_resource(&self, request: ReadRequest) -> ReadResponse {
-        ReadResponse {
-            new_state: request.current_state,
-            private: request.private,
-            diagnostics: not_wired(),
+        if request.type_name != BACKUP_CONFIG_TYPE {
+            return ReadResponse {
+                new_state: request.current_state,
+                private: request.private,
+                diagnostics: unknown_type(&request.type_name),
+            };
         }
+        let configured = self.configured();
+        ops::read(
+            configured.as_ref().and_then(|c| c.session.as_ref()),
+            request,
+        )
+        .await
     }
 
     async fn plan_resource_change(&self, request: PlanRequest) -> PlanResponse {
-        PlanResponse {
-            planned_state: request.proposed_new_state,
-            requires_replace: Vec::new(),
-            planned_private: request.prior_private,
-            diagnostics: not_wired(),
+        if request.type_name != BACKUP_CONFIG_TYPE {
+            return PlanResponse {
+                planned_state: request.proposed_new_state,
+                requires_replace: Vec::new(),
+                planned_private: request.prior_private,
+                diagnostics: unknown_type(&request.type_name),
+            };
         }
+        let configured = self.configured();
+        ops::plan(
+            configured.as_ref().and_then(|c| c.session.as_ref()),
+            request,
+        )
+        .await
     }
 
     async fn apply_resource_change(&self, request: ApplyRequest) -> ApplyResponse {
-        ApplyResponse {
-            new_state: request.prior_state,
-            private: request.planned_private,
-            diagnostics: not_wired(),
+        if request.type_name != BACKUP_CONFIG_TYPE {
+            return ApplyResponse {
+                new_state: request.prior_state,
+                private: request.planned_private,
+                diagnostics: unknown_type(&request.type_name),
+            };
         }
+        let configured = self.configured();
+        ops::apply(
+            configured.as_ref().and_then(|c| c.session.as_ref()),
+            request,
+        )
+        .await
     }
 
-    async fn import_resource_state(&self, _request: ImportRequest) -> ImportResponse {
-        ImportResponse {
-            imported: Vec::new(),
-            diagnostics: not_wired(),
+    async fn import_resource_state(&self, request: ImportRequest) -> ImportResponse {
+        if request.type_name != BACKUP_CONFIG_TYPE {
+            return ImportResponse {
+                imported: Vec::new(),
+                diagnostics: unknown_type(&request.type_name),
+            };
         }
+        let configured = self.configured();
+        ops::import(
+            configured.as_ref().and_then(|c| c.session.as_ref()),
+            request,
+        )
+        .await
     }
 
     async fn read_data_source(&self, request: ReadDataSourceRequest) -> ReadDataSourceResponse {

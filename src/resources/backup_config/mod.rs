@@ -4,8 +4,10 @@
 
 pub mod duration;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod private;
+pub mod read;
 pub mod schema;
 pub mod uri;
 pub mod validate;

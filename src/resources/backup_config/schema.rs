@@ -39,9 +39,8 @@ pub fn backup_config_schema() -> Schema {
                     .sensitive(),
             ],
             Optional,
-            "Credentials for oss://, cos:// and s3:// storage, merged into the URI sent to obshell. obshell never returns them, so they are not checked against the cluster. Required whenever backup_base_uri is sent to an object store.",
-        )
-        .sensitive(),
+            "Credentials for oss://, cos:// and s3:// storage, merged into the URI sent to obshell. obshell never returns them, so they are not checked against the cluster. Required whenever backup_base_uri is sent to an object store. Both values are sensitive.",
+        ),
         Attribute::new(
             "log_archive_concurrency",
             Type::Number,
@@ -215,13 +214,17 @@ mod tests {
         assert_eq!(presence("delete_policy"), Presence::Optional);
         assert_eq!(presence("id"), Presence::Computed);
         assert_eq!(presence("tenants"), Presence::Computed);
-        assert!(
-            schema
-                .block
-                .attribute("storage_credentials")
-                .expect("credentials")
-                .sensitive
-        );
+        // The values are sensitive; the object itself is not, so that `plan
+        // -generate-config-out` writes `storage_credentials = null` (a sensitive nested object is
+        // written as `{}`, which fails validation).
+        let credentials = schema
+            .block
+            .attribute("storage_credentials")
+            .expect("credentials");
+        let AttributeKind::Nested { attributes, .. } = &credentials.kind else {
+            panic!("storage_credentials is a nested attribute")
+        };
+        assert!(attributes.iter().all(|attribute| attribute.sensitive));
         assert!(
             !schema
                 .block

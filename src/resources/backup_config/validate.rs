@@ -74,7 +74,7 @@ pub fn validate_backup_config(config: &BackupConfigModel) -> Diagnostics {
                 // Never repeat the value: it is a secret.
                 diagnostics.push(invalid(
                     AttributePath::root("storage_credentials").attribute(name),
-                    format!("{name} must be non-empty and contain no quote, whitespace, '&', '?', '=' or '#', because obshell puts it into the storage URI and into SQL."),
+                    format!("{name} must be non-empty and contain no quote, whitespace, '&', '?' or '#', because obshell puts it into the storage URI and into SQL."),
                 ));
             }
         }

@@ -1,0 +1,282 @@
+//! The out-of-band control API under `/sim/v1` (see CONTROL.md): state, tenants, faults,
+//! holds, key rotation, the clock and the request log. Plain JSON, no auth, no faults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::crypto;
+use crate::dag;
+use crate::faults::{count, DagFault, HttpFault};
+use crate::state::{ArchiveDest, Shared};
+
+/// A control answer: HTTP status and JSON body.
+pub(crate) type ControlReply = (u16, Value);
+
+fn error(status: u16, message: impl Into<String>) -> ControlReply {
+    (status, json!({ "error": message.into() }))
+}
+
+const TENANT_STATUSES: [&str; 4] = ["NORMAL", "CREATING", "RESTORE", "DROPPING"];
+const ARCHIVE_STATUSES: [&str; 9] = [
+    "",
+    "DOING",
+    "STOP",
+    "SUSPEND",
+    "INTERRUPTED",
+    "PREPARE",
+    "BEGINNING",
+    "STOPPING",
+    "SUSPENDING",
+];
+
+/// Handles one `/sim/v1/...` request.
+pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> ControlReply {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(e) => return error(400, format!("request body is not JSON: {e}")),
+        }
+    };
+    let Some(rest) = path.strip_prefix("/sim/v1/") else {
+        return error(404, format!("no control route {method} {path}"));
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["state"]) => (200, shared.lock().to_control_json()),
+        ("POST", ["reset"]) => {
+            let mut state = shared.lock();
+            state.reset_cluster(&shared.config);
+            drop(state);
+            shared.wakeup.notify_waiters();
+            (200, json!({}))
+        }
+        ("POST", ["tenants"]) => add_tenant(shared, &body),
+        ("DELETE", ["tenants", name]) => {
+            let mut state = shared.lock();
+            let before = state.tenants.len();
+            state.tenants.retain(|t| t.name != *name);
+            if state.tenants.len() == before {
+                return error(404, format!("no user tenant {name}"));
+            }
+            (200, json!({}))
+        }
+        ("PATCH", ["tenants", name]) => patch_tenant(shared, name, &body),
+        ("PATCH", ["config"]) => {
+            let Some(ms) = body.get("task_duration_ms").and_then(Value::as_u64) else {
+                return error(400, "\"task_duration_ms\" must be a non-negative integer");
+            };
+            shared.lock().task_duration = Duration::from_millis(ms);
+            (200, json!({}))
+        }
+        ("POST", ["faults", "http"]) => match HttpFault::from_json(&body) {
+            Ok(fault) => {
+                shared.lock().http_faults.push(fault);
+                (200, json!({}))
+            }
+            Err(message) => error(400, message),
+        },
+        ("POST", ["faults", "dag"]) => match DagFault::from_json(&body) {
+            Ok((fault, n)) => {
+                let mut state = shared.lock();
+                for _ in 0..n {
+                    state.dag_faults.push_back(fault.clone());
+                }
+                (200, json!({}))
+            }
+            Err(message) => error(400, message),
+        },
+        ("POST", ["faults", "hold"]) => match count(&body) {
+            Ok(n) => {
+                shared.lock().hold_count += n;
+                (200, json!({}))
+            }
+            Err(message) => error(400, message),
+        },
+        ("DELETE", ["faults"]) => {
+            let mut state = shared.lock();
+            state.http_faults.clear();
+            state.dag_faults.clear();
+            state.hold_count = 0;
+            (200, json!({}))
+        }
+        ("POST", ["dags", "hold-running"]) => {
+            let name = match body.get("name") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(name)) => Some(name.clone()),
+                Some(_) => return error(400, "\"name\" must be a string"),
+            };
+            let mut state = shared.lock();
+            let config = crate::backup_param::validate(
+                state.version,
+                crate::backup_param::ConfigMethod::Patch,
+                crate::backup_param::BackupConfigParam::default(),
+                true,
+            )
+            .expect("an empty PATCH always validates");
+            let dag_id = dag::create_backup_config_dag(&mut state, config, json!({}), name, true);
+            let dag = state
+                .dag_mut(dag_id)
+                .expect("just created")
+                .to_json(true, shared.port);
+            drop(state);
+            dag::spawn_run(shared.clone(), dag_id);
+            (200, dag)
+        }
+        ("POST", ["dags", id, "release"]) => {
+            let dag_id = id.strip_prefix('1').and_then(|d| d.parse::<i64>().ok());
+            let mut state = shared.lock();
+            let Some(dag) = dag_id.and_then(|d| state.dag_mut(d)) else {
+                return error(
+                    404,
+                    format!("no DAG with id {id} (use the DAG's generic \"id\")"),
+                );
+            };
+            dag.held = false;
+            let reply = dag.to_json(true, shared.port);
+            drop(state);
+            shared.wakeup.notify_waiters();
+            (200, reply)
+        }
+        ("POST", ["rotate-key"]) => {
+            let mut state = shared.lock();
+            let bits = state.version.rsa_bits();
+            let key = crypto::generate_key(&mut state.rng, bits);
+            state.key = key;
+            (200, json!({}))
+        }
+        ("POST", ["clock"]) => {
+            let Some(offset) = body.get("offset_seconds").and_then(Value::as_i64) else {
+                return error(400, "\"offset_seconds\" must be an integer");
+            };
+            shared.lock().clock_offset_seconds = offset;
+            (200, json!({}))
+        }
+        ("GET", ["requests"]) => (200, Value::Array(shared.lock().requests.clone())),
+        ("DELETE", ["requests"]) => {
+            shared.lock().requests.clear();
+            (200, json!({}))
+        }
+        _ => error(404, format!("no control route {method} {path}")),
+    }
+}
+
+fn add_tenant(shared: &Shared, body: &Value) -> ControlReply {
+    let Some(name) = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    else {
+        return error(400, "\"name\" is required");
+    };
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("NORMAL");
+    if !TENANT_STATUSES.contains(&status) {
+        return error(400, format!("unknown tenant status {status:?}"));
+    }
+    let mut state = shared.lock();
+    if name == "sys" || state.tenant(name).is_some() {
+        return error(409, format!("tenant {name} exists"));
+    }
+    let tenant = state.add_tenant(name, status).to_control_json();
+    (200, tenant)
+}
+
+fn patch_tenant(shared: &Shared, name: &str, body: &Value) -> ControlReply {
+    let mut state = shared.lock();
+    let Some(tenant) = state.tenant_mut(name) else {
+        return error(404, format!("no user tenant {name}"));
+    };
+    // Check everything before changing anything.
+    let status = match body.get("status") {
+        None => None,
+        Some(Value::String(s)) if TENANT_STATUSES.contains(&s.as_str()) => Some(s.clone()),
+        Some(other) => return error(400, format!("unknown tenant status {other}")),
+    };
+    let mut parameters = Vec::new();
+    match body.get("parameters") {
+        None => {}
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => {
+                        return error(400, format!("parameter {key} must be a string or a number"))
+                    }
+                };
+                parameters.push((key.to_lowercase(), text));
+            }
+        }
+        Some(_) => return error(400, "\"parameters\" must be an object"),
+    }
+    let archive_log_status = match body.get("archive_log_status") {
+        None => None,
+        Some(Value::String(s)) if ARCHIVE_STATUSES.contains(&s.as_str()) => Some(s.clone()),
+        Some(other) => return error(400, format!("unknown archive log status {other}")),
+    };
+    let archive_dest = match body.get("archive_dest") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::Object(dest)) => {
+            let field = |key: &str, default: &str| {
+                dest.get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or(default)
+                    .to_owned()
+            };
+            let Some(path) = dest.get("path").and_then(Value::as_str) else {
+                return error(400, "\"archive_dest.path\" is required");
+            };
+            Some(Some(ArchiveDest {
+                path: path.to_owned(),
+                binding: field("binding", "OPTIONAL"),
+                piece_switch_interval: field("piece_switch_interval", "1d"),
+                state: field("state", "ENABLE"),
+            }))
+        }
+        Some(_) => return error(400, "\"archive_dest\" must be an object or null"),
+    };
+    let data_dest = match body.get("data_dest") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return error(400, "\"data_dest\" must be a string"),
+    };
+    let delete_policy = match body.get("delete_policy") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::Object(p)) => Some(Some((
+            p.get("policy")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned(),
+            p.get("recovery_window")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        ))),
+        Some(_) => return error(400, "\"delete_policy\" must be an object or null"),
+    };
+    if let Some(status) = status {
+        tenant.status = status;
+    }
+    tenant.parameters.extend(parameters);
+    if let Some(status) = archive_log_status {
+        tenant.archive_log_status = status;
+    }
+    if let Some(dest) = archive_dest {
+        tenant.archive_dest = dest;
+    }
+    if let Some(dest) = data_dest {
+        tenant.data_dest = dest;
+    }
+    if let Some(policy) = delete_policy {
+        tenant.delete_policy = policy;
+    }
+    (200, tenant.to_control_json())
+}

@@ -1,0 +1,696 @@
+//! The DAG engine: creating the backup DAGs, running their nodes on tokio tasks with the
+//! configured duration, applying their effects to the tenants, and the four operators.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::api_error::{ApiError, Era};
+use crate::backup_param::{
+    oceanbase_accepts_lag_target, oceanbase_accepts_recovery_window, parse_storage_uri, ValidConfig,
+};
+use crate::state::{ArchiveDest, BackupTask, Dag, DagKind, Node, Shared, State, SubTask};
+
+/// Node 1 of the backup-config DAG.
+pub(crate) const CHECK_NODE: &str = "Check backup config";
+/// Node 2 of the backup-config DAG.
+pub(crate) const SET_NODE: &str = "Set backup config";
+/// The cluster backup-config DAG's name.
+pub(crate) const BACKUP_CONFIG_DAG: &str = "Set obcluster backup config";
+
+/// Nodes of the start-backup DAG, in order.
+const BACKUP_NODES: [&str; 4] = [
+    "Check backup dest",
+    "Open archive log",
+    "Start backup",
+    "Wait backup finished",
+];
+
+/// Why a node failed: the error code and the wrap chain of each era.
+struct NodeFailure {
+    code: String,
+    chain: String,
+    legacy_chain: String,
+}
+
+impl NodeFailure {
+    fn mysql(context: &str, driver_text: &str) -> Self {
+        Self {
+            code: "MySQL.Error".to_owned(),
+            chain: format!("MySQL error: {context}: {driver_text}"),
+            legacy_chain: format!("{context}: {driver_text}"),
+        }
+    }
+}
+
+fn new_node(state: &mut State, name: &'static str, can_rollback: bool) -> Node {
+    let node_id = state.next_node_id;
+    state.next_node_id += 1;
+    let task_id = state.next_task_id;
+    state.next_task_id += 1;
+    Node {
+        node_id,
+        name,
+        state: "PENDING",
+        operator: "RUN",
+        start_time: None,
+        end_time: None,
+        can_rollback,
+        sub_tasks: vec![SubTask {
+            task_id,
+            name,
+            state: "PENDING",
+            operator: "RUN",
+            start_time: None,
+            end_time: None,
+            execute_times: 0,
+            logs: Vec::new(),
+        }],
+    }
+}
+
+fn push_dag(
+    state: &mut State,
+    name: String,
+    kind: DagKind,
+    nodes: Vec<Node>,
+    request: Value,
+) -> i64 {
+    let dag_id = state.next_dag_id;
+    state.next_dag_id += 1;
+    state.dags.push(Dag {
+        dag_id,
+        name,
+        kind,
+        state: "READY",
+        operator: "RUN",
+        stage: 1,
+        start_time: None,
+        end_time: None,
+        nodes,
+        request,
+        generation: 0,
+        held: false,
+        fault: None,
+    });
+    dag_id
+}
+
+/// Creates a "Set obcluster backup config" DAG (READY/RUN, stage 1 of 2), consuming the next
+/// injected DAG fault and hold. `name` overrides the DAG name (for control-started DAGs).
+pub(crate) fn create_backup_config_dag(
+    state: &mut State,
+    config: ValidConfig,
+    request: Value,
+    name: Option<String>,
+    held: bool,
+) -> i64 {
+    let nodes = vec![
+        new_node(state, CHECK_NODE, true),
+        new_node(state, SET_NODE, false),
+    ];
+    // A control-started (held) DAG does not consume the faults meant for the clients' DAGs.
+    let (fault, held) = if held {
+        (None, true)
+    } else {
+        let take_hold = state.hold_count > 0;
+        state.hold_count = state.hold_count.saturating_sub(1);
+        (state.dag_faults.pop_front(), take_hold)
+    };
+    let name = name.unwrap_or_else(|| BACKUP_CONFIG_DAG.to_owned());
+    let dag_id = push_dag(
+        state,
+        name,
+        DagKind::BackupConfig(Box::new(config)),
+        nodes,
+        request,
+    );
+    let dag = state.dag_mut(dag_id).expect("just created");
+    dag.fault = fault;
+    dag.held = held;
+    dag_id
+}
+
+/// Creates a start-backup DAG for `mode` ("full" or "incremental").
+pub(crate) fn create_start_backup_dag(state: &mut State, mode: &str, request: Value) -> i64 {
+    let nodes = BACKUP_NODES
+        .iter()
+        .map(|name| new_node(state, name, false))
+        .collect();
+    let name = if mode == "full" {
+        "Obcluster start full backup"
+    } else {
+        "Obcluster start increment backup"
+    };
+    push_dag(state, name.to_owned(), DagKind::StartBackup, nodes, request)
+}
+
+/// Starts (or resumes, after RETRY/ROLLBACK) the DAG on a tokio task.
+pub(crate) fn spawn_run(shared: Arc<Shared>, dag_id: i64) {
+    let generation = match shared.lock().dag_mut(dag_id) {
+        Some(dag) => dag.generation,
+        None => return,
+    };
+    tokio::spawn(run(shared, dag_id, generation));
+}
+
+/// Runs `f` on the DAG if it still has `generation`; `None` when an operator or reset took over.
+fn with_dag<T>(
+    shared: &Shared,
+    dag_id: i64,
+    generation: u64,
+    f: impl FnOnce(&mut State, usize) -> T,
+) -> Option<T> {
+    let mut state = shared.lock();
+    let index = state
+        .dags
+        .iter()
+        .position(|d| d.dag_id == dag_id && d.generation == generation)?;
+    Some(f(&mut state, index))
+}
+
+async fn run(shared: Arc<Shared>, dag_id: i64, generation: u64) {
+    let rolling_back = with_dag(&shared, dag_id, generation, |state, index| {
+        let now = state.now();
+        let dag = &mut state.dags[index];
+        dag.state = "RUNNING";
+        dag.start_time.get_or_insert(now);
+        dag.operator == "ROLLBACK"
+    });
+    match rolling_back {
+        None => return,
+        Some(true) => return roll_back(shared, dag_id, generation).await,
+        Some(false) => {}
+    }
+    loop {
+        let Some(duration) = with_dag(&shared, dag_id, generation, |state, index| {
+            let now = state.now();
+            let duration = state.task_duration;
+            let dag = &mut state.dags[index];
+            let node = &mut dag.nodes[dag.stage - 1];
+            node.state = "RUNNING";
+            node.start_time = Some(now);
+            node.end_time = None;
+            for task in &mut node.sub_tasks {
+                task.state = "RUNNING";
+                task.start_time = Some(now);
+                task.end_time = None;
+                task.execute_times += 1;
+                task.logs.push(format!("{} started", node.name));
+            }
+            duration
+        }) else {
+            return;
+        };
+        tokio::time::sleep(duration).await;
+        // A held DAG waits in its last node until released (or cancelled, or reset).
+        loop {
+            let woken = shared.wakeup.notified();
+            let waiting = with_dag(&shared, dag_id, generation, |state, index| {
+                let dag = &state.dags[index];
+                dag.held && dag.stage == dag.nodes.len()
+            });
+            match waiting {
+                None => return,
+                Some(false) => break,
+                Some(true) => woken.await,
+            }
+        }
+        let finished = with_dag(&shared, dag_id, generation, finish_node);
+        if finished != Some(false) {
+            return;
+        }
+    }
+}
+
+/// Executes the current node's effect and records the outcome; true when the DAG finished.
+fn finish_node(state: &mut State, index: usize) -> bool {
+    let now = state.now();
+    let legacy = state.version.legacy_errors();
+    let node_name = state.dags[index].nodes[state.dags[index].stage - 1].name;
+    let injected = state.dags[index]
+        .fault
+        .as_ref()
+        .filter(|f| f.node == node_name)
+        .cloned();
+    let result = match injected {
+        Some(fault) => {
+            state.dags[index].fault = None;
+            Err(NodeFailure {
+                code: fault.code,
+                chain: fault.message.clone(),
+                legacy_chain: fault.message,
+            })
+        }
+        None => {
+            let kind = state.dags[index].kind.clone();
+            let agent = "127.0.0.1".to_owned();
+            match kind {
+                DagKind::BackupConfig(config) if node_name == CHECK_NODE => {
+                    check_backup_config(state, &config, &agent)
+                }
+                DagKind::BackupConfig(config) => set_backup_config(state, &config),
+                DagKind::StartBackup => start_backup_step(state, node_name, now),
+            }
+        }
+    };
+    let dag = &mut state.dags[index];
+    let stage = dag.stage;
+    let last = stage == dag.nodes.len();
+    let node = &mut dag.nodes[stage - 1];
+    node.end_time = Some(now);
+    match result {
+        Ok(logs) => {
+            node.state = "SUCCEED";
+            for task in &mut node.sub_tasks {
+                task.logs.extend(logs.iter().cloned());
+                task.state = "SUCCEED";
+                task.end_time = Some(now);
+            }
+            if last {
+                dag.state = "SUCCEED";
+                dag.end_time = Some(now);
+                true
+            } else {
+                dag.stage += 1;
+                false
+            }
+        }
+        Err(failure) => {
+            let line = if legacy {
+                format!("ERROR: {}", failure.legacy_chain)
+            } else {
+                format!("ERROR: [{}]: {}", failure.code, failure.chain)
+            };
+            node.state = "FAILED";
+            for task in &mut node.sub_tasks {
+                task.logs.push(line.clone());
+                task.state = "FAILED";
+                task.end_time = Some(now);
+            }
+            dag.state = "FAILED";
+            dag.end_time = Some(now);
+            true
+        }
+    }
+}
+
+/// Node 1: obshell parses each destination and writes a test file or object on every agent.
+fn check_backup_config(
+    state: &mut State,
+    config: &ValidConfig,
+    agent: &str,
+) -> Result<Vec<String>, NodeFailure> {
+    let Some(base) = &config.base_uri else {
+        return Ok(vec!["No backup destination to check".to_owned()]);
+    };
+    let mut logs = Vec::new();
+    for tenant in &state.tenants {
+        for (what, dir) in [("archive", "clog"), ("data", "data")] {
+            let uri = match parse_storage_uri(base) {
+                Ok(uri) => uri,
+                Err(text) => {
+                    let context = format!("check {what} path: get {what} storage interface");
+                    return Err(NodeFailure {
+                        code: "OB.Storage.URI.Invalid".to_owned(),
+                        chain: format!("{context}: Invalid storage URI: {text}"),
+                        legacy_chain: format!("{context}: {text}"),
+                    });
+                }
+            };
+            let dest = uri.join(&format!("{}/{}/{dir}", state.cluster_id, tenant.id));
+            let shown = parse_storage_uri(&dest)
+                .map(|u| u.without_secrets())
+                .unwrap_or_default();
+            logs.push(format!(
+                "Check {what} path '{shown}' of {}({}) on {agent}",
+                tenant.name, tenant.id
+            ));
+        }
+    }
+    Ok(logs)
+}
+
+fn close_archive_log(tenant: &mut crate::state::Tenant, logs: &mut Vec<String>) {
+    if tenant.archive_log_open() {
+        logs.push(format!(
+            "Close archive log for {}({})",
+            tenant.name, tenant.id
+        ));
+        tenant.archive_log_status = "STOP".to_owned();
+    }
+}
+
+/// Node 2: the SQL steps of obshell-api.md §3.1, step by step over every user tenant.
+fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<String>, NodeFailure> {
+    let param = &config.param;
+    let cluster_id = state.cluster_id;
+    let mut logs = vec![format!(
+        "Set backup config for {} tenant(s)",
+        state.tenants.len()
+    )];
+    let base = config
+        .base_uri
+        .as_deref()
+        .and_then(|b| parse_storage_uri(b).ok());
+    // Running data backups are cancelled when the data destination changes.
+    if base.is_some() {
+        let ids: Vec<i64> = state.tenants.iter().map(|t| t.id).collect();
+        for task in state
+            .backup_tasks
+            .iter_mut()
+            .filter(|t| t.status == "DOING" && ids.contains(&t.tenant_id))
+        {
+            task.status = "CANCELED".to_owned();
+        }
+    }
+    let tenants = &mut state.tenants;
+    if let Some(concurrency) = param.log_archive_concurrency {
+        for tenant in tenants.iter_mut() {
+            close_archive_log(tenant, &mut logs);
+            logs.push(format!(
+                "Set log archive concurrency for {}({})",
+                tenant.name, tenant.id
+            ));
+            tenant
+                .parameters
+                .insert("log_archive_concurrency".into(), concurrency.to_string());
+        }
+    }
+    if let Some(base) = &base {
+        for tenant in tenants.iter_mut() {
+            close_archive_log(tenant, &mut logs);
+            let path = base.join(&format!("{cluster_id}/{}/clog", tenant.id));
+            logs.push(format!(
+                "Set log archive dest for {}({})",
+                tenant.name, tenant.id
+            ));
+            let shown = parse_storage_uri(&path)
+                .map(|u| u.without_secrets())
+                .unwrap_or_default();
+            logs.push(format!("URI is '{shown}'"));
+            // LOG_ARCHIVE_DEST is not incremental: what is not sent falls back to the defaults.
+            tenant.archive_dest = Some(ArchiveDest {
+                path,
+                binding: param
+                    .binding
+                    .clone()
+                    .unwrap_or_else(|| "OPTIONAL".to_owned()),
+                piece_switch_interval: param
+                    .piece_switch_interval
+                    .clone()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "1d".to_owned()),
+                state: "ENABLE".to_owned(),
+            });
+        }
+    }
+    if let Some(lag) = param.archive_lag_target.as_deref() {
+        for tenant in tenants.iter_mut() {
+            let context = format!("set archive lag target for {}({})", tenant.name, tenant.id);
+            if !config.lag_target_checked && !oceanbase_accepts_lag_target(lag) {
+                return Err(NodeFailure::mysql(
+                    &context,
+                    "Error 1210 (HY000): Incorrect arguments to archive_lag_target",
+                ));
+            }
+            logs.push(format!(
+                "Set archive lag target for {}({})",
+                tenant.name, tenant.id
+            ));
+            tenant
+                .parameters
+                .insert("archive_lag_target".into(), lag.to_owned());
+        }
+    }
+    if let Some(base) = &base {
+        for tenant in tenants.iter_mut() {
+            logs.push(format!(
+                "Set data backup dest for {}({})",
+                tenant.name, tenant.id
+            ));
+            tenant.data_dest = base.join(&format!("{cluster_id}/{}/data", tenant.id));
+        }
+    }
+    if let Some(score) = param.ha_low_thread_score {
+        for tenant in tenants.iter_mut() {
+            logs.push(format!(
+                "Set ha low thread score for {}({})",
+                tenant.name, tenant.id
+            ));
+            tenant
+                .parameters
+                .insert("ha_low_thread_score".into(), score.to_string());
+        }
+    }
+    if let Some(policy) = &param.delete_policy {
+        for tenant in tenants.iter_mut() {
+            let context = format!(
+                "add delete backup policy for {}({})",
+                tenant.name, tenant.id
+            );
+            if !oceanbase_accepts_recovery_window(&policy.recovery_window) {
+                return Err(NodeFailure::mysql(
+                    &context,
+                    "Error 1210 (HY000): Incorrect arguments to recovery_window",
+                ));
+            }
+            logs.push(format!(
+                "Set delete backup policy for {}({})",
+                tenant.name, tenant.id
+            ));
+            tenant.delete_policy = Some((policy.policy.clone(), policy.recovery_window.clone()));
+        }
+    }
+    Ok(logs)
+}
+
+/// One node of the start-backup DAG.
+fn start_backup_step(
+    state: &mut State,
+    node: &str,
+    now: SystemTime,
+) -> Result<Vec<String>, NodeFailure> {
+    let mut logs = Vec::new();
+    match node {
+        "Check backup dest" => {
+            for tenant in &state.tenants {
+                let (what, empty) = if tenant.archive_dest.is_none() {
+                    ("Archive", true)
+                } else {
+                    ("Data", tenant.data_dest.is_empty())
+                };
+                if empty {
+                    let code = if what == "Archive" {
+                        "OB.Backup.ArchiveDestEmpty"
+                    } else {
+                        "OB.Backup.DataDestEmpty"
+                    };
+                    let text = format!(
+                        "{what} destination is empty, tenant: {}({})",
+                        tenant.name, tenant.id
+                    );
+                    return Err(NodeFailure {
+                        code: code.to_owned(),
+                        chain: text.clone(),
+                        legacy_chain: text,
+                    });
+                }
+            }
+        }
+        "Open archive log" => {
+            for tenant in &mut state.tenants {
+                if !tenant.archive_log_open() || tenant.archive_log_status == "INTERRUPTED" {
+                    logs.push(format!(
+                        "Open archive log for {}({})",
+                        tenant.name, tenant.id
+                    ));
+                    tenant.archive_log_status = "DOING".to_owned();
+                    if let Some(dest) = &mut tenant.archive_dest {
+                        dest.state = "ENABLE".to_owned();
+                    }
+                }
+            }
+        }
+        "Start backup" => {
+            for tenant in &state.tenants {
+                logs.push(format!("Start backup for {}({})", tenant.name, tenant.id));
+            }
+            let next = state.backup_tasks.len() as i64 + 1;
+            let new_tasks: Vec<BackupTask> = state
+                .tenants
+                .iter()
+                .enumerate()
+                .map(|(i, t)| BackupTask {
+                    tenant_id: t.id,
+                    task_id: next + i as i64,
+                    status: "DOING".to_owned(),
+                    start: now,
+                    end: None,
+                    path: t.data_dest.clone(),
+                })
+                .collect();
+            state.backup_tasks.extend(new_tasks);
+        }
+        _ => {
+            for task in state
+                .backup_tasks
+                .iter_mut()
+                .filter(|t| t.status == "DOING")
+            {
+                task.status = "COMPLETED".to_owned();
+                task.end = Some(now);
+            }
+            logs.push("Backup finished".to_owned());
+        }
+    }
+    Ok(logs)
+}
+
+async fn roll_back(shared: Arc<Shared>, dag_id: i64, generation: u64) {
+    let Some(duration) = with_dag(&shared, dag_id, generation, |state, _| state.task_duration)
+    else {
+        return;
+    };
+    tokio::time::sleep(duration).await;
+    with_dag(&shared, dag_id, generation, |state, index| {
+        let now = state.now();
+        let dag = &mut state.dags[index];
+        for node in dag.nodes.iter_mut().take(dag.stage).rev() {
+            node.operator = "ROLLBACK";
+            node.state = "SUCCEED";
+            node.end_time = Some(now);
+            for task in &mut node.sub_tasks {
+                task.operator = "ROLLBACK";
+                task.state = "SUCCEED";
+                task.logs.push(format!("{} rolled back", node.name));
+            }
+        }
+        dag.stage = 1;
+        dag.state = "SUCCEED";
+        dag.end_time = Some(now);
+    });
+}
+
+/// Applies `POST /api/v1/task/dag/{id}` with `operator` (already upper-cased). `Ok(true)` means
+/// the DAG must be (re)started with [`spawn_run`].
+pub(crate) fn operate(state: &mut State, dag_id: i64, operator: &str) -> Result<bool, ApiError> {
+    let version = state.version;
+    let now = state.now();
+    let reject = |code: &'static str, message: String| {
+        ApiError::of(
+            version,
+            Era {
+                new: (400, code, 0, &message),
+                old: (400, 1001, &message),
+            },
+        )
+    };
+    let Some(dag) = state.dag_mut(dag_id) else {
+        return Err(task_not_found(version));
+    };
+    let failed_node = dag
+        .nodes
+        .get(dag.stage - 1)
+        .map(|n| n.name)
+        .unwrap_or_default();
+    match operator {
+        "RETRY" | "ROLLBACK" | "PASS" if dag.state != "FAILED" => {
+            let (code, message) = match operator {
+                "RETRY" => (
+                    "Task.Dag.Operator.RetryNotFailedDag",
+                    "Failed to set DAG retry: DAG state is not failed",
+                ),
+                "ROLLBACK" => (
+                    "Task.Dag.Operator.RollbackNotFailedDag",
+                    "Failed to set DAG rollback: DAG state is not failed",
+                ),
+                _ => (
+                    "Task.Dag.Operator.PassNotFailedDag",
+                    "Failed to pass DAG: DAG is not failed",
+                ),
+            };
+            Err(reject(code, message.to_owned()))
+        }
+        "RETRY" => {
+            dag.generation += 1;
+            dag.state = "READY";
+            dag.operator = "RUN";
+            dag.end_time = None;
+            let node = &mut dag.nodes[dag.stage - 1];
+            node.operator = "RETRY";
+            node.state = "READY";
+            for task in &mut node.sub_tasks {
+                task.operator = "RETRY";
+                task.state = "READY";
+            }
+            Ok(true)
+        }
+        "ROLLBACK" => {
+            if !dag.nodes[dag.stage - 1].can_rollback {
+                return Err(reject(
+                    "Task.Dag.Operator.RollbackNotAllowed",
+                    format!("Failed to set DAG rollback: node {failed_node} cannot rollback"),
+                ));
+            }
+            dag.generation += 1;
+            dag.state = "READY";
+            dag.operator = "ROLLBACK";
+            dag.end_time = None;
+            Ok(true)
+        }
+        "PASS" => {
+            dag.generation += 1;
+            dag.state = "SUCCEED";
+            dag.operator = "PASS";
+            dag.end_time = Some(now);
+            let node = &mut dag.nodes[dag.stage - 1];
+            node.state = "SUCCEED";
+            node.operator = "PASS";
+            for task in node.sub_tasks.iter_mut().filter(|t| t.state == "FAILED") {
+                task.state = "SUCCEED";
+                task.operator = "PASS";
+            }
+            Ok(false)
+        }
+        "CANCEL" => {
+            if dag.is_finished() {
+                return Err(reject(
+                    "Task.Dag.Operator.CancelFinishedDag",
+                    "Failed to cancel DAG: DAG is finished".to_owned(),
+                ));
+            }
+            dag.generation += 1;
+            dag.state = "FAILED";
+            dag.operator = "CANCEL";
+            dag.end_time = Some(now);
+            let node = &mut dag.nodes[dag.stage - 1];
+            node.state = "FAILED";
+            node.operator = "CANCEL";
+            node.end_time = Some(now);
+            for task in &mut node.sub_tasks {
+                task.state = "FAILED";
+                task.operator = "CANCEL";
+                task.end_time = Some(now);
+                task.logs.push("sub task cancelled".to_owned());
+            }
+            Ok(false)
+        }
+        other => Err(reject(
+            "Task.Dag.Operator.NotSupport",
+            format!("Operator {other} is not supported"),
+        )),
+    }
+}
+
+/// 404 `Task.NotFound` (legacy 2300).
+pub(crate) fn task_not_found(version: crate::version::ObshellVersion) -> ApiError {
+    ApiError::of(
+        version,
+        Era {
+            new: (404, "Task.NotFound", 0, "Task not found"),
+            old: (404, 2300, "Task not found"),
+        },
+    )
+}

@@ -1,0 +1,187 @@
+//! Injected faults: HTTP-level ones matched against incoming obshell requests, and DAG failures.
+
+use serde_json::Value;
+
+/// What an HTTP fault does to the request it hits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HttpFaultKind {
+    /// Answer with this status and an error envelope, without processing.
+    Status(u16),
+    /// Wait this many milliseconds after reading the request, then process it.
+    Hang(u64),
+    /// Close the connection without reading the request body.
+    DropBeforeRead,
+    /// Process the request, then close the connection without answering.
+    DropAfterRead,
+}
+
+impl HttpFaultKind {
+    /// The name recorded in the request log's `fault` field.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Status(_) => "status",
+            Self::Hang(_) => "hang",
+            Self::DropBeforeRead => "drop_before_read",
+            Self::DropAfterRead => "drop_after_read",
+        }
+    }
+}
+
+/// A pending HTTP fault.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpFault {
+    pub(crate) kind: HttpFaultKind,
+    pub(crate) remaining: u32,
+    pub(crate) method: Option<String>,
+    pub(crate) path_prefix: Option<String>,
+}
+
+impl HttpFault {
+    /// Parses the body of `POST /sim/v1/faults/http`.
+    pub(crate) fn from_json(body: &Value) -> Result<Self, String> {
+        let kind = match body.get("kind").and_then(Value::as_str) {
+            Some("status") => {
+                let status = body
+                    .get("status")
+                    .and_then(Value::as_u64)
+                    .ok_or("\"status\" needs a numeric \"status\"")?;
+                if !(100..=599).contains(&status) {
+                    return Err(format!("status {status} is not an HTTP status"));
+                }
+                HttpFaultKind::Status(status as u16)
+            }
+            Some("hang") => HttpFaultKind::Hang(
+                body.get("ms")
+                    .and_then(Value::as_u64)
+                    .ok_or("\"hang\" needs a numeric \"ms\"")?,
+            ),
+            Some("drop_before_read") => HttpFaultKind::DropBeforeRead,
+            Some("drop_after_read") => HttpFaultKind::DropAfterRead,
+            Some(other) => return Err(format!("unknown fault kind {other:?}")),
+            None => return Err("\"kind\" is required".to_owned()),
+        };
+        Ok(Self {
+            kind,
+            remaining: count(body)?,
+            method: optional_string(body, "method")?.map(|m| m.to_ascii_uppercase()),
+            path_prefix: optional_string(body, "path_prefix")?,
+        })
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m == method)
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|p| path.starts_with(p))
+    }
+}
+
+/// Takes one use of the first pending fault matching the request, if any.
+pub(crate) fn take_http_fault(
+    faults: &mut Vec<HttpFault>,
+    method: &str,
+    path: &str,
+) -> Option<HttpFaultKind> {
+    let index = faults.iter().position(|f| f.matches(method, path))?;
+    let kind = faults[index].kind.clone();
+    faults[index].remaining -= 1;
+    if faults[index].remaining == 0 {
+        faults.remove(index);
+    }
+    Some(kind)
+}
+
+/// A node failure injected into the next backup-config DAG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DagFault {
+    /// "Check backup config" or "Set backup config".
+    pub(crate) node: String,
+    /// The error code shown in ≥ 4.3.1 log lines.
+    pub(crate) code: String,
+    /// The error text.
+    pub(crate) message: String,
+}
+
+impl DagFault {
+    /// Parses the body of `POST /sim/v1/faults/dag` into the fault and its count.
+    pub(crate) fn from_json(body: &Value) -> Result<(Self, u32), String> {
+        let node = body
+            .get("node")
+            .and_then(Value::as_str)
+            .ok_or("\"node\" is required")?;
+        if node != "Check backup config" && node != "Set backup config" {
+            return Err(format!(
+                "unknown node {node:?}: use \"Check backup config\" or \"Set backup config\""
+            ));
+        }
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .ok_or("\"message\" is required")?;
+        let code = optional_string(body, "code")?.unwrap_or_else(|| "MySQL.Error".to_owned());
+        Ok((
+            Self {
+                node: node.to_owned(),
+                code,
+                message: message.to_owned(),
+            },
+            count(body)?,
+        ))
+    }
+}
+
+/// `count`, default 1, at least 1.
+pub(crate) fn count(body: &Value) -> Result<u32, String> {
+    match body.get("count") {
+        None | Some(Value::Null) => Ok(1),
+        Some(value) => match value.as_u64() {
+            Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+            _ => Err("\"count\" must be a positive integer".to_owned()),
+        },
+    }
+}
+
+fn optional_string(body: &Value, key: &str) -> Result<Option<String>, String> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(format!("\"{key}\" must be a string")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn matching_and_counting() {
+        let mut faults = vec![
+            HttpFault::from_json(&json!({"kind": "status", "status": 503, "count": 2, "method": "post", "path_prefix": "/api/v1/obcluster"})).unwrap(),
+            HttpFault::from_json(&json!({"kind": "hang", "ms": 10})).unwrap(),
+        ];
+        assert_eq!(
+            take_http_fault(&mut faults, "POST", "/api/v1/obcluster/backup/config"),
+            Some(HttpFaultKind::Status(503))
+        );
+        assert_eq!(
+            take_http_fault(&mut faults, "GET", "/api/v1/info"),
+            Some(HttpFaultKind::Hang(10))
+        );
+        assert_eq!(take_http_fault(&mut faults, "GET", "/api/v1/info"), None);
+        assert_eq!(
+            take_http_fault(&mut faults, "POST", "/api/v1/obcluster/x"),
+            Some(HttpFaultKind::Status(503))
+        );
+        assert!(faults.is_empty());
+        assert!(HttpFault::from_json(&json!({"kind": "nope"})).is_err());
+        assert!(HttpFault::from_json(&json!({"kind": "status", "status": 42})).is_err());
+        assert!(HttpFault::from_json(&json!({"kind": "drop_after_read", "count": 0})).is_err());
+        assert!(DagFault::from_json(&json!({"node": "x", "message": "m"})).is_err());
+        let (fault, n) =
+            DagFault::from_json(&json!({"node": "Set backup config", "message": "m", "count": 3}))
+                .unwrap();
+        assert_eq!((fault.code.as_str(), n), ("MySQL.Error", 3));
+    }
+}

@@ -1,0 +1,1024 @@
+//! The obshell API: the authentication pipeline (header decrypt, body decrypt, verify) and the
+//! handlers of every emulated route, answering in obshell's envelope.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::api_error::{envelope, ApiError, Era};
+use crate::backup_param::{self, parse_storage_uri, ConfigMethod};
+use crate::crypto::{self, json_kind, BodyDecryptError};
+use crate::dag;
+use crate::state::{format_time, Shared, State, Tenant, PARAMETERS};
+use crate::version::ObshellVersion;
+
+/// The result of one obshell request, for the response and the request log.
+pub(crate) struct Outcome {
+    /// HTTP status.
+    pub(crate) status: u16,
+    /// The envelope.
+    pub(crate) body: Value,
+    /// True when the request passed `Verify()`.
+    pub(crate) authenticated: bool,
+    /// The decrypted request body, or null.
+    pub(crate) log_body: Value,
+    /// The errCode of an error answer.
+    pub(crate) error_code: Option<String>,
+}
+
+/// What a handler produced: data (or none) or an error; DAGs to start once the lock is released.
+type Handled = Result<Option<Value>, ApiError>;
+
+/// Handles one obshell request. `target` is the raw request-target (`path[?query]`).
+pub(crate) fn handle(
+    shared: &Arc<Shared>,
+    method: &str,
+    target: &str,
+    header: Option<(&str, &str)>,
+    body: &[u8],
+) -> Outcome {
+    let started = std::time::Instant::now();
+    let mut to_spawn = Vec::new();
+    let mut state = shared.lock();
+    let received = state.now();
+    let version = state.version;
+    let mut authenticated = false;
+    let mut log_body = Value::Null;
+    let result = (|| -> Handled {
+        // HeaderDecrypt runs on every route whenever a header is present.
+        let decoded = match header {
+            None => None,
+            Some((name, value)) => match crypto::decrypt_header(&state.key, value) {
+                Ok(decoded) => Some((name, decoded)),
+                Err(text) => {
+                    let message = format!("Decrypt http header failed: {text}");
+                    return Err(ApiError::of(
+                        version,
+                        Era {
+                            new: (
+                                401,
+                                "Security.Authentication.Header.DecryptFailed",
+                                1,
+                                &message,
+                            ),
+                            old: (401, 1, &message),
+                        },
+                    ));
+                }
+            },
+        };
+        // BodyDecrypt, then PaddingBody (an empty body is `{}`).
+        let plain = match (&decoded, body.is_empty()) {
+            (Some((_, header)), false) => {
+                crypto::decrypt_body(&header.keys, body).map_err(|e| body_error(version, e))?
+            }
+            _ => body.to_vec(),
+        };
+        if !plain.is_empty() {
+            log_body = serde_json::from_slice(&plain)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&plain).into_owned()));
+        }
+        let json_body: Result<Value, String> = if plain.is_empty() {
+            Ok(json!({}))
+        } else {
+            serde_json::from_slice(&plain)
+                .map_err(|e| format!("invalid character in request body: {e}"))
+        };
+        let path = target.split('?').next().unwrap_or("");
+        let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let Some(route) = Route::parse(method, path) else {
+            return Err(not_found(version, &format!("{method} {path}")));
+        };
+        if route.needs_auth() {
+            verify(
+                &state,
+                version,
+                decoded.as_ref().map(|(n, h)| (*n, h)),
+                target,
+                received,
+            )?;
+            authenticated = true;
+        }
+        route.handle(shared, &mut state, query, json_body, &mut to_spawn)
+    })();
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let trace_id = state.trace_id();
+    let timestamp = format_time(Some(state.now()));
+    drop(state);
+    for dag_id in to_spawn {
+        dag::spawn_run(shared.clone(), dag_id);
+    }
+    match result {
+        Ok(data) => Outcome {
+            status: 200,
+            body: envelope(200, &timestamp, duration_ms, &trace_id, data, None),
+            authenticated,
+            log_body,
+            error_code: None,
+        },
+        Err(error) => Outcome {
+            status: error.status,
+            body: envelope(
+                error.status,
+                &timestamp,
+                duration_ms,
+                &trace_id,
+                None,
+                Some(&error),
+            ),
+            authenticated,
+            log_body,
+            error_code: Some(error.err_code.to_owned()),
+        },
+    }
+}
+
+/// The envelope of an injected status fault.
+pub(crate) fn fault_envelope(state: &mut State, status: u16) -> Value {
+    let error = ApiError::of(
+        state.version,
+        Era {
+            new: (
+                status,
+                "Common.Unexpected",
+                0,
+                "Unexpected error: injected fault",
+            ),
+            old: (status, 1002, "Unexpected error: injected fault"),
+        },
+    );
+    let trace_id = state.trace_id();
+    envelope(
+        status,
+        &format_time(Some(state.now())),
+        0,
+        &trace_id,
+        None,
+        Some(&error),
+    )
+}
+
+fn body_error(version: ObshellVersion, error: BodyDecryptError) -> ApiError {
+    match error {
+        BodyDecryptError::KeyAndIvInvalid => ApiError::of(
+            version,
+            Era {
+                new: (
+                    500,
+                    "Request.Body.Decrypt.AES.KeyAndIv.Invalid",
+                    0,
+                    "AES key and IV size error",
+                ),
+                old: (500, 1002, "Unexpected error: AES key and IV size error"),
+            },
+        ),
+        BodyDecryptError::ContentLength => ApiError::of(
+            version,
+            Era {
+                new: (
+                    500,
+                    "Request.Body.Decrypt.AES.ContentLength.Invalid",
+                    0,
+                    "Decrypted string length is not a multiple of the block size",
+                ),
+                old: (
+                    500,
+                    1002,
+                    "Unexpected error: Decrypted string length is not a multiple of the block size",
+                ),
+            },
+        ),
+        BodyDecryptError::Other(text) => ApiError::unexpected(version, &text),
+    }
+}
+
+fn not_found(version: ObshellVersion, what: &str) -> ApiError {
+    let message = format!("Element not found: {what}");
+    ApiError::of(
+        version,
+        Era {
+            new: (404, "Common.NotFound", 0, &message),
+            old: (404, 1000, &message),
+        },
+    )
+}
+
+fn unauthorized(version: ObshellVersion, err_code: &'static str, message: &str) -> ApiError {
+    ApiError::of(
+        version,
+        Era {
+            new: (401, err_code, 10008, message),
+            old: (401, 10008, "Verification failed"),
+        },
+    )
+}
+
+/// obshell's `Verify()` for a cluster agent: header present, uri, timestamp, password.
+fn verify(
+    state: &State,
+    version: ObshellVersion,
+    header: Option<(&str, &crypto::AuthHeader)>,
+    target: &str,
+    received: SystemTime,
+) -> Result<(), ApiError> {
+    let Some((name, header)) = header else {
+        let message = "X-OCS-Agent-Header or X-OCS-Header not found in http request header";
+        return Err(ApiError::of(
+            version,
+            Era {
+                new: (400, "Request.Header.NotFound", 0, message),
+                old: (401, 10008, "Verification failed"),
+            },
+        ));
+    };
+    if header.uri != target {
+        return Err(unauthorized(
+            version,
+            "Security.Authentication.Header.UriMismatch",
+            "URI mismatch",
+        ));
+    }
+    if !header.auth.is_empty() {
+        let ts: i64 = header.ts.parse().map_err(|e| {
+            unauthorized(
+                version,
+                "Security.Authentication.Timestamp.Invalid",
+                &format!("Invalid timestamp: {}, err: {e}", header.ts),
+            )
+        })?;
+        let now = received
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if now > ts {
+            return Err(unauthorized(
+                version,
+                "Security.Authentication.Expired",
+                "Authentication expired",
+            ));
+        }
+    }
+    if name.eq_ignore_ascii_case("X-OCS-Agent-Header") {
+        return Err(unauthorized(
+            version,
+            "Security.Authentication.AgentPasswordNotInitialized",
+            "Agent password is not initialized",
+        ));
+    }
+    if header.auth != state.password {
+        return Err(unauthorized(
+            version,
+            "Security.Authentication.IncorrectOceanbasePassword",
+            "Unauthorized: OceanBase password is incorrect",
+        ));
+    }
+    Ok(())
+}
+
+/// Every emulated route.
+enum Route {
+    Info,
+    Secret,
+    Time,
+    Status,
+    GitInfo,
+    BackupConfig(ConfigMethod),
+    UnfinishedDags,
+    GetDag(String),
+    OperateDag(String),
+    ClusterInfo,
+    TenantsOverview,
+    Tenant(String),
+    TenantParameter(String, String),
+    TenantParameters(String),
+    TenantStorage(String),
+    TenantArchiveTasks(String),
+    ClusterArchiveLog,
+    TenantArchiveLog(String),
+    StartBackup,
+    BackupOverview,
+}
+
+impl Route {
+    fn parse(method: &str, path: &str) -> Option<Self> {
+        let rest = path.strip_prefix("/api/v1/")?;
+        let segments: Vec<&str> = rest.split('/').collect();
+        let owned = |s: &str| s.to_owned();
+        Some(match (method, segments.as_slice()) {
+            ("GET", ["info"]) => Self::Info,
+            ("GET", ["secret"]) => Self::Secret,
+            ("GET", ["time"]) => Self::Time,
+            ("GET" | "POST", ["status"]) => Self::Status,
+            ("GET", ["git-info"]) => Self::GitInfo,
+            ("POST", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Post),
+            ("PATCH", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Patch),
+            ("GET", ["task", "dag", "ob", "unfinish"]) => Self::UnfinishedDags,
+            ("GET", ["task", "dag", id]) => Self::GetDag(owned(id)),
+            ("POST", ["task", "dag", id]) => Self::OperateDag(owned(id)),
+            ("GET", ["obcluster", "info"]) => Self::ClusterInfo,
+            ("GET", ["tenants", "overview"]) => Self::TenantsOverview,
+            ("GET", ["tenant", t]) => Self::Tenant(owned(t)),
+            ("GET", ["tenant", t, "parameter", p]) => Self::TenantParameter(owned(t), owned(p)),
+            ("GET", ["tenant", t, "parameters"]) => Self::TenantParameters(owned(t)),
+            ("GET", ["tenant", t, "backup", "config", "storage"]) => Self::TenantStorage(owned(t)),
+            ("GET", ["tenant", t, "backup", "log", "tasks"]) => Self::TenantArchiveTasks(owned(t)),
+            ("PATCH", ["obcluster", "backup", "log"]) => Self::ClusterArchiveLog,
+            ("PATCH", ["tenant", t, "backup", "log"]) => Self::TenantArchiveLog(owned(t)),
+            ("POST", ["obcluster", "backup"]) => Self::StartBackup,
+            ("GET", ["obcluster", "backup", "overview"]) => Self::BackupOverview,
+            _ => return None,
+        })
+    }
+
+    fn needs_auth(&self) -> bool {
+        !matches!(
+            self,
+            Self::Info | Self::Secret | Self::Time | Self::Status | Self::GitInfo
+        )
+    }
+
+    fn handle(
+        self,
+        shared: &Shared,
+        state: &mut State,
+        query: &str,
+        body: Result<Value, String>,
+        to_spawn: &mut Vec<i64>,
+    ) -> Handled {
+        let version = state.version;
+        let bind_failed = |text: String| {
+            let message = format!("Bind JSON failed: {text}");
+            let legacy = format!("Illegal argument: {text}");
+            ApiError::of(
+                version,
+                Era {
+                    new: (400, "Common.BindJsonFailed", 0, &message),
+                    old: (400, 1001, &legacy),
+                },
+            )
+        };
+        match self {
+            Self::Info => Ok(Some(info_json(state, shared.port))),
+            Self::Secret => Ok(Some(json!({
+                "ip": "127.0.0.1", "port": shared.port, "public_key": crypto::public_key_base64(&state.key),
+            }))),
+            Self::Time => Ok(Some(json!(format_time(Some(state.now()))))),
+            Self::Status => Ok(Some(json!({
+                "agent": {"ip": "127.0.0.1", "port": shared.port, "identity": "CLUSTER AGENT"},
+                "state": 2, "version": version.to_string(), "pid": std::process::id(),
+                "startAt": 0, "port": shared.port, "obState": 3, "under_maintenance": false,
+            }))),
+            Self::GitInfo => Ok(Some(
+                json!({"git_branch": "obshell-sim", "git_commit_id": "", "git_short_commit_id": ""}),
+            )),
+            Self::BackupConfig(method) => {
+                let body = body.map_err(bind_failed)?;
+                let param = backup_param::bind(&body).map_err(bind_failed)?;
+                let valid =
+                    backup_param::validate(version, method, param, !state.tenants.is_empty())?;
+                let dag_id = dag::create_backup_config_dag(state, valid, body, None, false);
+                to_spawn.push(dag_id);
+                Ok(Some(
+                    state
+                        .dag_mut(dag_id)
+                        .expect("created")
+                        .to_json(false, shared.port),
+                ))
+            }
+            Self::UnfinishedDags => {
+                let details = show_details(query);
+                let list: Vec<Value> = state
+                    .dags
+                    .iter()
+                    .filter(|d| !d.is_finished())
+                    .map(|d| d.to_json(details, shared.port))
+                    .collect();
+                Ok(Some(Value::Array(list)))
+            }
+            Self::GetDag(id) => {
+                let dag_id = parse_generic_id(version, &id)?;
+                let details = show_details(query);
+                let dag = state
+                    .dag_mut(dag_id)
+                    .ok_or_else(|| dag::task_not_found(version))?;
+                Ok(Some(dag.to_json(details, shared.port)))
+            }
+            Self::OperateDag(id) => {
+                let dag_id = parse_generic_id(version, &id)?;
+                let body = body.map_err(bind_failed)?;
+                let operator = match body.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("operator"))) {
+                    None | Some((_, Value::Null)) => String::new(),
+                    Some((_, Value::String(s))) => s.to_uppercase(),
+                    Some((_, other)) => {
+                        return Err(bind_failed(format!(
+                            "json: cannot unmarshal {} into Go struct field DagOperator.operator of type string",
+                            json_kind(other)
+                        )))
+                    }
+                };
+                if dag::operate(state, dag_id, &operator)? {
+                    to_spawn.push(dag_id);
+                }
+                shared.wakeup.notify_waiters();
+                Ok(None)
+            }
+            Self::ClusterInfo => Ok(Some(cluster_info_json(state, shared.port))),
+            Self::TenantsOverview => {
+                let mode = query_param(query, "mode")
+                    .unwrap_or_default()
+                    .to_uppercase();
+                if !mode.is_empty() && mode != "MYSQL" && mode != "ORACLE" {
+                    let message = format!("Tenant mode '{mode}' is not supported.");
+                    return Err(ApiError::illegal_argument(
+                        version,
+                        "OB.Tenant.Mode.NotSupported",
+                        &message,
+                        &message,
+                    ));
+                }
+                if mode == "ORACLE" {
+                    return Ok(Some(json!([])));
+                }
+                let list: Vec<Value> = all_tenants(state)
+                    .iter()
+                    .map(|t| overview_json(version, t))
+                    .collect();
+                Ok(Some(Value::Array(list)))
+            }
+            Self::Tenant(name) => {
+                let tenant = find_any_tenant(state, version, &name, 1000)?;
+                if version.tenant_get_checks_status() && tenant.status != "NORMAL" {
+                    return Err(status_not_normal(version, &tenant));
+                }
+                Ok(Some(tenant_info_json(version, &tenant)))
+            }
+            Self::TenantParameter(name, parameter) => {
+                let tenant = find_any_tenant(state, version, &name, 1001)?;
+                if tenant.status != "NORMAL" {
+                    return Err(status_not_normal(version, &tenant));
+                }
+                let wanted = parameter.to_lowercase();
+                tenant
+                    .parameters
+                    .get(&wanted)
+                    .map(|value| Some(parameter_json(&wanted, value)))
+                    .ok_or_else(|| {
+                        let message = format!("Tenant parameter '{parameter}' does not exist.");
+                        ApiError::of(
+                            version,
+                            Era {
+                                new: (400, "OB.Tenant.Parameter.NotExist", 0, &message),
+                                old: (400, 1001, "Illegal argument: parameter not found"),
+                            },
+                        )
+                    })
+            }
+            Self::TenantParameters(name) => {
+                let tenant = find_any_tenant(state, version, &name, 1001)?;
+                if tenant.status != "NORMAL" {
+                    return Err(status_not_normal(version, &tenant));
+                }
+                let filter = query_param(query, "filter")
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or_else(|| "%".to_owned());
+                let list: Vec<Value> = tenant
+                    .parameters
+                    .iter()
+                    .filter(|(n, _)| like(&filter.to_lowercase(), n))
+                    .map(|(n, v)| parameter_json(n, v))
+                    .collect();
+                Ok(Some(Value::Array(list)))
+            }
+            Self::TenantStorage(name) => {
+                if !version.has_backup_reads() {
+                    return Err(not_found(
+                        version,
+                        &format!("GET /api/v1/tenant/{name}/backup/config/storage"),
+                    ));
+                }
+                let tenant = find_backup_tenant(state, version, &name)?;
+                let strip = |uri: &str| {
+                    if uri.is_empty() {
+                        Ok(String::new())
+                    } else {
+                        parse_storage_uri(uri)
+                            .map(|u| u.without_secrets())
+                            .map_err(|text| {
+                                ApiError::illegal_argument(
+                                    version,
+                                    "OB.Storage.URI.Invalid",
+                                    &format!("Invalid storage URI: {text}"),
+                                    &text,
+                                )
+                            })
+                    }
+                };
+                let archive = tenant
+                    .archive_dest
+                    .as_ref()
+                    .map(|d| d.path.clone())
+                    .unwrap_or_default();
+                Ok(Some(json!({
+                    "tenant_id": tenant.id,
+                    "archive_base_uri": strip(&archive)?,
+                    "data_base_uri": strip(&tenant.data_dest)?,
+                })))
+            }
+            Self::TenantArchiveTasks(name) => {
+                if !version.has_backup_reads() {
+                    return Err(not_found(
+                        version,
+                        &format!("GET /api/v1/tenant/{name}/backup/log/tasks"),
+                    ));
+                }
+                let now = state.now();
+                let tenant = find_backup_tenant(state, version, &name)?;
+                let listed = ["PREPARE", "BEGINNING", "DOING", "STOPPING", "SUSPEND"];
+                let mut rows = Vec::new();
+                if listed.contains(&tenant.archive_log_status.as_str()) {
+                    rows.push(json!({
+                        "tenant_id": tenant.id,
+                        "tenant_name": "",
+                        "round_id": 1,
+                        "status": tenant.archive_log_status,
+                        "path": tenant.archive_dest.as_ref().map(|d| d.path.clone()).unwrap_or_default(),
+                        "delay": 0.5,
+                        "checkpoint": format_time(Some(now)),
+                        "start_time": format_time(Some(tenant.created_time)),
+                    }));
+                }
+                Ok(Some(Value::Array(rows)))
+            }
+            Self::ClusterArchiveLog => {
+                let status =
+                    archive_status_param(version, body.map_err(bind_failed)?, &bind_failed)?;
+                let names: Vec<String> = state.tenants.iter().map(|t| t.name.clone()).collect();
+                for name in names {
+                    set_archive_log(state, version, &name, &status)?;
+                }
+                Ok(None)
+            }
+            Self::TenantArchiveLog(name) => {
+                find_backup_tenant(state, version, &name)?;
+                let status =
+                    archive_status_param(version, body.map_err(bind_failed)?, &bind_failed)?;
+                set_archive_log(state, version, &name, &status)?;
+                Ok(None)
+            }
+            Self::StartBackup => {
+                let body = body.map_err(bind_failed)?;
+                let mode = match body.get("mode") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s.to_lowercase(),
+                    Some(other) => {
+                        return Err(bind_failed(format!(
+                            "json: cannot unmarshal {} into Go struct field BackupParam.mode of type string",
+                            json_kind(other)
+                        )))
+                    }
+                };
+                let mode = if mode.is_empty() {
+                    "full".to_owned()
+                } else {
+                    mode
+                };
+                if mode != "full" && mode != "incremental" {
+                    return Err(ApiError::illegal_argument(
+                        version,
+                        "OB.Backup.Mode.Invalid",
+                        &format!("Invalid backup mode: {mode}, must be full or incremental"),
+                        &format!("invalid backup mode: {mode}, must be full or incremental"),
+                    ));
+                }
+                if state.tenants.is_empty() {
+                    let text = "No user tenants found";
+                    return Err(ApiError::of(
+                        version,
+                        Era {
+                            new: (400, "OB.Backup.NoUserTenants", 0, text),
+                            old: (500, 1010, text),
+                        },
+                    ));
+                }
+                let dag_id = dag::create_start_backup_dag(state, &mode, body);
+                to_spawn.push(dag_id);
+                Ok(Some(
+                    state
+                        .dag_mut(dag_id)
+                        .expect("created")
+                        .to_json(false, shared.port),
+                ))
+            }
+            Self::BackupOverview => {
+                let mut statuses = Vec::new();
+                for tenant in &state.tenants {
+                    if let Some(task) = state
+                        .backup_tasks
+                        .iter()
+                        .rev()
+                        .find(|t| t.tenant_id == tenant.id)
+                    {
+                        statuses.push(backup_task_json(task));
+                    }
+                }
+                if statuses.is_empty() {
+                    return Err(not_found(version, "backup task"));
+                }
+                Ok(Some(json!({ "statuses": statuses })))
+            }
+        }
+    }
+}
+
+fn info_json(state: &State, port: u16) -> Value {
+    let mut info = json!({
+        "version": state.version.to_string(),
+        "obVersion": "4.2.5.1",
+        "identity": "CLUSTER AGENT",
+        "ip": "127.0.0.1",
+        "port": port,
+        "zone": "zone1",
+        "isObproxyAgent": false,
+        "security": false,
+        "supportedAuth": ["v2"],
+        "state": 2,
+        "pid": std::process::id(),
+        "startAt": 0,
+        "homePath": "/home/admin/oceanbase",
+    });
+    if !state.version.info_has_auth_fields() {
+        let object = info.as_object_mut().expect("a json object");
+        object.remove("isObproxyAgent");
+        object.remove("security");
+        object.remove("supportedAuth");
+    }
+    info
+}
+
+fn cluster_info_json(state: &State, port: u16) -> Value {
+    json!({
+        "cluster_id": state.cluster_id,
+        "cluster_name": state.cluster_name,
+        "ob_version": "4.2.5.1",
+        "is_community_edition": true,
+        "status": "AVAILABLE",
+        "zones": [{
+            "name": "zone1", "idc_name": "", "region_name": "sys_region", "status": "ACTIVE",
+            "servers": [{"ip": "127.0.0.1", "svr_port": 2882, "sql_port": 2881, "agent_port": port, "status": "ACTIVE", "with_rootserver": "YES"}],
+        }],
+        "tenants": all_tenants(state).iter().map(|t| json!({
+            "tenant_name": t.name, "tenant_id": t.id, "mode": "MYSQL", "status": t.status,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The sys tenant followed by the user tenants.
+fn all_tenants(state: &State) -> Vec<Tenant> {
+    let mut tenants = vec![sys_tenant(state)];
+    tenants.extend(state.tenants.iter().cloned());
+    tenants
+}
+
+fn sys_tenant(state: &State) -> Tenant {
+    Tenant {
+        name: "sys".to_owned(),
+        id: 1,
+        status: "NORMAL".to_owned(),
+        parameters: PARAMETERS
+            .iter()
+            .map(|(n, v, _, _)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        archive_dest: None,
+        data_dest: String::new(),
+        delete_policy: None,
+        archive_log_status: String::new(),
+        created_time: state.tenants.first().map_or(UNIX_EPOCH, |t| t.created_time),
+    }
+}
+
+fn tenant_not_exist(version: ObshellVersion, name: &str, legacy_code: i64) -> ApiError {
+    let message = format!("Tenant '{name}' does not exist.");
+    ApiError::of(
+        version,
+        Era {
+            new: (400, "OB.Tenant.NotExist", 0, &message),
+            old: (400, legacy_code, &message),
+        },
+    )
+}
+
+fn status_not_normal(version: ObshellVersion, tenant: &Tenant) -> ApiError {
+    let message = format!("Tenant '{}' status is '{}'.", tenant.name, tenant.status);
+    ApiError::of(
+        version,
+        Era {
+            new: (400, "OB.Tenant.StatusNotNormal", 0, &message),
+            old: (500, 1010, &message),
+        },
+    )
+}
+
+/// A tenant for the read routes, which accept `sys`.
+fn find_any_tenant(
+    state: &State,
+    version: ObshellVersion,
+    name: &str,
+    legacy_code: i64,
+) -> Result<Tenant, ApiError> {
+    if name == "sys" {
+        return Ok(sys_tenant(state));
+    }
+    state
+        .tenant(name)
+        .cloned()
+        .ok_or_else(|| tenant_not_exist(version, name, legacy_code))
+}
+
+/// A tenant for the backup routes, which refuse `sys`.
+fn find_backup_tenant(
+    state: &State,
+    version: ObshellVersion,
+    name: &str,
+) -> Result<Tenant, ApiError> {
+    if name == "sys" {
+        let message = "System tenant is not allowed to perform this operation";
+        return Err(ApiError::illegal_argument(
+            version,
+            "OB.Tenant.SysOperationNotAllowed",
+            message,
+            message,
+        ));
+    }
+    state
+        .tenant(name)
+        .cloned()
+        .ok_or_else(|| tenant_not_exist(version, name, 1001))
+}
+
+fn overview_json(version: ObshellVersion, tenant: &Tenant) -> Value {
+    let mut value = json!({
+        "tenant_id": tenant.id,
+        "tenant_name": tenant.name,
+        "mode": "MYSQL",
+        "status": tenant.status,
+        "locked": "NO",
+        "primary_zone": "RANDOM",
+        "locality": "FULL{1}@zone1",
+        "in_recyclebin": "NO",
+        "created_time": format_time(Some(tenant.created_time)),
+    });
+    if version >= ObshellVersion::new(4, 3, 0, 0) {
+        let object = value.as_object_mut().expect("a json object");
+        object.insert("read_only".into(), json!(false));
+        object.insert("comment".into(), json!(""));
+        object.insert("connection_strings".into(), json!([]));
+    }
+    value
+}
+
+fn tenant_info_json(version: ObshellVersion, tenant: &Tenant) -> Value {
+    let mut value = json!({
+        "tenant_name": tenant.name,
+        "tenant_id": tenant.id,
+        "created_time": format_time(Some(tenant.created_time)),
+        "mode": "MYSQL",
+        "status": tenant.status,
+        "locked": "NO",
+        "primary_zone": "RANDOM",
+        "locality": "FULL{1}@zone1",
+        "in_recyclebin": "NO",
+        "charset": "utf8mb4",
+        "collation": "utf8mb4_general_ci",
+        "whitelist": "%",
+        "pools": [],
+    });
+    if version >= ObshellVersion::new(4, 3, 0, 0) {
+        let object = value.as_object_mut().expect("a json object");
+        for (key, field) in [
+            ("read_only", json!(false)),
+            ("time_zone", json!("+08:00")),
+            ("lower_case_table_names", json!(1)),
+            ("dead_lock_detection_enabled", json!(true)),
+            ("connection_strings", json!([])),
+            ("comment", json!("")),
+        ] {
+            object.insert(key.into(), field);
+        }
+    }
+    value
+}
+
+fn parameter_json(name: &str, value: &str) -> Value {
+    let (data_type, info) = PARAMETERS
+        .iter()
+        .find(|(n, _, _, _)| *n == name)
+        .map(|(_, _, t, i)| (*t, *i))
+        .unwrap_or(("STRING", ""));
+    json!({"name": name, "value": value, "data_type": data_type, "info": info, "edit_level": "DYNAMIC_EFFECTIVE"})
+}
+
+fn backup_task_json(task: &crate::state::BackupTask) -> Value {
+    json!({
+        "tenant_id": task.tenant_id, "task_id": task.task_id, "job_id": task.task_id, "incarnation": 1,
+        "backup_set_id": task.task_id, "start_timestamp": format_time(Some(task.start)),
+        "end_timestamp": format_time(task.end), "status": task.status, "start_scn": 0, "end_scn": 0,
+        "user_ls_start_scn": 0, "encryption_mode": "NONE", "input_bytes": 0, "output_bytes": 0,
+        "output_rate_bytes": 0, "extra_meta_bytes": 0, "tablet_count": 0, "finish_tablet_count": 0,
+        "macro_block_count": 0, "finish_macro_block_count": 0, "file_count": 0, "meta_turn_id": 1,
+        "data_turn_id": 1, "result": 0, "comment": "", "path": task.path,
+    })
+}
+
+/// `{"status": ...}` of the archive-log PATCH routes, upper-cased, "" and absent meaning STOP.
+fn archive_status_param(
+    version: ObshellVersion,
+    body: Value,
+    bind_failed: &dyn Fn(String) -> ApiError,
+) -> Result<String, ApiError> {
+    let status = match body.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("status"))) {
+        None | Some((_, Value::Null)) => String::new(),
+        Some((_, Value::String(s))) => s.to_uppercase(),
+        Some((_, other)) => {
+            return Err(bind_failed(format!(
+                "json: cannot unmarshal {} into Go struct field ArchiveLogStatusParam.status of type string",
+                json_kind(other)
+            )))
+        }
+    };
+    let status = if status.is_empty() {
+        "STOP".to_owned()
+    } else {
+        status
+    };
+    let suspend_ok = version.has_backup_reads() && status == "SUSPEND";
+    if status != "STOP" && status != "DOING" && !suspend_ok {
+        return Err(ApiError::illegal_argument(
+            version,
+            "OB.Backup.ArchiveLogStatus.Invalid",
+            &format!("Invalid archive log status: '{status}', must be 'STOP' or 'DOING'"),
+            &format!("invalid archive log status: {status}, must be STOP or DOING"),
+        ));
+    }
+    Ok(status)
+}
+
+/// One tenant's archive-log change, per obshell-api.md §9.3.
+fn set_archive_log(
+    state: &mut State,
+    version: ObshellVersion,
+    name: &str,
+    requested: &str,
+) -> Result<(), ApiError> {
+    let tenant = state.tenant_mut(name).expect("checked by the caller");
+    let current = tenant.archive_log_status.clone();
+    if current == "INTERRUPTED" && requested != "SUSPEND" {
+        return Err(ApiError::unexpected(
+            version,
+            &format!("tenant {name} archive log is interrupted"),
+        ));
+    }
+    match (requested, current.as_str()) {
+        ("DOING", "STOP" | "STOPPING" | "SUSPEND" | "SUSPENDING") => {
+            if let Some(dest) = &mut tenant.archive_dest {
+                dest.state = "ENABLE".to_owned();
+            }
+            tenant.archive_log_status = "DOING".to_owned();
+        }
+        ("STOP", "DOING" | "PREPARE" | "BEGINNING" | "SUSPEND" | "SUSPENDING") => {
+            tenant.archive_log_status = "STOP".to_owned();
+        }
+        ("SUSPEND", _) => {
+            if let Some(dest) = &mut tenant.archive_dest {
+                dest.state = "DEFER".to_owned();
+            }
+            if matches!(current.as_str(), "DOING" | "PREPARE" | "BEGINNING") {
+                tenant.archive_log_status = "SUSPEND".to_owned();
+            }
+        }
+        // DOING on a tenant that never archived has no CDB_OB_ARCHIVELOG row: a silent no-op.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The cluster DAG id of a generic id (`"1" + dag_id`).
+fn parse_generic_id(version: ObshellVersion, id: &str) -> Result<i64, ApiError> {
+    let invalid = || {
+        let message = format!("Invalid ID: {id}");
+        ApiError::of(
+            version,
+            Era {
+                new: (400, "Task.GenericID.Invalid", 0, &message),
+                old: (400, 1001, &message),
+            },
+        )
+    };
+    if id.len() < 2 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    match &id[..1] {
+        "1" => id[1..].parse().map_err(|_| invalid()),
+        "2" | "3" | "4" | "5" => Err(dag::task_not_found(version)),
+        _ => Err(invalid()),
+    }
+}
+
+/// `show_details`, default true, parsed as Go's `strconv.ParseBool`.
+fn show_details(query: &str) -> bool {
+    !matches!(
+        query_param(query, "show_details").as_deref(),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False")
+    )
+}
+
+/// One query parameter, percent-decoded.
+fn query_param(query: &str, key: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| percent_decode(v))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| {
+                std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .flatten();
+        match (decoded, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// SQL `LIKE` with `%` and `_`, case-insensitive.
+fn like(pattern: &str, text: &str) -> bool {
+    fn matches(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| matches(rest, &t[i..])),
+            Some(('_', rest)) => !t.is_empty() && matches(rest, &t[1..]),
+            Some((c, rest)) => {
+                t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && matches(rest, &t[1..])
+            }
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    matches(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("%", "archive_lag_target"));
+        assert!(like("archive%", "archive_lag_target"));
+        assert!(like("%LAG%", "archive_lag_target"));
+        assert!(like("ha_low_thread_scor_", "ha_low_thread_score"));
+        assert!(!like("log%", "archive_lag_target"));
+    }
+
+    #[test]
+    fn queries_and_ids() {
+        assert!(show_details("show_details=True"));
+        assert!(!show_details("show_details=false"));
+        assert!(show_details(""));
+        assert_eq!(
+            query_param("filter=%25lag%25&x=1", "filter").as_deref(),
+            Some("%lag%")
+        );
+        let v = ObshellVersion::new(4, 5, 0, 0);
+        assert_eq!(parse_generic_id(v, "112").unwrap(), 12);
+        assert_eq!(
+            parse_generic_id(v, "abc").unwrap_err().err_code,
+            "Task.GenericID.Invalid"
+        );
+        assert_eq!(
+            parse_generic_id(v, "9").unwrap_err().err_code,
+            "Task.GenericID.Invalid"
+        );
+        assert_eq!(
+            parse_generic_id(v, "21234").unwrap_err().err_code,
+            "Task.NotFound"
+        );
+    }
+}

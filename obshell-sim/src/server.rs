@@ -1,0 +1,194 @@
+//! The HTTP/1 server: a custom accept loop on hyper so that faults can hang a request or drop
+//! its connection, routing to the control API or the obshell API, and the request log.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::control;
+use crate::faults::{take_http_fault, HttpFaultKind};
+use crate::obshell;
+use crate::state::Shared;
+
+/// Accepts connections until `shutdown` changes or its sender is dropped.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let service_kill = kill.clone();
+            let service = hyper::service::service_fn(move |request| {
+                serve(shared.clone(), request, service_kill.clone())
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                result = connection => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                // Dropping the connection closes the socket without a response.
+                _ = kill.notified() => tracing::debug!(%peer, "connection dropped by a fault"),
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn read_body(body: Incoming) -> Bytes {
+    match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    kill: Arc<Notify>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = request.method().as_str().to_owned();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    let path = request.uri().path().to_owned();
+    if path.starts_with("/sim/") {
+        let body = read_body(request.into_body()).await;
+        let (status, reply) = control::handle(&shared, &method, &path, &body);
+        tracing::info!(%method, %target, status, "control");
+        return Ok(json_response(status, &reply));
+    }
+    let header = ["X-OCS-Agent-Header", "X-OCS-Header"]
+        .into_iter()
+        .find_map(|name| {
+            request
+                .headers()
+                .get(name)
+                .map(|value| (name, String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        });
+    let fault = take_http_fault(&mut shared.lock().http_faults, &method, &path);
+    let fault_name = fault.as_ref().map(HttpFaultKind::name);
+    match fault {
+        Some(HttpFaultKind::Status(status)) => {
+            let body = obshell::fault_envelope(&mut shared.lock(), status);
+            record(
+                &shared,
+                &method,
+                &target,
+                Some(status),
+                false,
+                Value::Null,
+                Some("Common.Unexpected"),
+                fault_name,
+            );
+            tracing::info!(%method, %target, status, "answered by an injected status fault");
+            return Ok(json_response(status, &body));
+        }
+        Some(HttpFaultKind::DropBeforeRead) => {
+            record(
+                &shared,
+                &method,
+                &target,
+                None,
+                false,
+                Value::Null,
+                None,
+                fault_name,
+            );
+            tracing::info!(%method, %target, "dropped before reading by an injected fault");
+            kill.notify_one();
+            return std::future::pending().await;
+        }
+        Some(HttpFaultKind::Hang(ms)) => {
+            tracing::info!(%method, %target, ms, "hanging by an injected fault");
+        }
+        Some(HttpFaultKind::DropAfterRead) | None => {}
+    }
+    let body = read_body(request.into_body()).await;
+    if let Some(HttpFaultKind::Hang(ms)) = fault {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let outcome = obshell::handle(
+        &shared,
+        &method,
+        &target,
+        header.as_ref().map(|(n, v)| (*n, v.as_str())),
+        &body,
+    );
+    record(
+        &shared,
+        &method,
+        &target,
+        Some(outcome.status),
+        outcome.authenticated,
+        outcome.log_body,
+        outcome.error_code.as_deref(),
+        fault_name,
+    );
+    tracing::info!(%method, %target, status = outcome.status, "obshell request");
+    if fault == Some(HttpFaultKind::DropAfterRead) {
+        tracing::info!(%method, %target, "processed, then dropped by an injected fault");
+        kill.notify_one();
+        return std::future::pending().await;
+    }
+    Ok(json_response(outcome.status, &outcome.body))
+}
+
+#[allow(clippy::too_many_arguments)] // One flat log entry; a struct would only rename the fields.
+fn record(
+    shared: &Shared,
+    method: &str,
+    target: &str,
+    status: Option<u16>,
+    authenticated: bool,
+    body: Value,
+    error_code: Option<&str>,
+    fault: Option<&str>,
+) {
+    let mut state = shared.lock();
+    let seq = state.next_request_seq;
+    state.next_request_seq += 1;
+    state.requests.push(json!({
+        "seq": seq, "method": method, "uri": target, "status": status, "authenticated": authenticated,
+        "body": body, "error_code": error_code, "fault": fault,
+    }));
+}

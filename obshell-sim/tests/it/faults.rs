@@ -1,0 +1,186 @@
+//! HTTP faults: injected statuses, hangs and dropped connections.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn status_faults_answer_without_processing() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    control(&sim, "POST", "/sim/v1/faults/http", json!({"kind": "status", "status": 503, "count": 2, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"})).await;
+    // Not matched: a GET.
+    assert_eq!(
+        client
+            .call(&sim, "GET", "/api/v1/tenants/overview", None)
+            .await
+            .0,
+        200
+    );
+    for _ in 0..2 {
+        let reply = client
+            .call(
+                &sim,
+                "POST",
+                "/api/v1/obcluster/backup/config",
+                Some(json!({"backup_base_uri": URI})),
+            )
+            .await;
+        assert_eq!(reply.0, 503);
+        assert_eq!(reply.1["status"], 503);
+        assert!(reply.1["error"].is_object());
+    }
+    assert_eq!(
+        control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"],
+        json!([])
+    );
+    assert_eq!(
+        client
+            .call(
+                &sim,
+                "POST",
+                "/api/v1/obcluster/backup/config",
+                Some(json!({"backup_base_uri": URI}))
+            )
+            .await
+            .0,
+        200
+    );
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    assert_eq!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["fault"] == "status")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn drops_before_and_after_reading() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        json!({"kind": "drop_before_read", "path_prefix": "/api/v1/obcluster"}),
+    )
+    .await;
+    let result = client
+        .try_call(
+            &sim,
+            "POST",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI})),
+        )
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(
+        control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"],
+        json!([])
+    );
+
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        json!({"kind": "drop_after_read", "method": "POST"}),
+    )
+    .await;
+    let result = client
+        .try_call(
+            &sim,
+            "POST",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI})),
+        )
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    // The request was processed: its DAG exists and runs to the end.
+    let dags = control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"].clone();
+    assert_eq!(dags.as_array().unwrap().len(), 1);
+    assert_eq!(
+        client.wait_dag(&sim, dags[0]["id"].as_str().unwrap()).await["state"],
+        "SUCCEED"
+    );
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    let faults: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["fault"].as_str())
+        .collect();
+    assert_eq!(faults, ["drop_before_read", "drop_after_read"]);
+}
+
+#[tokio::test]
+async fn hang_delays_then_answers_and_faults_can_be_cleared() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        json!({"kind": "hang", "ms": 20}),
+    )
+    .await;
+    assert_eq!(
+        client
+            .call(&sim, "GET", "/api/v1/tenants/overview", None)
+            .await
+            .0,
+        200
+    );
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    assert_eq!(log.as_array().unwrap().last().unwrap()["fault"], "hang");
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        json!({"kind": "status", "status": 500, "count": 5}),
+    )
+    .await;
+    control(&sim, "DELETE", "/sim/v1/faults", json!({})).await;
+    assert_eq!(
+        client
+            .call(&sim, "GET", "/api/v1/tenants/overview", None)
+            .await
+            .0,
+        200
+    );
+    // Control requests are never subject to faults, and bad control bodies are 400s.
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        json!({"kind": "status", "status": 500}),
+    )
+    .await;
+    control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let (status, reply) = raw(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        &[],
+        br#"{"kind": "teleport"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!((status, reply["error"].is_string()), (400, true));
+    let (status, _) = raw(&sim, "GET", "/sim/v1/nothing", &[], b"").await.unwrap();
+    assert_eq!(status, 404);
+    // Task duration is adjustable.
+    control(
+        &sim,
+        "PATCH",
+        "/sim/v1/config",
+        json!({"task_duration_ms": 1}),
+    )
+    .await;
+    assert_eq!(
+        control(&sim, "GET", "/sim/v1/state", json!({})).await["task_duration_ms"],
+        1
+    );
+}

@@ -1,0 +1,325 @@
+//! Read endpoints: tenants, parameters, archive-log status and its PATCH, backups.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn tenants_parameters_and_status_checks() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    let (_, overview) = client
+        .call(&sim, "GET", "/api/v1/tenants/overview", None)
+        .await;
+    let names: Vec<&str> = overview["data"]["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenant_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sys", "t1", "t2"]);
+    check_error(
+        &client
+            .call(&sim, "GET", "/api/v1/tenants/overview?mode=PG", None)
+            .await,
+        400,
+        "OB.Tenant.Mode.NotSupported",
+    );
+    let (_, info) = client
+        .call(&sim, "GET", "/api/v1/obcluster/info", None)
+        .await;
+    assert_eq!(
+        (
+            info["data"]["cluster_id"].as_i64(),
+            info["data"]["cluster_name"].as_str()
+        ),
+        (Some(CLUSTER_ID), Some("obcluster"))
+    );
+    let (_, tenant) = client.call(&sim, "GET", "/api/v1/tenant/t2", None).await;
+    assert_eq!(tenant["data"]["tenant_id"], 1004);
+    check_error(
+        &client.call(&sim, "GET", "/api/v1/tenant/nope", None).await,
+        400,
+        "OB.Tenant.NotExist",
+    );
+    let (_, parameters) = client
+        .call(
+            &sim,
+            "GET",
+            "/api/v1/tenant/t1/parameters?filter=%25archive%25",
+            None,
+        )
+        .await;
+    let listed = parameters["data"]["contents"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{parameters}");
+    check_error(
+        &client
+            .call(&sim, "GET", "/api/v1/tenant/t1/parameter/nope", None)
+            .await,
+        400,
+        "OB.Tenant.Parameter.NotExist",
+    );
+    control(
+        &sim,
+        "PATCH",
+        "/sim/v1/tenants/t1",
+        json!({"status": "RESTORE", "parameters": {"archive_lag_target": "5m"}}),
+    )
+    .await;
+    let reply = client
+        .call(
+            &sim,
+            "GET",
+            "/api/v1/tenant/t1/parameter/archive_lag_target",
+            None,
+        )
+        .await;
+    check_error(&reply, 400, "OB.Tenant.StatusNotNormal");
+    assert_eq!(
+        reply.1["error"]["message"],
+        "Tenant 't1' status is 'RESTORE'."
+    );
+    check_error(
+        &client
+            .call(&sim, "GET", "/api/v1/tenant/t1/parameters", None)
+            .await,
+        400,
+        "OB.Tenant.StatusNotNormal",
+    );
+    assert_eq!(
+        client.call(&sim, "GET", "/api/v1/tenant/t1", None).await.0,
+        200
+    );
+    control(
+        &sim,
+        "PATCH",
+        "/sim/v1/tenants/t1",
+        json!({"status": "NORMAL"}),
+    )
+    .await;
+    let (_, parameter) = client
+        .call(
+            &sim,
+            "GET",
+            "/api/v1/tenant/t1/parameter/archive_lag_target",
+            None,
+        )
+        .await;
+    assert_eq!(parameter["data"]["value"], "5m");
+
+    let old = start("4.2.4.0").await;
+    let old_client = Client::new(&old).await;
+    control(
+        &old,
+        "PATCH",
+        "/sim/v1/tenants/t2",
+        json!({"status": "CREATING"}),
+    )
+    .await;
+    check_legacy_error(
+        &old_client
+            .call(
+                &old,
+                "GET",
+                "/api/v1/tenant/t2/parameter/archive_lag_target",
+                None,
+            )
+            .await,
+        500,
+        1010,
+    );
+    check_legacy_error(
+        &old_client
+            .call(&old, "GET", "/api/v1/tenant/t2", None)
+            .await,
+        500,
+        1010,
+    );
+    // The storage and archive-task reads exist only from 4.3.2.
+    assert_eq!(
+        old_client
+            .call(&old, "GET", "/api/v1/tenant/t1/backup/config/storage", None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        old_client
+            .call(&old, "GET", "/api/v1/tenant/t1/backup/log/tasks", None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn archive_log_patch_and_start_backup() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    let tasks = |name: &'static str| {
+        let client = &client;
+        let sim = &sim;
+        async move {
+            client
+                .call(
+                    sim,
+                    "GET",
+                    &format!("/api/v1/tenant/{name}/backup/log/tasks"),
+                    None,
+                )
+                .await
+                .1["data"]["contents"]
+                .clone()
+        }
+    };
+    // DOING on a tenant that never archived is a silent no-op.
+    let reply = client
+        .call(
+            &sim,
+            "PATCH",
+            "/api/v1/tenant/t1/backup/log",
+            Some(json!({"status": "doing"})),
+        )
+        .await;
+    assert_eq!(reply.0, 200, "{}", reply.1);
+    assert_eq!(tasks("t1").await, json!([]));
+    check_error(
+        &client
+            .call(
+                &sim,
+                "PATCH",
+                "/api/v1/tenant/sys/backup/log",
+                Some(json!({"status": "DOING"})),
+            )
+            .await,
+        400,
+        "OB.Tenant.SysOperationNotAllowed",
+    );
+    check_error(
+        &client
+            .call(
+                &sim,
+                "PATCH",
+                "/api/v1/tenant/t1/backup/log",
+                Some(json!({"status": "RUN"})),
+            )
+            .await,
+        400,
+        "OB.Backup.ArchiveLogStatus.Invalid",
+    );
+    check_error(
+        &client
+            .call(&sim, "GET", "/api/v1/obcluster/backup/overview", None)
+            .await,
+        404,
+        "Common.NotFound",
+    );
+
+    // A backup opens archive log (after a config gave the tenants destinations).
+    let (_, reply) = client
+        .call(
+            &sim,
+            "POST",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI})),
+        )
+        .await;
+    client
+        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+        .await;
+    let (status, reply) = client
+        .call(
+            &sim,
+            "POST",
+            "/api/v1/obcluster/backup",
+            Some(json!({"mode": "full"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["data"]["name"], "Obcluster start full backup");
+    assert_eq!(
+        client
+            .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+            .await["state"],
+        "SUCCEED"
+    );
+    let listed = tasks("t1").await;
+    assert_eq!(listed[0]["status"], "DOING");
+    assert_eq!(listed[0]["tenant_name"], "");
+    let (_, overview) = client
+        .call(&sim, "GET", "/api/v1/obcluster/backup/overview", None)
+        .await;
+    assert_eq!(overview["data"]["statuses"].as_array().unwrap().len(), 2);
+
+    // An empty body means STOP, for the whole cluster.
+    assert_eq!(
+        client
+            .call(&sim, "PATCH", "/api/v1/obcluster/backup/log", None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(tasks("t1").await, json!([]));
+    assert_eq!(tasks("t2").await, json!([]));
+    // DOING now reopens (the tenants have a STOP round).
+    assert_eq!(
+        client
+            .call(
+                &sim,
+                "PATCH",
+                "/api/v1/tenant/t2/backup/log",
+                Some(json!({"status": "DOING"}))
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(tasks("t2").await[0]["status"], "DOING");
+    assert_eq!(
+        client
+            .call(
+                &sim,
+                "PATCH",
+                "/api/v1/tenant/t2/backup/log",
+                Some(json!({"status": "SUSPEND"}))
+            )
+            .await
+            .0,
+        200
+    );
+    assert_eq!(tasks("t2").await[0]["status"], "SUSPEND");
+    // INTERRUPTED is an error.
+    control(
+        &sim,
+        "PATCH",
+        "/sim/v1/tenants/t1",
+        json!({"archive_log_status": "INTERRUPTED"}),
+    )
+    .await;
+    check_error(
+        &client
+            .call(
+                &sim,
+                "PATCH",
+                "/api/v1/tenant/t1/backup/log",
+                Some(json!({"status": "DOING"})),
+            )
+            .await,
+        500,
+        "Common.Unexpected",
+    );
+
+    // Setting the URI stops archiving again.
+    let (_, reply) = client
+        .call(
+            &sim,
+            "PATCH",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI})),
+        )
+        .await;
+    client
+        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(tasks("t2").await, json!([]));
+}

@@ -1,0 +1,873 @@
+//! The operations of `oceanbase_backup_config` that talk to obshell: plan (create checks and
+//! warnings), apply (create, update, delete), read and import. Each takes the Terraform request,
+//! calls the pure rules of the sibling modules, and builds diagnostics only here.
+//!
+//! Delete and the destroy plan never contact obshell (design §3): a dead cluster can still be
+//! destroyed, and the cluster keeps its settings.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::obshell::{
+    wait_for_dag, ArchiveLogStatus, BackupConfigRequest, Client, Dag, DeletePolicy, Error,
+    ObshellVersion, StorageUri, TenantOverview, WaitOptions,
+};
+use crate::provider::diagnostics::obshell_error;
+use crate::tf::{
+    ApplyRequest, ApplyResponse, AttributePath, Diagnostic, Diagnostics, ImportRequest,
+    ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Value,
+};
+
+use super::duration::parse_timeout;
+use super::model::{BackupConfigModel, Field, TimeoutsModel};
+use super::plan::{
+    build_request, create_changes, plan_create, plan_update, with_defaults, ChangeSet,
+    ConfigRequest, RequestError,
+};
+use super::private::{state_keeping_prior_sent_fields, PendingUpdate, PrivateState, SentValues};
+use super::read::{
+    fill_unknowns_from_live, fold_live, LiveCluster, LiveStorage, LiveTenant, ReadOutcome,
+};
+use super::schema::{DEFAULT_CREATE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
+use super::uri::parse_backup_base_uri;
+use super::{model_from_value, validate::validate_backup_config};
+use crate::resources::BACKUP_CONFIG_TYPE;
+
+/// What the operations need from the configured provider.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The obshell client.
+    pub client: Client,
+    /// Cancelled by StopProvider: every DAG wait watches it.
+    pub cancel: CancellationToken,
+    /// The endpoint, for messages.
+    pub endpoint: String,
+}
+
+/// obshell's name of the cluster backup-config DAG.
+const BACKUP_CONFIG_DAG: &str = "Set obcluster backup config";
+/// Archive-log round statuses that mean "archiving".
+const ARCHIVING_STATUSES: [&str; 3] = ["PREPARE", "BEGINNING", "DOING"];
+
+const SUMMARY_PLAN: &str = "Unable to plan oceanbase_backup_config";
+const SUMMARY_CREATE: &str = "Unable to create oceanbase_backup_config";
+const SUMMARY_UPDATE: &str = "Unable to update oceanbase_backup_config";
+const SUMMARY_READ: &str = "Unable to read oceanbase_backup_config";
+const SUMMARY_IMPORT: &str = "Unable to import oceanbase_backup_config";
+
+fn not_configured() -> Diagnostic {
+    Diagnostic::error(
+        "Provider not configured",
+        "The oceanbase provider has no usable endpoint and password yet (a value in the provider block is unknown until apply). Set them to known values.",
+    )
+}
+
+fn delete_warning() -> Diagnostic {
+    Diagnostic::warning(
+        "The cluster keeps its backup settings",
+        "Removing oceanbase_backup_config only removes it from Terraform's state: obshell has no call that clears a backup configuration, and turning backup off silently would endanger the cluster's data protection. Every tenant keeps its destinations, parameters and archive log. To stop managing the cluster without this warning, use a removed block with lifecycle { destroy = false }.",
+    )
+}
+
+fn timeout(
+    timeouts: &Field<TimeoutsModel>,
+    pick: fn(&TimeoutsModel) -> &Field<String>,
+    default: &str,
+) -> Duration {
+    let configured = timeouts
+        .known()
+        .and_then(|timeouts| pick(timeouts).known().cloned());
+    configured
+        .and_then(|text| parse_timeout(&text).ok())
+        .or_else(|| parse_timeout(default).ok())
+        .unwrap_or(Duration::from_secs(120))
+}
+
+fn is_object_store(uri: &Field<String>) -> bool {
+    uri.known()
+        .and_then(|uri| parse_backup_base_uri(uri).ok())
+        .is_some_and(|uri| uri.scheme.is_object_store())
+}
+
+fn credentials_required(planned: &BackupConfigModel, changes: &ChangeSet) -> Option<Diagnostic> {
+    (changes.location && is_object_store(&planned.backup_base_uri) && planned.storage_credentials.is_null()).then(|| {
+        Diagnostic::error(
+            "Missing storage_credentials",
+            "This change sends backup_base_uri to an object store, which needs access_id and access_key. Set storage_credentials (they are sensitive and merged into the URI obshell receives).",
+        )
+        .at(AttributePath::root("storage_credentials"))
+    })
+}
+
+fn archive_log_warning(planned: &BackupConfigModel, changes: &ChangeSet) -> Option<Diagnostic> {
+    if !changes.stops_archive_log() {
+        return None;
+    }
+    let carried = [
+        (changes.location, "backup_base_uri"),
+        (changes.log_archive_concurrency, "log_archive_concurrency"),
+    ]
+    .iter()
+    .filter(|(sent, _)| *sent)
+    .map(|(_, name)| *name)
+    .collect::<Vec<_>>()
+    .join(" and ");
+    let restore = match planned.restore_archive_log {
+        Field::Known(false) => "restore_archive_log is false, so archive log stays stopped until you reopen it (PATCH /api/v1/obcluster/backup/log {\"status\":\"DOING\"} or a backup).".to_owned(),
+        _ => "With restore_archive_log = true, the provider reopens archive log afterwards on the tenants that were archiving, where obshell (4.3.2 or later) can report that.".to_owned(),
+    };
+    Some(Diagnostic::warning(
+        "Archive log will stop on every tenant",
+        format!("This change sends {carried}. obshell then stops archive log on every user tenant{} while it applies the change. {restore}",
+            if changes.location { " and cancels running data backups" } else { "" }),
+    ))
+}
+
+fn adopted_warning(adopted: &[&str]) -> Option<Diagnostic> {
+    (!adopted.is_empty()).then(|| {
+        Diagnostic::warning(
+            "Imported settings adopted without verification",
+            format!(
+                "obshell cannot report {}, so the values in the configuration are recorded in state without a request and without checking the cluster. To apply them for certain, run terraform apply -replace on this resource, which sends the full configuration.",
+                adopted.join(", ")
+            ),
+        )
+    })
+}
+
+async fn running_config_dag(client: &Client) -> Result<Option<Dag>, Error> {
+    let dags = client.unfinished_dags().await?;
+    Ok(dags
+        .into_iter()
+        .find(|dag| dag.name.starts_with(BACKUP_CONFIG_DAG) && !dag.is_finished()))
+}
+
+fn running_dag_warning(dag: &Dag) -> Diagnostic {
+    Diagnostic::warning(
+        "A backup-config task is running on obshell",
+        format!(
+            "DAG {} ({}) is {} on obshell, started by another client or an earlier run. Apply waits for it to finish (within the timeout) before sending this change.",
+            dag.id, dag.name, dag.state
+        ),
+    )
+}
+
+fn user_tenants(tenants: Vec<TenantOverview>) -> Vec<TenantOverview> {
+    let mut tenants: Vec<TenantOverview> = tenants.into_iter().filter(|t| !t.is_sys()).collect();
+    tenants.sort_by_key(|tenant| tenant.id);
+    tenants
+}
+
+fn tenant_not_readable(error: &Error) -> bool {
+    matches!(
+        error.err_code(),
+        Some("OB.Tenant.StatusNotNormal" | "OB.Tenant.NotExist")
+    ) || (error.legacy_code() == Some(1010))
+}
+
+/// Reads every NORMAL user tenant's settings. Tenants that are not NORMAL are skipped with a
+/// warning.
+async fn read_live(client: &Client) -> Result<(LiveCluster, Diagnostics), Error> {
+    let info = client.agent_info().await?;
+    let cluster = client.cluster_info().await?;
+    let tenants = user_tenants(client.tenants_overview().await?);
+    let mut warnings = Diagnostics::new();
+    let mut live_tenants = Vec::new();
+    let mut skipped = Vec::new();
+    for tenant in tenants {
+        if tenant.status != "NORMAL" {
+            skipped.push(format!("{} ({})", tenant.name, tenant.status));
+            continue;
+        }
+        let (concurrency, score, lag) = tokio::join!(
+            client.tenant_parameter(&tenant.name, "log_archive_concurrency"),
+            client.tenant_parameter(&tenant.name, "ha_low_thread_score"),
+            client.tenant_parameter(&tenant.name, "archive_lag_target"),
+        );
+        let storage = if info.version.supports_backup_reads() {
+            match client.tenant_backup_storage(&tenant.name).await {
+                Ok(Some(storage)) => LiveStorage::Known {
+                    archive_dest: storage.archive_base_uri.without_credentials(),
+                    data_dest: storage.data_base_uri.without_credentials(),
+                },
+                Ok(None) => LiveStorage::Hidden,
+                Err(error) if tenant_not_readable(&error) => {
+                    skipped.push(format!("{} ({})", tenant.name, error));
+                    continue;
+                }
+                Err(error) => return Err(error),
+            }
+        } else {
+            LiveStorage::NotReadable
+        };
+        let mut values = Vec::new();
+        let mut unreadable = false;
+        for result in [concurrency, score, lag] {
+            match result {
+                Ok(parameter) => values.push(Some(parameter.value)),
+                Err(error) if tenant_not_readable(&error) => unreadable = true,
+                Err(error) => return Err(error),
+            }
+        }
+        if unreadable {
+            skipped.push(format!(
+                "{} (its parameters cannot be read now)",
+                tenant.name
+            ));
+            continue;
+        }
+        let mut values = values.into_iter();
+        live_tenants.push(LiveTenant {
+            name: tenant.name,
+            tenant_id: tenant.id,
+            log_archive_concurrency: values.next().flatten(),
+            ha_low_thread_score: values.next().flatten(),
+            archive_lag_target: values.next().flatten(),
+            storage,
+        });
+    }
+    if !skipped.is_empty() {
+        warnings.push(Diagnostic::warning(
+            "Tenants skipped",
+            format!(
+                "These user tenants are not NORMAL (being created, restored or dropped), so their backup settings were not read or compared: {}. They are compared again once NORMAL; a change applied now reaches every user tenant that exists when obshell runs it.",
+                skipped.join(", ")
+            ),
+        ));
+    }
+    Ok((
+        LiveCluster {
+            cluster_id: cluster.id.to_string(),
+            tenants: live_tenants,
+        },
+        warnings,
+    ))
+}
+
+/// The plan of a create contacts obshell once (authenticated), so a wrong password or an
+/// unreachable endpoint shows at plan, and warns about destinations the create overwrites.
+async fn create_plan_checks(client: &Client) -> Result<Diagnostics, Error> {
+    let mut warnings = Diagnostics::new();
+    let info = client.agent_info().await?;
+    let tenants = user_tenants(client.tenants_overview().await?);
+    if info.version.supports_backup_reads() {
+        let mut existing = Vec::new();
+        for tenant in tenants.iter().filter(|t| t.status == "NORMAL") {
+            match client.tenant_backup_storage(&tenant.name).await {
+                Ok(Some(storage)) => {
+                    let dest = storage.archive_base_uri.without_credentials();
+                    let data = storage.data_base_uri.without_credentials();
+                    if !dest.is_empty() || !data.is_empty() {
+                        existing.push(format!(
+                            "{}: {}",
+                            tenant.name,
+                            if dest.is_empty() { data } else { dest }
+                        ));
+                    }
+                }
+                Ok(None) => existing.push(format!(
+                    "{}: a destination obshell does not show",
+                    tenant.name
+                )),
+                Err(error) if tenant_not_readable(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if !existing.is_empty() {
+            warnings.push(Diagnostic::warning(
+                "Existing backup destinations will be overwritten",
+                format!(
+                    "The cluster already has backup destinations, which this create replaces on every user tenant: {}. If another configuration manages this cluster, import it instead (terraform import with the cluster id).",
+                    existing.join("; ")
+                ),
+            ));
+        }
+    }
+    if let Some(dag) = running_config_dag(client).await? {
+        warnings.push(running_dag_warning(&dag));
+    }
+    Ok(warnings)
+}
+
+/// `PlanResourceChange`.
+pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanResponse {
+    let mut response = PlanResponse {
+        planned_state: request.proposed_new_state.clone(),
+        requires_replace: Vec::new(),
+        planned_private: request.prior_private.clone(),
+        diagnostics: Diagnostics::new(),
+    };
+    if request.proposed_new_state.is_null() {
+        response.diagnostics.push(delete_warning());
+        return response;
+    }
+    let config = match model_from_value(&request.config) {
+        Ok(config) => config,
+        Err(diagnostics) => {
+            response.diagnostics = diagnostics;
+            return response;
+        }
+    };
+    response.diagnostics = validate_backup_config(&config);
+    if response.diagnostics.has_errors() {
+        return response;
+    }
+    if request.prior_state.is_null() {
+        let planned = plan_create(&config);
+        let changes = create_changes(&planned);
+        response.planned_state = planned.to_value();
+        response.planned_private = Vec::new();
+        if let Some(error) = credentials_required(&planned, &changes) {
+            response.diagnostics.push(error);
+            return response;
+        }
+        if let Some(warning) = archive_log_warning(&planned, &changes) {
+            response.diagnostics.push(warning);
+        }
+        match session {
+            Some(session) => match create_plan_checks(&session.client).await {
+                Ok(warnings) => response.diagnostics.extend(warnings),
+                Err(error) => response.diagnostics.push(obshell_error(
+                    SUMMARY_PLAN,
+                    &error,
+                    &session.endpoint,
+                )),
+            },
+            None => tracing::debug!(
+                "provider configuration unknown; create plan not checked against obshell"
+            ),
+        }
+        return response;
+    }
+    let prior = match model_from_value(&request.prior_state) {
+        Ok(prior) => prior,
+        Err(diagnostics) => {
+            response.diagnostics = diagnostics;
+            return response;
+        }
+    };
+    let private = PrivateState::decode(&request.prior_private);
+    let update = plan_update(&prior, &config, private.imported);
+    response.planned_state = update.planned.to_value();
+    if let Some(error) = credentials_required(&update.planned, &update.changes) {
+        response.diagnostics.push(error);
+        return response;
+    }
+    if let Some(warning) = archive_log_warning(&update.planned, &update.changes) {
+        response.diagnostics.push(warning);
+    }
+    if let Some(warning) = adopted_warning(&update.adopted) {
+        response.diagnostics.push(warning);
+    }
+    if !update.changes.is_empty() {
+        if let Some(session) = session {
+            match running_config_dag(&session.client).await {
+                Ok(Some(dag)) => response.diagnostics.push(running_dag_warning(&dag)),
+                Ok(None) => {}
+                Err(error) => response.diagnostics.push(obshell_error(
+                    SUMMARY_PLAN,
+                    &error,
+                    &session.endpoint,
+                )),
+            }
+        }
+    }
+    response
+}
+
+fn to_obshell_request(request: ConfigRequest) -> BackupConfigRequest {
+    BackupConfigRequest {
+        backup_base_uri: request.backup_base_uri.map(StorageUri::new),
+        log_archive_concurrency: request.log_archive_concurrency,
+        binding: request.binding,
+        ha_low_thread_score: request.ha_low_thread_score,
+        piece_switch_interval: request.piece_switch_interval,
+        archive_lag_target: request.archive_lag_target,
+        delete_policy: request
+            .delete_policy
+            .map(|(policy, recovery_window)| DeletePolicy {
+                policy,
+                recovery_window,
+            }),
+    }
+}
+
+/// The user tenants that are archiving now; `None` when obshell cannot tell (before 4.3.2).
+async fn archiving_tenants(
+    client: &Client,
+    version: ObshellVersion,
+) -> Result<Option<Vec<String>>, Error> {
+    if !version.supports_backup_reads() {
+        return Ok(None);
+    }
+    let mut archiving = Vec::new();
+    for tenant in user_tenants(client.tenants_overview().await?) {
+        let tasks = match client.tenant_archive_log_tasks(&tenant.name).await {
+            Ok(tasks) => tasks,
+            Err(error) if tenant_not_readable(&error) => continue,
+            Err(error) => return Err(error),
+        };
+        if tasks
+            .iter()
+            .any(|task| ARCHIVING_STATUSES.contains(&task.status.as_str()))
+        {
+            archiving.push(tenant.name);
+        }
+    }
+    Ok(Some(archiving))
+}
+
+/// How a request that obshell accepted ended, as far as the provider saw.
+enum Outcome {
+    /// Applied.
+    Succeeded,
+    /// The DAG ended without applying the change.
+    Failed(Error),
+    /// The provider stopped waiting (timeout, StopProvider, a read error); the DAG may go on.
+    Unfinished(crate::obshell::DagId, Error),
+    /// The request may have reached obshell, but no DAG could be identified.
+    Unknown(Error),
+}
+
+/// What happened when sending a change.
+enum SendResult {
+    /// obshell refused or could not be reached before accepting: nothing changed.
+    Refused(Error),
+    /// obshell accepted (or may have accepted) the request.
+    Accepted(Outcome),
+}
+
+/// Waits for a running backup-config DAG, sends the request and waits for its DAG.
+async fn send_and_wait(
+    session: &Session,
+    request: &BackupConfigRequest,
+    is_create: bool,
+    deadline: Instant,
+) -> SendResult {
+    let client = &session.client;
+    let options = WaitOptions::new(deadline, session.cancel.clone());
+    match running_config_dag(client).await {
+        Ok(Some(dag)) => {
+            tracing::info!(dag_id = %dag.id, "waiting for a running backup-config dag before sending");
+            match wait_for_dag(client, &dag.id, &options).await {
+                Ok(_) | Err(Error::DagFailed { .. }) => {}
+                Err(error) => return SendResult::Refused(error),
+            }
+        }
+        Ok(None) => {}
+        Err(error) => return SendResult::Refused(error),
+    }
+    tracing::info!(?request, create = is_create, "sending backup config");
+    let sent = if is_create {
+        client.post_backup_config(request).await
+    } else {
+        client.patch_backup_config(request).await
+    };
+    let dag = match sent {
+        Ok(dag) => dag,
+        Err(error @ Error::WriteOutcomeUnknown { .. }) => {
+            return SendResult::Accepted(Outcome::Unknown(error))
+        }
+        Err(error) => return SendResult::Refused(error),
+    };
+    tracing::info!(dag_id = %dag.id, "obshell accepted the backup config");
+    match wait_for_dag(client, &dag.id, &options).await {
+        Ok(_) => SendResult::Accepted(Outcome::Succeeded),
+        Err(error @ Error::DagFailed { .. }) => SendResult::Accepted(Outcome::Failed(error)),
+        Err(error) => SendResult::Accepted(Outcome::Unfinished(dag.id.clone(), error)),
+    }
+}
+
+/// Reopens archive log on `tenants`; failures become warnings.
+async fn reopen_archive_log(client: &Client, tenants: &[String], endpoint: &str) -> Diagnostics {
+    let mut diagnostics = Diagnostics::new();
+    let mut failed = Vec::new();
+    for tenant in tenants {
+        if let Err(error) = client
+            .set_tenant_archive_log(tenant, ArchiveLogStatus::Doing)
+            .await
+        {
+            tracing::warn!(tenant = %tenant, %error, "reopening archive log failed");
+            failed.push(format!("{tenant}: {error}"));
+        }
+    }
+    if !failed.is_empty() {
+        diagnostics.push(Diagnostic::warning(
+            "Archive log not reopened",
+            format!("The backup configuration was applied, but archive log could not be reopened on every tenant that was archiving before: {}. Reopen it with PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} on obshell at {endpoint}.", failed.join("; ")),
+        ));
+    }
+    diagnostics
+}
+
+fn request_error(error: RequestError) -> Diagnostics {
+    Diagnostics::from(Diagnostic::error(
+        "Unable to build the obshell request",
+        format!("The planned configuration is incomplete at apply: {error}. Set the attribute and apply again."),
+    ))
+}
+
+/// `ApplyResourceChange`.
+pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyResponse {
+    if request.planned_state.is_null() {
+        return ApplyResponse {
+            new_state: Value::Null,
+            private: Vec::new(),
+            diagnostics: Diagnostics::from(delete_warning()),
+        };
+    }
+    let failed = |diagnostics: Diagnostics| ApplyResponse {
+        new_state: request.prior_state.clone(),
+        private: request.planned_private.clone(),
+        diagnostics,
+    };
+    let planned = match model_from_value(&request.planned_state) {
+        Ok(planned) => planned,
+        Err(diagnostics) => return failed(diagnostics),
+    };
+    let is_create = request.prior_state.is_null();
+    let private = PrivateState::decode(&request.planned_private);
+    let (prior, changes, adopted) = if is_create {
+        (None, create_changes(&planned), Vec::new())
+    } else {
+        let prior = match model_from_value(&request.prior_state) {
+            Ok(prior) => prior,
+            Err(diagnostics) => return failed(diagnostics),
+        };
+        let config = match model_from_value(&request.config) {
+            Ok(config) => config,
+            Err(diagnostics) => return failed(diagnostics),
+        };
+        let update = plan_update(&prior, &config, private.imported);
+        (Some(prior), update.changes, update.adopted)
+    };
+
+    let mut diagnostics = Diagnostics::new();
+    if let Some(warning) = adopted_warning(&adopted) {
+        diagnostics.push(warning);
+    }
+    if !is_create && changes.is_empty() {
+        // Nothing changed in meaning: no request (PATCH {} would still run a DAG).
+        let mut state = planned.clone();
+        if state.tenants.is_unknown() {
+            state.tenants = prior.as_ref().map_or(Field::Null, |p| p.tenants.clone());
+        }
+        let private = PrivateState {
+            imported: false,
+            pending: private.pending,
+        };
+        return ApplyResponse {
+            new_state: state.without_unknowns().to_value(),
+            private: private.encode(),
+            diagnostics,
+        };
+    }
+
+    let Some(session) = session else {
+        return failed(Diagnostics::from(not_configured()));
+    };
+    let summary = if is_create {
+        SUMMARY_CREATE
+    } else {
+        SUMMARY_UPDATE
+    };
+    let obshell_request = match build_request(&planned, &changes) {
+        Ok(request) => to_obshell_request(request),
+        Err(error) => return failed(request_error(error)),
+    };
+    let limit = if is_create {
+        timeout(&planned.timeouts, |t| &t.create, DEFAULT_CREATE_TIMEOUT)
+    } else {
+        timeout(&planned.timeouts, |t| &t.update, DEFAULT_UPDATE_TIMEOUT)
+    };
+    let deadline = Instant::now() + limit;
+    let client = &session.client;
+
+    let preparation = async {
+        let info = client.agent_info().await?;
+        let cluster = client.cluster_info().await?;
+        let restore = planned.restore_archive_log.known().copied().unwrap_or(true);
+        let archiving = if restore && changes.stops_archive_log() {
+            archiving_tenants(client, info.version).await?
+        } else {
+            Some(Vec::new())
+        };
+        Ok::<_, Error>((cluster.id.to_string(), archiving))
+    };
+    let (cluster_id, archiving) = match preparation.await {
+        Ok(prepared) => prepared,
+        Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
+    };
+    if let Some(prior_id) = prior.as_ref().and_then(|p| p.id.known()) {
+        if *prior_id != cluster_id {
+            return failed(Diagnostic::error(
+                summary,
+                format!("The endpoint {} now serves cluster {cluster_id}, but this resource manages cluster {prior_id}. Point the provider at the right cluster, or remove the resource from state and import the other cluster.", session.endpoint),
+            ).into());
+        }
+    }
+
+    match send_and_wait(session, &obshell_request, is_create, deadline).await {
+        SendResult::Refused(error) => {
+            let mut response = failed(obshell_error(summary, &error, &session.endpoint).into());
+            if is_create {
+                response.new_state = Value::Null;
+            }
+            response
+        }
+        SendResult::Accepted(Outcome::Succeeded) => {
+            match archiving {
+                Some(tenants) => diagnostics.extend(reopen_archive_log(client, &tenants, &session.endpoint).await),
+                None => diagnostics.push(Diagnostic::warning(
+                    "Archive log may be stopped",
+                    format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider could not reopen archive log. Check each tenant and reopen it where needed (PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}}).", session.endpoint),
+                )),
+            }
+            if !planned.restore_archive_log.known().copied().unwrap_or(true)
+                && changes.stops_archive_log()
+            {
+                diagnostics.push(Diagnostic::warning(
+                    "Archive log is stopped",
+                    "obshell stopped archive log on every user tenant, and restore_archive_log is false, so it stays stopped until you reopen it.",
+                ));
+            }
+            let mut state = planned.clone();
+            state.id = Field::Known(cluster_id);
+            let state = match read_live(client).await {
+                Ok((live, warnings)) => {
+                    diagnostics.extend(warnings);
+                    fill_unknowns_from_live(&state, &live)
+                }
+                Err(error) => {
+                    let mut warning = obshell_error(
+                        "Unable to read the cluster after apply",
+                        &error,
+                        &session.endpoint,
+                    );
+                    warning.severity = crate::tf::Severity::Warning;
+                    diagnostics.push(warning);
+                    state.without_unknowns()
+                }
+            };
+            ApplyResponse {
+                new_state: state.to_value(),
+                private: Vec::new(),
+                diagnostics,
+            }
+        }
+        SendResult::Accepted(Outcome::Failed(error) | Outcome::Unknown(error)) => {
+            diagnostics.push(obshell_error(summary, &error, &session.endpoint));
+            accepted_but_failed(prior, &planned, &changes, cluster_id, None, diagnostics)
+        }
+        SendResult::Accepted(Outcome::Unfinished(dag_id, error)) => {
+            diagnostics.push(obshell_error(summary, &error, &session.endpoint));
+            accepted_but_failed(
+                prior,
+                &planned,
+                &changes,
+                cluster_id,
+                Some(dag_id),
+                diagnostics,
+            )
+        }
+    }
+}
+
+/// The answer when obshell accepted a request that the provider did not see succeed. A create
+/// returns the planned state with its id (Terraform taints it); an update keeps the prior values
+/// of the fields it sent and records the DAG, when one may still run, for the next Read.
+fn accepted_but_failed(
+    prior: Option<BackupConfigModel>,
+    planned: &BackupConfigModel,
+    changes: &ChangeSet,
+    cluster_id: String,
+    pending_dag: Option<crate::obshell::DagId>,
+    diagnostics: Diagnostics,
+) -> ApplyResponse {
+    let Some(prior) = prior else {
+        let mut state = planned.clone();
+        state.id = Field::Known(cluster_id);
+        return ApplyResponse {
+            new_state: state.without_unknowns().to_value(),
+            private: Vec::new(),
+            diagnostics,
+        };
+    };
+    let state = state_keeping_prior_sent_fields(&prior, planned, changes);
+    let private = PrivateState {
+        imported: false,
+        pending: pending_dag.map(|dag_id| PendingUpdate {
+            dag_id: dag_id.as_str().to_owned(),
+            sent: SentValues::from_plan(planned, changes),
+        }),
+    };
+    ApplyResponse {
+        new_state: state.to_value(),
+        private: private.encode(),
+        diagnostics,
+    }
+}
+
+/// Resolves an update whose DAG outlived its apply: SUCCEED (RUN/RETRY) adopts the sent values,
+/// still running keeps waiting (warning), anything else drops it.
+async fn resolve_pending(
+    client: &Client,
+    pending: PendingUpdate,
+    state: &mut BackupConfigModel,
+) -> Result<(Option<PendingUpdate>, Option<Diagnostic>), Error> {
+    let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
+    let dag = match client.get_dag(&dag_id).await {
+        Ok(dag) => dag,
+        Err(error @ Error::Api { status: 404, .. }) => {
+            tracing::warn!(%error, "pending dag not found; dropping it");
+            return Ok((None, Some(Diagnostic::warning(
+                "Earlier update not found",
+                format!("obshell no longer knows DAG {}, which an earlier apply left running. The state keeps the values from before that update; the next plan shows what still differs.", pending.dag_id),
+            ))));
+        }
+        Err(error) => return Err(error),
+    };
+    if dag.is_success() {
+        pending.sent.adopt_into(state);
+        tracing::info!(dag_id = %dag.id, "pending update succeeded; adopting its values");
+        return Ok((None, None));
+    }
+    if !dag.is_finished() {
+        return Ok((
+            Some(pending),
+            Some(Diagnostic::warning(
+                "An earlier update is still running",
+                format!("DAG {} ({}) from an earlier apply is still {} on obshell. Until it finishes, the state keeps the values from before that update.", dag.id, dag.name, dag.state),
+            )),
+        ));
+    }
+    Ok((
+        None,
+        Some(Diagnostic::warning(
+            "An earlier update did not apply",
+            format!("DAG {} from an earlier apply ended {} with operator {}, so its change was not applied. The next plan sends it again.", dag.id, dag.state, dag.operator),
+        )),
+    ))
+}
+
+/// `ReadResource`.
+pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadResponse {
+    let unchanged = |diagnostics: Diagnostics| ReadResponse {
+        new_state: request.current_state.clone(),
+        private: request.private.clone(),
+        diagnostics,
+    };
+    if request.current_state.is_null() {
+        return unchanged(Diagnostics::new());
+    }
+    let mut state = match model_from_value(&request.current_state) {
+        Ok(state) => state,
+        Err(diagnostics) => return unchanged(diagnostics),
+    };
+    let Some(session) = session else {
+        return unchanged(Diagnostics::from(Diagnostic::warning(
+            "Backup configuration not refreshed",
+            "The oceanbase provider's endpoint or password is not known yet, so the state was kept as it is without reading the cluster.",
+        )));
+    };
+    let mut private = PrivateState::decode(&request.private);
+    let limit = timeout(&state.timeouts, |t| &t.read, DEFAULT_READ_TIMEOUT);
+    let mut diagnostics = Diagnostics::new();
+    let work = async {
+        if let Some(pending) = private.pending.take() {
+            let (still_pending, warning) =
+                resolve_pending(&session.client, pending, &mut state).await?;
+            private.pending = still_pending;
+            if let Some(warning) = warning {
+                diagnostics.push(warning);
+            }
+        }
+        read_live(&session.client).await
+    };
+    let result = tokio::select! {
+        biased;
+        () = session.cancel.cancelled() => {
+            return unchanged(Diagnostic::error(SUMMARY_READ, "Terraform asked the provider to stop while it was reading the cluster.").into());
+        }
+        result = tokio::time::timeout(limit, work) => result,
+    };
+    let (live, warnings) = match result {
+        Ok(Ok(read)) => read,
+        Ok(Err(error)) => return unchanged(obshell_error(SUMMARY_READ, &error, &session.endpoint).into()),
+        Err(_) => {
+            return unchanged(Diagnostic::error(
+                SUMMARY_READ,
+                format!("Reading the cluster from obshell at {} took longer than timeouts.read ({limit:?}). Check obshell, or raise timeouts.read.", session.endpoint),
+            ).into())
+        }
+    };
+    diagnostics.extend(warnings);
+    if let Field::Known(id) = &state.id {
+        if *id != live.cluster_id {
+            diagnostics.push(Diagnostic::error(
+                "Endpoint serves another cluster",
+                format!("obshell at {} serves cluster {}, but this resource manages cluster {id}. Point the provider at the right cluster, or remove the resource from state (terraform state rm) and import the other one.", session.endpoint, live.cluster_id),
+            ));
+            return unchanged(diagnostics);
+        }
+    }
+    match fold_live(&state, &live) {
+        ReadOutcome::Gone => {
+            diagnostics.push(Diagnostic::warning(
+                "Backup configuration gone",
+                "No user tenant of the cluster has a backup destination any more, so the resource is removed from state; the next plan creates it again.",
+            ));
+            ReadResponse {
+                new_state: Value::Null,
+                private: Vec::new(),
+                diagnostics,
+            }
+        }
+        ReadOutcome::Present(new_state) => ReadResponse {
+            new_state: new_state.to_value(),
+            private: private.encode(),
+            diagnostics,
+        },
+    }
+}
+
+/// `ImportResourceState`: by cluster id, checked against `GET /api/v1/obcluster/info`. The
+/// imported state holds the id and the defaults; the Read that follows fills the read-back
+/// attributes.
+pub async fn import(session: Option<&Session>, request: ImportRequest) -> ImportResponse {
+    let failed = |diagnostic: Diagnostic| ImportResponse {
+        imported: Vec::new(),
+        diagnostics: diagnostic.into(),
+    };
+    let Some(session) = session else {
+        return failed(not_configured());
+    };
+    let wanted = request.id.trim();
+    let cluster = match session.client.cluster_info().await {
+        Ok(cluster) => cluster,
+        Err(error) => return failed(obshell_error(SUMMARY_IMPORT, &error, &session.endpoint)),
+    };
+    if cluster.id.to_string() != wanted {
+        return failed(Diagnostic::error(
+            SUMMARY_IMPORT,
+            format!("The import id must be the id of the cluster obshell at {} serves, which is {} ({}); got {wanted:?}.", session.endpoint, cluster.id, cluster.name),
+        ));
+    }
+    let mut state = BackupConfigModel::empty();
+    state.id = Field::Known(cluster.id.to_string());
+    let state = with_defaults(state);
+    ImportResponse {
+        imported: vec![ImportedResource {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            state: state.to_value(),
+            private: PrivateState {
+                imported: true,
+                pending: None,
+            }
+            .encode(),
+        }],
+        diagnostics: Diagnostics::new(),
+    }
+}

@@ -1,0 +1,910 @@
+//! `oceanbase_backup_config` driven through the `ProviderHandler` methods (no gRPC) against an
+//! in-process obshell-sim, the way Terraform calls them: configure, read (refresh), plan, apply,
+//! import, stop. The sim's request log shows what the provider sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use obshell_sim::{ObshellVersion, SimConfig, SimHandle};
+use serde_json::{json, Value as Json};
+use terraform_provider_oceanbase::provider::Provider;
+use terraform_provider_oceanbase::resources::backup_config::model::{
+    BackupConfigModel, DeletePolicyModel, Field, TimeoutsModel,
+};
+use terraform_provider_oceanbase::resources::BACKUP_CONFIG_TYPE;
+use terraform_provider_oceanbase::tf::{
+    ApplyRequest, ApplyResponse, ClientCapabilities, ConfigureRequest, Diagnostics, ImportRequest,
+    Number, PlanRequest, PlanResponse, ProviderHandler, ReadRequest, ReadResponse, Severity, Value,
+};
+
+const PASSWORD: &str = "sim-root-password";
+const CLUSTER_ID: i64 = 1_726_000_000;
+
+struct Harness {
+    sim: SimHandle,
+    provider: Arc<Provider>,
+    http: reqwest::Client,
+}
+
+/// A resource's stored state and private bytes, as Terraform keeps them.
+#[derive(Clone, Debug)]
+struct Stored {
+    state: Value,
+    private: Vec<u8>,
+}
+
+fn provider_block(endpoint: &str, password: &str) -> Value {
+    let mut object = std::collections::BTreeMap::new();
+    for name in [
+        "ca_certificate",
+        "client_certificate",
+        "client_key",
+        "request_timeout",
+    ] {
+        object.insert(name.to_owned(), Value::Null);
+    }
+    object.insert("endpoint".to_owned(), endpoint.into());
+    object.insert("password".to_owned(), password.into());
+    Value::Object(object)
+}
+
+impl Harness {
+    async fn start(version: ObshellVersion) -> Harness {
+        let sim = obshell_sim::spawn(
+            SimConfig::new(PASSWORD)
+                .with_obshell_version(version)
+                .with_task_duration(Duration::from_millis(20)),
+        )
+        .await
+        .expect("the sim starts");
+        let harness = Harness {
+            sim,
+            provider: Arc::new(Provider::new("test")),
+            http: reqwest::Client::new(),
+        };
+        let diagnostics = harness.configure(PASSWORD).await;
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        harness
+    }
+
+    async fn configure(&self, password: &str) -> Diagnostics {
+        self.provider
+            .configure(ConfigureRequest {
+                terraform_version: "1.15.5".to_owned(),
+                config: provider_block(&self.sim.base_url(), password),
+            })
+            .await
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Json) -> Json {
+        let response = self
+            .http
+            .request(method, format!("{}/sim/v1/{path}", self.sim.base_url()))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("control request");
+        let status = response.status();
+        let bytes = response.bytes().await.expect("control answer");
+        let body: Json = serde_json::from_slice(&bytes).expect("control answers JSON");
+        assert!(status.is_success(), "control {path}: {status} {body}");
+        body
+    }
+
+    async fn sim_state(&self) -> Json {
+        self.control(reqwest::Method::GET, "state", json!({})).await
+    }
+
+    /// The backup-config writes the sim received since the last clear, as (method, body).
+    async fn config_writes(&self) -> Vec<(String, Json)> {
+        let log = self
+            .control(reqwest::Method::GET, "requests", json!({}))
+            .await;
+        log.as_array()
+            .expect("a list")
+            .iter()
+            .filter(|entry| entry["uri"] == "/api/v1/obcluster/backup/config")
+            .map(|entry| {
+                (
+                    entry["method"].as_str().unwrap_or_default().to_owned(),
+                    entry["body"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    async fn request_count(&self) -> usize {
+        let log = self
+            .control(reqwest::Method::GET, "requests", json!({}))
+            .await;
+        log.as_array().expect("a list").len()
+    }
+
+    async fn clear_requests(&self) {
+        self.control(reqwest::Method::DELETE, "requests", json!({}))
+            .await;
+    }
+
+    async fn plan(&self, prior: &Stored, config: &Value) -> PlanResponse {
+        self.provider
+            .plan_resource_change(PlanRequest {
+                type_name: BACKUP_CONFIG_TYPE.to_owned(),
+                prior_state: prior.state.clone(),
+                proposed_new_state: config.clone(),
+                config: config.clone(),
+                prior_private: prior.private.clone(),
+                client_capabilities: ClientCapabilities::default(),
+            })
+            .await
+    }
+
+    async fn apply(&self, prior: &Stored, plan: &PlanResponse, config: &Value) -> ApplyResponse {
+        self.provider
+            .apply_resource_change(ApplyRequest {
+                type_name: BACKUP_CONFIG_TYPE.to_owned(),
+                prior_state: prior.state.clone(),
+                planned_state: plan.planned_state.clone(),
+                config: config.clone(),
+                planned_private: plan.planned_private.clone(),
+            })
+            .await
+    }
+
+    async fn read(&self, stored: &Stored) -> ReadResponse {
+        self.provider
+            .read_resource(ReadRequest {
+                type_name: BACKUP_CONFIG_TYPE.to_owned(),
+                current_state: stored.state.clone(),
+                private: stored.private.clone(),
+            })
+            .await
+    }
+
+    /// Refresh, as `terraform plan` does first.
+    async fn refresh(&self, stored: &Stored) -> Stored {
+        let read = self.read(stored).await;
+        check_no_errors(&read.diagnostics);
+        Stored {
+            state: read.new_state,
+            private: read.private,
+        }
+    }
+
+    /// Plan and apply a change that must succeed; returns the new stored state.
+    async fn apply_ok(&self, prior: &Stored, config: &Value) -> Stored {
+        let plan = self.plan(prior, config).await;
+        check_no_errors(&plan.diagnostics);
+        let applied = self.apply(prior, &plan, config).await;
+        check_no_errors(&applied.diagnostics);
+        check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+        Stored {
+            state: applied.new_state,
+            private: applied.private,
+        }
+    }
+}
+
+fn empty() -> Stored {
+    Stored {
+        state: Value::Null,
+        private: Vec::new(),
+    }
+}
+
+fn text(value: &str) -> Field<String> {
+    Field::Known(value.to_owned())
+}
+
+/// The design's example configuration, on file storage.
+fn base_config() -> BackupConfigModel {
+    let mut model = BackupConfigModel::empty();
+    model.backup_base_uri = text("file:///data/backup");
+    model.log_archive_concurrency = Field::Known(Number::Int(4));
+    model.binding = text("optional");
+    model.ha_low_thread_score = Field::Known(Number::Int(10));
+    model.piece_switch_interval = text("1d");
+    model.archive_lag_target = text("2m");
+    model.delete_policy = Field::Known(DeletePolicyModel {
+        policy: text("default"),
+        recovery_window: text("7d"),
+    });
+    model
+}
+
+fn config_with(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
+    let mut model = base_config();
+    edit(&mut model);
+    model.to_value()
+}
+
+fn model(value: &Value) -> BackupConfigModel {
+    BackupConfigModel::from_value(value).expect("a resource object")
+}
+
+#[track_caller]
+fn check_no_errors(diagnostics: &Diagnostics) {
+    assert!(!diagnostics.has_errors(), "{diagnostics:#?}");
+}
+
+#[track_caller]
+fn check_error_containing(diagnostics: &Diagnostics, needles: &[&str]) {
+    let found = diagnostics.0.iter().any(|d| {
+        d.severity == Severity::Error
+            && needles
+                .iter()
+                .all(|needle| d.summary.contains(needle) || d.detail.contains(needle))
+    });
+    assert!(found, "no error containing {needles:?} in {diagnostics:#?}");
+}
+
+#[track_caller]
+fn check_warning(diagnostics: &Diagnostics, summary_part: &str) {
+    assert!(
+        diagnostics
+            .0
+            .iter()
+            .any(|d| d.severity == Severity::Warning && d.summary.contains(summary_part)),
+        "no warning {summary_part:?} in {diagnostics:#?}"
+    );
+}
+
+/// Terraform's rule: every known planned value must come back unchanged from apply.
+#[track_caller]
+fn check_apply_matches_plan(planned: &Value, applied: &Value) {
+    match (planned, applied) {
+        (Value::Unknown, applied) => assert!(!applied.contains_unknown()),
+        (Value::Object(planned), Value::Object(applied)) => {
+            for (name, planned_value) in planned {
+                check_apply_matches_plan(planned_value, &applied[name]);
+            }
+        }
+        (planned, applied) => assert_eq!(planned, applied),
+    }
+}
+
+/// A plan that Terraform shows as "no changes": planned equals prior.
+#[track_caller]
+fn check_empty_plan(prior: &Stored, plan: &PlanResponse) {
+    check_no_errors(&plan.diagnostics);
+    assert_eq!(plan.planned_state, prior.state, "the plan is not empty");
+}
+
+async fn create_base(harness: &Harness) -> Stored {
+    harness.apply_ok(&empty(), &base_config().to_value()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_refresh_plans_empty() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let config = base_config().to_value();
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    check_warning(&plan.diagnostics, "Archive log will stop");
+    let planned = model(&plan.planned_state);
+    assert!(planned.id.is_unknown() && planned.tenants.is_unknown());
+    assert_eq!(planned.restore_archive_log, Field::Known(true));
+
+    harness.clear_requests().await;
+    let applied = harness.apply(&empty(), &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    let state = model(&applied.new_state);
+    assert_eq!(state.id, text(&CLUSTER_ID.to_string()));
+    assert_eq!(state.tenants.known().map(|t| t.len()), Some(2));
+    let writes = harness.config_writes().await;
+    assert_eq!(
+        writes,
+        [(
+            "POST".to_owned(),
+            json!({
+                "backup_base_uri": "file:///data/backup",
+                "log_archive_concurrency": 4,
+                "binding": "OPTIONAL",
+                "ha_low_thread_score": 10,
+                "piece_switch_interval": "1d",
+                "archive_lag_target": "2m",
+                "delete_policy": {"policy": "default", "recovery_window": "7d"},
+            })
+        )]
+    );
+
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let refreshed = harness.refresh(&stored).await;
+    assert_eq!(refreshed.state, stored.state, "refresh changed the state");
+    harness.clear_requests().await;
+    let plan = harness.plan(&refreshed, &config).await;
+    check_empty_plan(&refreshed, &plan);
+    assert!(harness.config_writes().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_over_existing_destinations_warns() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let plan = harness.plan(&empty(), &base_config().to_value()).await;
+    assert!(
+        !plan
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("overwritten")),
+        "a fresh cluster has nothing to overwrite"
+    );
+    create_base(&harness).await;
+    // The state was lost (or the resource tainted): the next create warns but is not refused.
+    let config = config_with(|c| c.backup_base_uri = text("file:///other"));
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    check_warning(
+        &plan.diagnostics,
+        "Existing backup destinations will be overwritten",
+    );
+    let warning = plan
+        .diagnostics
+        .0
+        .iter()
+        .find(|d| d.summary.contains("overwritten"))
+        .expect("the warning");
+    assert!(
+        warning.detail.contains("file:///data/backup"),
+        "{}",
+        warning.detail
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_sends_only_what_changed() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.clear_requests().await;
+    let config = config_with(|c| c.archive_lag_target = text("3m"));
+    let plan = harness.plan(&stored, &config).await;
+    check_no_errors(&plan.diagnostics);
+    assert!(
+        !plan
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("Archive log")),
+        "archive_lag_target does not stop archive log"
+    );
+    assert!(model(&plan.planned_state).tenants.is_unknown());
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert_eq!(
+        harness.config_writes().await,
+        [("PATCH".to_owned(), json!({"archive_lag_target": "3m"}))]
+    );
+
+    // Changing binding re-sends the whole LOG_ARCHIVE_DEST group.
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    harness.clear_requests().await;
+    let config = config_with(|c| {
+        c.archive_lag_target = text("3m");
+        c.binding = text("MANDATORY");
+    });
+    harness.apply_ok(&stored, &config).await;
+    assert_eq!(
+        harness.config_writes().await,
+        [(
+            "PATCH".to_owned(),
+            json!({"backup_base_uri": "file:///data/backup", "binding": "MANDATORY", "piece_switch_interval": "1d"})
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respellings_and_timeouts_send_nothing() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    // The cluster reports the same value in another spelling.
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t1",
+            json!({"parameters": {"archive_lag_target": "120s"}}),
+        )
+        .await;
+    let refreshed = harness.refresh(&stored).await;
+    assert_eq!(model(&refreshed.state).archive_lag_target, text("2m"));
+    let plan = harness.plan(&refreshed, &base_config().to_value()).await;
+    check_empty_plan(&refreshed, &plan);
+
+    // A respelled configuration and a timeouts edit: an update without any request.
+    harness.clear_requests().await;
+    let config = config_with(|c| {
+        c.archive_lag_target = text("120s");
+        c.binding = text("OPTIONAL");
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: text("2h"),
+            update: Field::Null,
+            read: Field::Null,
+        });
+    });
+    let updated = harness.apply_ok(&refreshed, &config).await;
+    assert_eq!(model(&updated.state).archive_lag_target, text("120s"));
+    assert!(harness.config_writes().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_detected_and_corrected() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t2",
+            json!({"parameters": {"log_archive_concurrency": "9"}}),
+        )
+        .await;
+    let refreshed = harness.refresh(&stored).await;
+    let refreshed_model = model(&refreshed.state);
+    assert_eq!(
+        refreshed_model.log_archive_concurrency,
+        Field::Known(Number::Int(9))
+    );
+    let plan = harness.plan(&refreshed, &base_config().to_value()).await;
+    check_no_errors(&plan.diagnostics);
+    assert_ne!(plan.planned_state, refreshed.state);
+    check_warning(&plan.diagnostics, "Archive log will stop");
+    harness.clear_requests().await;
+    let applied = harness
+        .apply(&refreshed, &plan, &base_config().to_value())
+        .await;
+    check_no_errors(&applied.diagnostics);
+    assert_eq!(
+        harness.config_writes().await,
+        [("PATCH".to_owned(), json!({"log_archive_concurrency": 4}))]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uri_drift_and_a_cleared_cluster() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t1",
+            json!({"data_dest": format!("file:///elsewhere/{CLUSTER_ID}/1002/data")}),
+        )
+        .await;
+    let refreshed = harness.refresh(&stored).await;
+    assert_eq!(
+        model(&refreshed.state).backup_base_uri,
+        text("file:///elsewhere")
+    );
+
+    for tenant in ["t1", "t2"] {
+        harness
+            .control(
+                reqwest::Method::PATCH,
+                &format!("tenants/{tenant}"),
+                json!({"archive_dest": null, "data_dest": ""}),
+            )
+            .await;
+    }
+    let read = harness.read(&refreshed).await;
+    check_no_errors(&read.diagnostics);
+    assert_eq!(
+        read.new_state,
+        Value::Null,
+        "no destination left: the resource is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_by_cluster_id_then_adopt_unreadable_fields() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    create_base(&harness).await;
+
+    let wrong = harness
+        .provider
+        .import_resource_state(ImportRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            id: "42".to_owned(),
+        })
+        .await;
+    check_error_containing(&wrong.diagnostics, &["1726000000"]);
+
+    let imported = harness
+        .provider
+        .import_resource_state(ImportRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            id: CLUSTER_ID.to_string(),
+        })
+        .await;
+    check_no_errors(&imported.diagnostics);
+    let imported = &imported.imported[0];
+    let stored = harness
+        .refresh(&Stored {
+            state: imported.state.clone(),
+            private: imported.private.clone(),
+        })
+        .await;
+    let state = model(&stored.state);
+    assert_eq!(state.backup_base_uri, text("file:///data/backup"));
+    assert_eq!(state.archive_lag_target, text("2m"));
+    assert_eq!(state.log_archive_concurrency, Field::Known(Number::Int(4)));
+    assert!(state.binding.is_null() && state.delete_policy.is_null());
+
+    // A configuration generated from the state validates and plans empty.
+    let mut generated = state.clone();
+    generated.id = Field::Null;
+    generated.tenants = Field::Null;
+    let generated = generated.to_value();
+    check_no_errors(
+        &harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &generated),
+    );
+    let plan = harness.plan(&stored, &generated).await;
+    check_empty_plan(&stored, &plan);
+
+    // The full configuration only fills unreadable fields: adopted without a request.
+    harness.clear_requests().await;
+    let config = base_config().to_value();
+    let plan = harness.plan(&stored, &config).await;
+    check_warning(&plan.diagnostics, "adopted without verification");
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert!(harness.config_writes().await.is_empty());
+    assert!(applied.private.is_empty(), "the import marker is cleared");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_dag_keeps_the_prior_values() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/dag",
+            json!({"node": "Set backup config", "message": "set archive lag target failed", "code": "MySQL.Error"}),
+        )
+        .await;
+    let config = config_with(|c| c.archive_lag_target = text("3m"));
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(
+        &applied.diagnostics,
+        &["Set backup config", "set archive lag target failed"],
+    );
+    let state = model(&applied.new_state);
+    assert_eq!(state.archive_lag_target, text("2m"));
+    assert!(
+        applied.private.is_empty(),
+        "a failed DAG leaves nothing pending"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_timeout_is_tainted_with_its_id() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let config = config_with(|c| {
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: text("300ms"),
+            update: Field::Null,
+            read: Field::Null,
+        })
+    });
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&empty(), &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let state = model(&applied.new_state);
+    assert_eq!(state.id, text(&CLUSTER_ID.to_string()));
+    assert!(!applied.new_state.contains_unknown());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_timeout_is_resolved_by_the_next_read() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let config = config_with(|c| {
+        c.archive_lag_target = text("3m");
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: Field::Null,
+            update: text("300ms"),
+            read: Field::Null,
+        })
+    });
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let after = Stored {
+        state: applied.new_state.clone(),
+        private: applied.private.clone(),
+    };
+    assert_eq!(model(&after.state).archive_lag_target, text("2m"));
+    assert!(!after.private.is_empty(), "the DAG is recorded");
+
+    // While it runs, a read warns and keeps the prior values.
+    let read = harness.read(&after).await;
+    check_warning(&read.diagnostics, "still running");
+    assert_eq!(model(&read.new_state).archive_lag_target, text("2m"));
+
+    let dags = harness.sim_state().await["dags"].clone();
+    let held = dags
+        .as_array()
+        .expect("dags")
+        .iter()
+        .find(|dag| dag["held"] == true)
+        .expect("a held dag")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    harness
+        .control(
+            reqwest::Method::POST,
+            &format!("dags/{held}/release"),
+            json!({}),
+        )
+        .await;
+    let mut resolved = None;
+    for _ in 0..200 {
+        let read = harness
+            .read(&Stored {
+                state: read.new_state.clone(),
+                private: read.private.clone(),
+            })
+            .await;
+        check_no_errors(&read.diagnostics);
+        if read.private.is_empty() {
+            resolved = Some(read);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let resolved = resolved.expect("the read resolves the DAG once it ends");
+    let state = model(&resolved.new_state);
+    assert_eq!(state.archive_lag_target, text("3m"));
+    let plan = harness
+        .plan(
+            &Stored {
+                state: resolved.new_state.clone(),
+                private: resolved.private.clone(),
+            },
+            &config,
+        )
+        .await;
+    assert_eq!(plan.planned_state, resolved.new_state);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_cancels_a_wait() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let config = config_with(|c| c.ha_low_thread_score = Field::Known(Number::Int(20)));
+    let plan = harness.plan(&stored, &config).await;
+    let provider = harness.provider.clone();
+    let (prior, config_for_apply, plan_for_apply) = (stored.clone(), config.clone(), plan.clone());
+    let apply = tokio::spawn(async move {
+        provider
+            .apply_resource_change(ApplyRequest {
+                type_name: BACKUP_CONFIG_TYPE.to_owned(),
+                prior_state: prior.state,
+                planned_state: plan_for_apply.planned_state,
+                config: config_for_apply,
+                planned_private: plan_for_apply.planned_private,
+            })
+            .await
+    });
+    // Wait until obshell has the held DAG, then stop.
+    for _ in 0..500 {
+        let state = harness.sim_state().await;
+        if state["dags"]
+            .as_array()
+            .is_some_and(|dags| dags.iter().any(|dag| dag["held"] == true))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    harness.provider.stop();
+    let applied = apply.await.expect("apply task");
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    assert_eq!(
+        model(&applied.new_state).ha_low_thread_score,
+        Field::Known(Number::Int(10))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_dag_is_announced_and_awaited() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    let running = harness
+        .control(reqwest::Method::POST, "dags/hold-running", json!({}))
+        .await;
+    let running_id = running["id"].as_str().expect("id").to_owned();
+    let config = config_with(|c| c.ha_low_thread_score = Field::Known(Number::Int(30)));
+    let plan = harness.plan(&stored, &config).await;
+    check_no_errors(&plan.diagnostics);
+    check_warning(&plan.diagnostics, "backup-config task is running");
+
+    let provider = harness.provider.clone();
+    let (prior, config_for_apply, plan_for_apply) = (stored.clone(), config.clone(), plan.clone());
+    let apply = tokio::spawn(async move {
+        provider
+            .apply_resource_change(ApplyRequest {
+                type_name: BACKUP_CONFIG_TYPE.to_owned(),
+                prior_state: prior.state,
+                planned_state: plan_for_apply.planned_state,
+                config: config_for_apply,
+                planned_private: plan_for_apply.planned_private,
+            })
+            .await
+    });
+    harness
+        .control(
+            reqwest::Method::POST,
+            &format!("dags/{running_id}/release"),
+            json!({}),
+        )
+        .await;
+    let applied = apply.await.expect("apply task");
+    check_no_errors(&applied.diagnostics);
+    assert_eq!(
+        model(&applied.new_state).ha_low_thread_score,
+        Field::Known(Number::Int(30))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_normal_tenants_are_skipped_with_a_warning() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t2",
+            json!({"status": "RESTORE", "parameters": {"log_archive_concurrency": "50"}}),
+        )
+        .await;
+    let read = harness.read(&stored).await;
+    check_no_errors(&read.diagnostics);
+    check_warning(&read.diagnostics, "Tenants skipped");
+    let state = model(&read.new_state);
+    let tenants = state.tenants.known().expect("tenants");
+    assert!(tenants.contains_key("t1") && !tenants.contains_key("t2"));
+    assert_eq!(state.log_archive_concurrency, Field::Known(Number::Int(4)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_shows_at_the_create_plan() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let diagnostics = harness.configure("not-the-password").await;
+    assert!(diagnostics.is_empty(), "configure makes no network call");
+    let plan = harness.plan(&empty(), &base_config().to_value()).await;
+    check_error_containing(&plan.diagnostics, &[&harness.sim.base_url(), "password"]);
+    for diagnostic in &plan.diagnostics.0 {
+        assert!(!diagnostic.detail.contains("not-the-password"));
+        assert!(!diagnostic.summary.contains("not-the-password"));
+    }
+    assert!(harness.config_writes().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_configurations_send_nothing() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    harness.clear_requests().await;
+    let config = config_with(|c| {
+        c.backup_base_uri = text("oss://bucket/backup?host=h&access_key=SECRET");
+        c.piece_switch_interval = text("8d");
+    });
+    let validation = harness
+        .provider
+        .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+    let paths: Vec<String> = validation
+        .0
+        .iter()
+        .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+        .collect();
+    assert_eq!(paths, ["backup_base_uri", "piece_switch_interval"]);
+    let plan = harness.plan(&empty(), &config).await;
+    assert!(plan.diagnostics.has_errors());
+    assert_eq!(harness.request_count().await, 0);
+    // Object storage without credentials is refused at plan.
+    let config = config_with(|c| c.backup_base_uri = text("oss://bucket/backup?host=h"));
+    let plan = harness.plan(&empty(), &config).await;
+    check_error_containing(&plan.diagnostics, &["storage_credentials"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_never_contacts_obshell() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.clear_requests().await;
+    let plan = harness.plan(&stored, &Value::Null).await;
+    check_warning(&plan.diagnostics, "keeps its backup settings");
+    assert_eq!(plan.planned_state, Value::Null);
+    let applied = harness.apply(&stored, &plan, &Value::Null).await;
+    check_no_errors(&applied.diagnostics);
+    check_warning(&applied.diagnostics, "keeps its backup settings");
+    assert_eq!(applied.new_state, Value::Null);
+    assert_eq!(harness.request_count().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_log_is_reopened_where_it_was_running() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t1",
+            json!({"archive_log_status": "DOING"}),
+        )
+        .await;
+    let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
+    harness.apply_ok(&stored, &config).await;
+    let state = harness.sim_state().await;
+    let status = |name: &str| {
+        state["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .find(|t| t["name"] == name)
+            .expect("tenant")["archive_log_status"]
+            .clone()
+    };
+    assert_eq!(status("t1"), "DOING");
+    assert_ne!(status("t2"), "DOING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_era_keeps_what_it_cannot_read() {
+    let harness = Harness::start(ObshellVersion::new(4, 2, 4, 0)).await;
+    let config = base_config().to_value();
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&empty(), &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    check_warning(&applied.diagnostics, "Archive log may be stopped");
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let refreshed = harness.refresh(&stored).await;
+    let state = model(&refreshed.state);
+    assert_eq!(state.backup_base_uri, text("file:///data/backup"));
+    let tenants = state.tenants.known().expect("tenants");
+    assert!(tenants.values().all(|t| t.archive_dest.is_none()));
+    let plan = harness.plan(&refreshed, &config).await;
+    check_empty_plan(&refreshed, &plan);
+
+    // Legacy errors carry the legacy code.
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/dag",
+            json!({"node": "Check backup config", "message": "cannot write to /data/backup"}),
+        )
+        .await;
+    let config = config_with(|c| c.ha_low_thread_score = Field::Known(Number::Int(11)));
+    let plan = harness.plan(&refreshed, &config).await;
+    let applied = harness.apply(&refreshed, &plan, &config).await;
+    check_error_containing(
+        &applied.diagnostics,
+        &["Check backup config", "cannot write"],
+    );
+}
