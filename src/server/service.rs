@@ -320,6 +320,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::validate_resource_config::Request>,
     ) -> RpcResult<pb::validate_resource_config::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ValidateResourceConfig");
         let diagnostics = match self
             .resource_type(&request.type_name)
             .and_then(|value_type| {
@@ -345,6 +346,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::validate_data_resource_config::Request>,
     ) -> RpcResult<pb::validate_data_resource_config::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ValidateDataResourceConfig");
         let diagnostics = match self
             .data_source_type(&request.type_name)
             .and_then(|value_type| {
@@ -370,6 +372,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::upgrade_resource_state::Request>,
     ) -> RpcResult<pb::upgrade_resource_state::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "UpgradeResourceState");
         let upgrade = || -> Result<pb::DynamicValue, tf::Diagnostics> {
             let value_type = self
                 .resource_type(&request.type_name)
@@ -427,6 +430,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::configure_provider::Request>,
     ) -> RpcResult<pb::configure_provider::Response> {
         let request = request.into_inner();
+        tracing::debug!(terraform_version = %request.terraform_version, "ConfigureProvider");
         let provider_type = &self.schemas().provider_type;
         let diagnostics = match decode(
             request.config.as_ref(),
@@ -453,6 +457,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::read_resource::Request>,
     ) -> RpcResult<pb::read_resource::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ReadResource");
         let value_type = match self.resource_type(&request.type_name) {
             Ok(value_type) => value_type,
             Err(diagnostic) => {
@@ -502,6 +507,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::plan_resource_change::Request>,
     ) -> RpcResult<pb::plan_resource_change::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "PlanResourceChange");
         let decoded = self
             .resource_type(&request.type_name)
             .and_then(|value_type| {
@@ -561,6 +567,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::apply_resource_change::Request>,
     ) -> RpcResult<pb::apply_resource_change::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ApplyResourceChange");
         let decoded = self
             .resource_type(&request.type_name)
             .and_then(|value_type| {
@@ -610,6 +617,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::import_resource_state::Request>,
     ) -> RpcResult<pb::import_resource_state::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ImportResourceState");
         if let Err(diagnostic) = self.resource_type(&request.type_name) {
             return Ok(Response::new(pb::import_resource_state::Response {
                 imported_resources: Vec::new(),
@@ -649,6 +657,7 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::read_data_source::Request>,
     ) -> RpcResult<pb::read_data_source::Response> {
         let request = request.into_inner();
+        tracing::debug!(type_name = %request.type_name, "ReadDataSource");
         let decoded = self
             .data_source_type(&request.type_name)
             .and_then(|value_type| {

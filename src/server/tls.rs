@@ -197,3 +197,76 @@ impl SignatureVerificationAlgorithm for EcdsaP521Sha512 {
         alg_id::ECDSA_SHA512
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A P-521 key, signature and SEC1 public key, as go-plugin's client would present them.
+    fn p521_signed(message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        use p521::ecdsa::signature::RandomizedSigner;
+        // Any scalar below the group order is a valid key; this one is fixed for reproducibility.
+        let signing_key = p521::ecdsa::SigningKey::from_slice(&[0x01; 66]).expect("valid scalar");
+        let signature: p521::ecdsa::Signature =
+            signing_key.sign_with_rng(&mut rand::rngs::OsRng, message);
+        let public_key = p521::ecdsa::VerifyingKey::from(&signing_key)
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec();
+        (public_key, signature.to_der().as_bytes().to_vec())
+    }
+
+    #[test]
+    fn p521_signatures_verify_and_forgeries_do_not() {
+        let (public_key, signature) = p521_signed(b"handshake transcript");
+        let algorithm = EcdsaP521Sha512;
+        assert!(algorithm
+            .verify_signature(&public_key, b"handshake transcript", &signature)
+            .is_ok());
+        assert!(algorithm
+            .verify_signature(&public_key, b"another transcript", &signature)
+            .is_err());
+        assert!(algorithm
+            .verify_signature(&public_key, b"handshake transcript", &signature[1..])
+            .is_err());
+    }
+
+    #[test]
+    fn only_the_pinned_client_certificate_is_accepted() {
+        let (pinned, _) = generate_certificate().expect("certificate");
+        let (other, _) = generate_certificate().expect("certificate");
+        let verifier = PinnedClientVerifier {
+            expected: CertificateDer::from(pinned.clone()),
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        };
+        let now = UnixTime::now();
+        assert!(verifier
+            .verify_client_cert(&CertificateDer::from(pinned), &[], now)
+            .is_ok());
+        assert!(verifier
+            .verify_client_cert(&CertificateDer::from(other), &[], now)
+            .is_err());
+        // go-plugin's client only sends its certificate if its P-521 scheme is offered.
+        assert!(verifier
+            .supported_verify_schemes()
+            .contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
+        assert!(verifier
+            .supported_verify_schemes()
+            .contains(&SignatureScheme::ECDSA_NISTP256_SHA256));
+    }
+
+    #[test]
+    fn auto_mtls_accepts_a_pem_client_certificate_and_refuses_garbage() {
+        let (client, _) = generate_certificate().expect("certificate");
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &client)
+        );
+        let auto_mtls = AutoMtls::new(&pem).expect("auto mtls");
+        assert_eq!(auto_mtls.config.alpn_protocols, [b"h2".to_vec()]);
+        assert!(matches!(
+            AutoMtls::new("not a certificate"),
+            Err(TlsError::ClientCertificate)
+        ));
+    }
+}

@@ -63,23 +63,33 @@ fn pem(label: &str, der: &[u8]) -> String {
 struct Plugin {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    /// Everything the plugin writes to stderr, complete once it has exited.
+    stderr: tokio::task::JoinHandle<String>,
     address: SocketAddr,
     server_certificate: Vec<u8>,
 }
 
+/// Starts the plugin as Terraform does, with logging at `TF_LOG=trace`.
 async fn start_plugin(client: &ClientIdentity) -> Plugin {
     let mut child = Command::new(BINARY)
         .env(COOKIE_KEY, COOKIE_VALUE)
+        .env("TF_LOG", "trace")
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
         .env("PLUGIN_CLIENT_CERT", &client.certificate_pem)
         .env("PLUGIN_MIN_PORT", MIN_PORT.to_string())
         .env("PLUGIN_MAX_PORT", MAX_PORT.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start the plugin binary");
+    let mut stderr_pipe = child.stderr.take().expect("piped stderr");
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr_pipe.read_to_string(&mut text).await;
+        text
+    });
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut line = String::new();
     tokio::time::timeout(HANG_GUARD, stdout.read_line(&mut line))
@@ -106,6 +116,7 @@ async fn start_plugin(client: &ClientIdentity) -> Plugin {
     Plugin {
         child,
         stdout,
+        stderr,
         address,
         server_certificate,
     }
@@ -276,6 +287,26 @@ async fn handshake_mtls_schema_and_shutdown() {
         .await
         .expect("read stdout");
     assert_eq!(rest, "", "nothing but the handshake line on stdout");
+
+    // At TF_LOG=trace every stderr line is an hclog JSON line Terraform can re-emit.
+    let stderr = plugin.stderr.await.expect("stderr reader");
+    assert!(
+        stderr.contains("terraform asked the plugin to shut down"),
+        "stderr: {stderr}"
+    );
+    for line in stderr.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        for field in ["@level", "@message", "@timestamp"] {
+            assert!(entry[field].is_string(), "{field} in {line}");
+        }
+        assert_eq!(entry["@module"], "provider.oceanbase", "{line}");
+        assert!(
+            entry["@timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -313,6 +344,12 @@ async fn sigint_is_ignored_and_sigterm_ends_the_plugin() {
         .expect("the plugin exits after SIGTERM")
         .expect("wait for the plugin");
     assert!(status.success(), "exit status {status}");
+    let stderr = plugin.stderr.await.expect("stderr reader");
+    assert!(stderr.contains("ignoring SIGINT"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("SIGTERM: shutting down"),
+        "stderr: {stderr}"
+    );
 }
 
 #[tokio::test]
@@ -395,6 +432,9 @@ fn real_terraform_reads_the_provider_schema() {
             .current_dir(&work)
             .env("TF_CLI_CONFIG_FILE", &cli_config)
             .env("TF_IN_AUTOMATION", "1")
+            // Terraform would otherwise ask checkpoint-api.hashicorp.com about new versions;
+            // tests send no traffic beyond loopback.
+            .env("CHECKPOINT_DISABLE", "1")
             .env_remove("TF_LOG")
             .stdin(Stdio::null())
             .output()
