@@ -172,10 +172,17 @@ fn tenant_not_readable(error: &Error) -> bool {
 }
 
 /// Reads every NORMAL user tenant's settings. Tenants that are not NORMAL are skipped with a
-/// warning.
-async fn read_live(client: &Client) -> Result<(LiveCluster, Diagnostics), Error> {
+/// warning. `cluster_id` is the cluster id when this process has just read it (apply, before
+/// its request); otherwise it is read here.
+async fn read_live(
+    client: &Client,
+    cluster_id: Option<i64>,
+) -> Result<(LiveCluster, Diagnostics), Error> {
     let info = client.agent_info().await?;
-    let cluster = client.cluster_info().await?;
+    let cluster_id = match cluster_id {
+        Some(id) => id,
+        None => client.cluster_info().await?.id,
+    };
     let tenants = user_tenants(client.tenants_overview().await?);
     let mut warnings = Diagnostics::new();
     let mut live_tenants = Vec::new();
@@ -243,7 +250,7 @@ async fn read_live(client: &Client) -> Result<(LiveCluster, Diagnostics), Error>
     }
     Ok((
         LiveCluster {
-            cluster_id: cluster.id.to_string(),
+            cluster_id: cluster_id.to_string(),
             tenants: live_tenants,
         },
         warnings,
@@ -610,12 +617,13 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
     let preparation = async {
         let info = client.agent_info().await?;
         let cluster = client.cluster_info().await?;
-        Ok::<_, Error>((cluster.id.to_string(), info.version))
+        Ok::<_, Error>((cluster.id, info.version))
     };
-    let (cluster_id, version) = match preparation.await {
+    let (cluster_number, version) = match preparation.await {
         Ok(prepared) => prepared,
         Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
     };
+    let cluster_id = cluster_number.to_string();
     if let Some(prior_id) = prior.as_ref().and_then(|p| p.id.known()) {
         if *prior_id != cluster_id {
             return failed(Diagnostic::error(
@@ -687,7 +695,7 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             }
             let mut state = planned.clone();
             state.id = Field::Known(cluster_id);
-            let state = match read_live(client).await {
+            let state = match read_live(client, Some(cluster_number)).await {
                 Ok((live, warnings)) => {
                     diagnostics.extend(warnings);
                     fill_unknowns_from_live(&state, &live)
@@ -990,7 +998,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                 diagnostics.push(warning);
             }
         }
-        read_live(&session.client).await
+        read_live(&session.client, None).await
     };
     let result = tokio::select! {
         biased;
