@@ -128,6 +128,20 @@ fn unknown_type(kind: &str, type_name: &str) -> tf::Diagnostic {
 }
 
 /// A value that cannot be decoded is Terraform's or the wire's fault, never the user's; say so.
+/// Decodes a configuration of the type `value_type` (or reports why it cannot) and runs
+/// `validate` on it: the shared body of the `Validate*Config` RPCs.
+fn validated(
+    value_type: Result<&tf::Type, Box<tf::Diagnostic>>,
+    config: Option<&pb::DynamicValue>,
+    what: &str,
+    validate: impl FnOnce(&tf::Value) -> tf::Diagnostics,
+) -> Vec<pb::Diagnostic> {
+    match value_type.and_then(|value_type| decode(config, value_type, what)) {
+        Ok(config) => diagnostics_to_pb(validate(&config)),
+        Err(diagnostic) => one_error(*diagnostic),
+    }
+}
+
 fn decode(
     dynamic_value: Option<&pb::DynamicValue>,
     value_type: &tf::Type,
@@ -321,21 +335,15 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
     ) -> RpcResult<pb::validate_resource_config::Response> {
         let request = request.into_inner();
         tracing::debug!(type_name = %request.type_name, "ValidateResourceConfig");
-        let diagnostics = match self
-            .resource_type(&request.type_name)
-            .and_then(|value_type| {
-                decode(
-                    request.config.as_ref(),
-                    value_type,
-                    "resource configuration",
-                )
-            }) {
-            Ok(config) => diagnostics_to_pb(
+        let diagnostics = validated(
+            self.resource_type(&request.type_name),
+            request.config.as_ref(),
+            "resource configuration",
+            |config| {
                 self.handler
-                    .validate_resource_config(&request.type_name, &config),
-            ),
-            Err(diagnostic) => one_error(*diagnostic),
-        };
+                    .validate_resource_config(&request.type_name, config)
+            },
+        );
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics,
         }))
@@ -347,21 +355,15 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
     ) -> RpcResult<pb::validate_data_resource_config::Response> {
         let request = request.into_inner();
         tracing::debug!(type_name = %request.type_name, "ValidateDataResourceConfig");
-        let diagnostics = match self
-            .data_source_type(&request.type_name)
-            .and_then(|value_type| {
-                decode(
-                    request.config.as_ref(),
-                    value_type,
-                    "data source configuration",
-                )
-            }) {
-            Ok(config) => diagnostics_to_pb(
+        let diagnostics = validated(
+            self.data_source_type(&request.type_name),
+            request.config.as_ref(),
+            "data source configuration",
+            |config| {
                 self.handler
-                    .validate_data_source_config(&request.type_name, &config),
-            ),
-            Err(diagnostic) => one_error(*diagnostic),
-        };
+                    .validate_data_source_config(&request.type_name, config)
+            },
+        );
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics,
         }))
