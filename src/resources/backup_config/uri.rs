@@ -126,6 +126,10 @@ pub enum UriError {
     /// A query parameter without a value, which obshell drops.
     #[error("the query parameter {0:?} has no value: obshell drops empty parameters, so remove it or give it a value")]
     EmptyQueryValue(String),
+    /// A query value with a character Go's `url.ParseQuery` rejects (`;`) or decodes (`%`), so
+    /// obshell's task would fail on it or store another value.
+    #[error("the query parameter {0:?} contains ';' or '%': obshell parses the query with Go's url.ParseQuery, which rejects ';' and percent-decodes '%', so its task would fail or store another value")]
+    QueryCharacter(String),
     /// A query parameter given twice; obshell keeps only the first.
     #[error("the query parameter {0:?} is given more than once: obshell keeps only the first")]
     DuplicateQuery(String),
@@ -220,6 +224,9 @@ pub fn parse_backup_base_uri(text: &str) -> Result<StorageUri, UriError> {
                     scheme: uri.scheme.prefix(),
                     kept: kept.join(", "),
                 });
+            }
+            if value.contains([';', '%']) {
+                return Err(UriError::QueryCharacter(key.clone()));
             }
             if uri.query[..index].iter().any(|(earlier, _)| earlier == key) {
                 return Err(UriError::DuplicateQuery(key.clone()));
@@ -332,6 +339,14 @@ mod tests {
     #[test]
     fn uri_validation_table() {
         check_uri("file:///data/backup", Ok(()));
+        check_uri(
+            "oss://bucket/backup?host=oss.example.com;x",
+            Err(UriError::QueryCharacter("host".to_owned())),
+        );
+        check_uri(
+            "s3://bucket/backup?host=s3.example.com&s3_region=us%2Deast",
+            Err(UriError::QueryCharacter("s3_region".to_owned())),
+        );
         check_uri("file:///", Ok(()));
         check_uri("file://data/backup", Err(UriError::FileRelative));
         check_uri("file:///data?x=1", Err(UriError::FileQuery));
