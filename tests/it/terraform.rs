@@ -14,6 +14,19 @@ pub(crate) struct Terraform {
     pub(crate) label: String,
     /// The program to run.
     pub(crate) program: PathBuf,
+    /// Its version, such as `1.15.5`.
+    pub(crate) version: String,
+}
+
+impl Terraform {
+    /// The (major, minor) version, `(0, 0)` when unknown.
+    pub(crate) fn major_minor(&self) -> (u32, u32) {
+        let mut parts = self
+            .version
+            .split('.')
+            .map(|part| part.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
 }
 
 /// The repository root (where Cargo.toml is).
@@ -25,9 +38,11 @@ pub(crate) fn repo_root() -> PathBuf {
 pub(crate) fn terraforms() -> Vec<Terraform> {
     let mut found = Vec::new();
     if let Some(on_path) = find_on_path("terraform") {
+        let version = version_of(&on_path);
         found.push(Terraform {
-            label: format!("PATH terraform {}", version_of(&on_path)),
+            label: format!("PATH terraform {version}"),
             program: on_path,
+            version,
         });
     }
     let pinned = repo_root().join(".tools/bin/terraform");
@@ -36,9 +51,11 @@ pub(crate) fn terraforms() -> Vec<Terraform> {
         "the pinned Terraform is missing at {}: run scripts/setup-tools.sh (make test does)",
         pinned.display()
     );
+    let version = version_of(&pinned);
     found.push(Terraform {
-        label: format!("pinned terraform {}", version_of(&pinned)),
+        label: format!("pinned terraform {version}"),
         program: pinned,
+        version,
     });
     found
 }
@@ -171,6 +188,11 @@ impl TfDir {
             terraform: terraform.clone(),
             env,
         }
+    }
+
+    /// The Terraform this directory runs.
+    pub(crate) fn terraform(&self) -> &Terraform {
+        &self.terraform
     }
 
     /// The directory.
