@@ -129,7 +129,8 @@ fn unknown_type(kind: &str, type_name: &str) -> tf::Diagnostic {
 
 /// A value that cannot be decoded is Terraform's or the wire's fault, never the user's; say so.
 /// Decodes a configuration of the type `value_type` (or reports why it cannot) and runs
-/// `validate` on it: the shared body of the `Validate*Config` RPCs.
+/// `validate` on it: the shared body of the `Validate*Config` RPCs (for the provider block,
+/// whose type always exists, `value_type` is `Ok`).
 fn validated(
     value_type: Result<&tf::Type, Box<tf::Diagnostic>>,
     config: Option<&pb::DynamicValue>,
@@ -315,15 +316,12 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
         request: Request<pb::validate_provider_config::Request>,
     ) -> RpcResult<pb::validate_provider_config::Response> {
         let request = request.into_inner();
-        let schemas = self.schemas();
-        let diagnostics = match decode(
+        let diagnostics = validated(
+            Ok(&self.schemas().provider_type),
             request.config.as_ref(),
-            &schemas.provider_type,
             "provider configuration",
-        ) {
-            Ok(config) => diagnostics_to_pb(self.handler.validate_provider_config(&config)),
-            Err(diagnostic) => one_error(*diagnostic),
-        };
+            |config| self.handler.validate_provider_config(config),
+        );
         Ok(Response::new(pb::validate_provider_config::Response {
             diagnostics,
         }))
