@@ -171,6 +171,25 @@ impl Harness {
         }
     }
 
+    /// Import by the cluster id, as `terraform import` does, and the refresh that follows; both
+    /// must succeed.
+    async fn import_ok(&self) -> Stored {
+        let imported = self
+            .provider
+            .import_resource_state(ImportRequest {
+                type_name: BACKUP_CONFIG_TYPE.to_owned(),
+                id: CLUSTER_ID.to_string(),
+            })
+            .await;
+        check_no_errors(&imported.diagnostics);
+        let imported = &imported.imported[0];
+        self.refresh(&Stored {
+            state: imported.state.clone(),
+            private: imported.private.clone(),
+        })
+        .await
+    }
+
     /// Plan and apply a change that must succeed; returns the new stored state.
     async fn apply_ok(&self, prior: &Stored, config: &Value) -> Stored {
         let plan = self.plan(prior, config).await;
@@ -514,21 +533,7 @@ async fn import_by_cluster_id_then_adopt_unreadable_fields() {
         .await;
     check_error_containing(&wrong.diagnostics, &["1726000000"]);
 
-    let imported = harness
-        .provider
-        .import_resource_state(ImportRequest {
-            type_name: BACKUP_CONFIG_TYPE.to_owned(),
-            id: CLUSTER_ID.to_string(),
-        })
-        .await;
-    check_no_errors(&imported.diagnostics);
-    let imported = &imported.imported[0];
-    let stored = harness
-        .refresh(&Stored {
-            state: imported.state.clone(),
-            private: imported.private.clone(),
-        })
-        .await;
+    let stored = harness.import_ok().await;
     let state = model(&stored.state);
     assert_eq!(state.backup_base_uri, text("file:///data/backup"));
     assert_eq!(state.archive_lag_target, text("2m"));
@@ -933,20 +938,7 @@ async fn an_unreachable_endpoint_shows_at_the_create_plan() {
 async fn a_legacy_import_adopts_the_unreadable_uri() {
     let harness = Harness::start(ObshellVersion::new(4, 2, 4, 0)).await;
     create_base(&harness).await;
-    let imported = harness
-        .provider
-        .import_resource_state(ImportRequest {
-            type_name: BACKUP_CONFIG_TYPE.to_owned(),
-            id: CLUSTER_ID.to_string(),
-        })
-        .await;
-    check_no_errors(&imported.diagnostics);
-    let stored = harness
-        .refresh(&Stored {
-            state: imported.imported[0].state.clone(),
-            private: imported.imported[0].private.clone(),
-        })
-        .await;
+    let stored = harness.import_ok().await;
     let state = model(&stored.state);
     assert!(
         state.backup_base_uri.is_null(),
@@ -1096,20 +1088,7 @@ async fn required_attributes_set_to_null_fail_at_plan_not_at_apply() {
 async fn a_config_generated_after_a_legacy_import_says_to_set_the_uri() {
     let harness = Harness::start(ObshellVersion::new(4, 2, 4, 0)).await;
     create_base(&harness).await;
-    let imported = harness
-        .provider
-        .import_resource_state(ImportRequest {
-            type_name: BACKUP_CONFIG_TYPE.to_owned(),
-            id: CLUSTER_ID.to_string(),
-        })
-        .await;
-    check_no_errors(&imported.diagnostics);
-    let stored = harness
-        .refresh(&Stored {
-            state: imported.imported[0].state.clone(),
-            private: imported.imported[0].private.clone(),
-        })
-        .await;
+    let stored = harness.import_ok().await;
     // What plan -generate-config-out writes: the state without the computed-only attributes.
     let mut generated = model(&stored.state);
     assert!(generated.backup_base_uri.is_null());
