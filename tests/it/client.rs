@@ -48,6 +48,18 @@ async fn post_and_wait(client: &Client, request: &BackupConfigRequest) -> Result
     wait_for_dag(client, &dag.id, &wait_options(Duration::from_secs(20))).await
 }
 
+/// Makes the next backup-config DAG fail at `node`, posts a config and returns the failed DAG's id.
+async fn failed_dag(sim: &Sim, client: &Client, node: &str, message: &str) -> DagId {
+    sim.dag_fault(node, message).await;
+    let failed = post_and_wait(client, &full_request("file:///data/backup"))
+        .await
+        .unwrap_err();
+    let Error::DagFailed { dag_id, .. } = failed else {
+        panic!("{failed:?}")
+    };
+    dag_id
+}
+
 /// The bodies of the logged requests with this method and uri prefix.
 async fn logged_bodies(sim: &Sim, method: &str, uri_prefix: &str) -> Vec<Value> {
     sim.requests()
@@ -1018,13 +1030,7 @@ async fn rollback_and_pass_are_not_success_but_retry_is() {
     let sim = Sim::start(MODERN).await;
     let client = sim.client();
 
-    sim.dag_fault("Check backup config", "check failed").await;
-    let failed = post_and_wait(&client, &full_request("file:///data/backup"))
-        .await
-        .unwrap_err();
-    let Error::DagFailed { dag_id, .. } = failed else {
-        panic!("{failed:?}")
-    };
+    let dag_id = failed_dag(&sim, &client, "Check backup config", "check failed").await;
     client
         .operate_dag(&dag_id, DagOperator::Rollback)
         .await
@@ -1035,13 +1041,7 @@ async fn rollback_and_pass_are_not_success_but_retry_is() {
     check_dag_failed(&error, DagState::Succeed, DagOperator::Rollback, None, None);
     assert!(error.to_string().contains("not applied"), "{error}");
 
-    sim.dag_fault("Set backup config", "set failed").await;
-    let failed = post_and_wait(&client, &full_request("file:///data/backup"))
-        .await
-        .unwrap_err();
-    let Error::DagFailed { dag_id, .. } = failed else {
-        panic!("{failed:?}")
-    };
+    let dag_id = failed_dag(&sim, &client, "Set backup config", "set failed").await;
     // Node 2 cannot roll back: obshell refuses, and the client reports its answer.
     let refused = client
         .operate_dag(&dag_id, DagOperator::Rollback)
@@ -1063,13 +1063,7 @@ async fn rollback_and_pass_are_not_success_but_retry_is() {
     // PASS marks the failed sub-task done, so no node is left failed.
     check_dag_failed(&error, DagState::Succeed, DagOperator::Pass, None, None);
 
-    sim.dag_fault("Set backup config", "set failed once").await;
-    let failed = post_and_wait(&client, &full_request("file:///data/backup"))
-        .await
-        .unwrap_err();
-    let Error::DagFailed { dag_id, .. } = failed else {
-        panic!("{failed:?}")
-    };
+    let dag_id = failed_dag(&sim, &client, "Set backup config", "set failed once").await;
     client
         .operate_dag(&dag_id, DagOperator::Retry)
         .await
