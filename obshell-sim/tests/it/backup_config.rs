@@ -114,29 +114,22 @@ async fn post_applies_everything_to_every_tenant_and_patch_resets_the_dest() {
     assert_eq!(tenant_state(&sim, "t2").await["archive_log_status"], "");
 
     // PATCH with the URI alone resets binding and piece_switch_interval (LOG_ARCHIVE_DEST is not incremental).
-    let (_, reply) = client
-        .call(
+    client
+        .write_and_wait(
             &sim,
             "PATCH",
             "/api/v1/obcluster/backup/config",
             Some(json!({"backup_base_uri": "file:///other"})),
         )
         .await;
-    client
-        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
-        .await;
     let tenant = tenant_state(&sim, "t1").await;
     assert_eq!(tenant["archive_dest"]["binding"], "OPTIONAL");
     assert_eq!(tenant["archive_dest"]["piece_switch_interval"], "1d");
     assert_eq!(tenant["parameters"]["log_archive_concurrency"], "4");
     // An empty body counts as {}: the DAG runs and changes nothing.
-    let (status, reply) = client
-        .call(&sim, "PATCH", "/api/v1/obcluster/backup/config", None)
-        .await;
-    assert_eq!(status, 200);
     assert_eq!(
         client
-            .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+            .write_and_wait(&sim, "PATCH", "/api/v1/obcluster/backup/config", None)
             .await["state"],
         "SUCCEED"
     );
@@ -148,16 +141,13 @@ async fn object_store_destinations_keep_credentials_stored_but_not_shown() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     let uri = "oss://bucket/backup?host=oss.example.com&access_id=AK&access_key=SK";
-    let (_, reply) = client
-        .call(
+    let dag = client
+        .write_and_wait(
             &sim,
             "POST",
             "/api/v1/obcluster/backup/config",
             Some(json!({"backup_base_uri": uri})),
         )
-        .await;
-    let dag = client
-        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
         .await;
     assert!(
         !dag.to_string().contains("SK"),
@@ -279,14 +269,11 @@ async fn failures_found_inside_the_dag_carry_obshell_log_lines() {
     ] {
         let sim = start(version).await;
         let client = Client::new(&sim).await;
-        let (_, reply) = client.call(&sim, "POST", "/api/v1/obcluster/backup/config", Some(json!({"backup_base_uri": "file://relative"}))).await;
-        let dag = client.wait_dag(&sim, reply["data"]["id"].as_str().unwrap()).await;
+        let dag = client.write_and_wait(&sim, "POST", "/api/v1/obcluster/backup/config", Some(json!({"backup_base_uri": "file://relative"}))).await;
         assert_eq!((dag["state"].as_str(), dag["stage"].as_i64()), (Some("FAILED"), Some(1)));
         assert_eq!(failure_line(&dag), check_line);
         // archive_lag_target is only checked by OceanBase when the PATCH has no URI.
-        let (status, reply) = client.call(&sim, "PATCH", "/api/v1/obcluster/backup/config", Some(json!({"archive_lag_target": "3h", "ha_low_thread_score": 5}))).await;
-        assert_eq!(status, 200);
-        let dag = client.wait_dag(&sim, reply["data"]["id"].as_str().unwrap()).await;
+        let dag = client.write_and_wait(&sim, "PATCH", "/api/v1/obcluster/backup/config", Some(json!({"archive_lag_target": "3h", "ha_low_thread_score": 5}))).await;
         assert_eq!((dag["state"].as_str(), dag["stage"].as_i64()), (Some("FAILED"), Some(2)));
         assert_eq!(dag["nodes"][1]["state"], "FAILED");
         assert_eq!(failure_line(&dag), set_line);
@@ -294,14 +281,12 @@ async fn failures_found_inside_the_dag_carry_obshell_log_lines() {
         assert_eq!(tenant_state(&sim, "t1").await["parameters"]["ha_low_thread_score"], "0");
         // Object stores without credentials, cos without appid.
         for uri in ["oss://b/k?host=h&access_id=a", "cos://b/k?host=h&access_id=a&access_key=k"] {
-            let (_, reply) = client.call(&sim, "POST", "/api/v1/obcluster/backup/config", Some(json!({"backup_base_uri": uri}))).await;
-            let dag = client.wait_dag(&sim, reply["data"]["id"].as_str().unwrap()).await;
+            let dag = client.write_and_wait(&sim, "POST", "/api/v1/obcluster/backup/config", Some(json!({"backup_base_uri": uri}))).await;
             assert!(failure_line(&dag).contains("check archive path"), "{}", failure_line(&dag));
         }
         // An injected failure uses the given code and message.
         control(&sim, "POST", "/sim/v1/faults/dag", json!({"node": "Set backup config", "message": "boom", "code": "OB.Cluster.AsyncOperationTimeout"})).await;
-        let (_, reply) = client.call(&sim, "PATCH", "/api/v1/obcluster/backup/config", None).await;
-        let dag = client.wait_dag(&sim, reply["data"]["id"].as_str().unwrap()).await;
+        let dag = client.write_and_wait(&sim, "PATCH", "/api/v1/obcluster/backup/config", None).await;
         let expected = if version == "4.5.0.0" { "ERROR: [OB.Cluster.AsyncOperationTimeout]: boom" } else { "ERROR: boom" };
         assert_eq!(failure_line(&dag), expected);
     }
@@ -311,16 +296,13 @@ async fn failures_found_inside_the_dag_carry_obshell_log_lines() {
 async fn tenants_created_later_are_not_configured() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    let (_, reply) = client
-        .call(
+    client
+        .write_and_wait(
             &sim,
             "POST",
             "/api/v1/obcluster/backup/config",
             Some(json!({"backup_base_uri": URI})),
         )
-        .await;
-    client
-        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
         .await;
     let added = control(&sim, "POST", "/sim/v1/tenants", json!({"name": "t3"})).await;
     assert_eq!(added["id"], 1006);

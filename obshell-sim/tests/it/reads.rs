@@ -216,11 +216,8 @@ async fn archive_log_patch_and_start_backup() {
     );
 
     // Without destinations a backup fails at its first node.
-    let (_, reply) = client
-        .call(&sim, "POST", "/api/v1/obcluster/backup", None)
-        .await;
     let dag = client
-        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
+        .write_and_wait(&sim, "POST", "/api/v1/obcluster/backup", None)
         .await;
     assert_eq!(
         failure_line(&dag),
@@ -240,16 +237,13 @@ async fn archive_log_patch_and_start_backup() {
     );
 
     // A backup opens archive log (after a config gave the tenants destinations).
-    let (_, reply) = client
-        .call(
+    client
+        .write_and_wait(
             &sim,
             "POST",
             "/api/v1/obcluster/backup/config",
             Some(json!({"backup_base_uri": URI})),
         )
-        .await;
-    client
-        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
         .await;
     let (status, reply) = client
         .call(
@@ -347,16 +341,13 @@ async fn archive_log_patch_and_start_backup() {
     );
 
     // Setting the URI stops archiving again.
-    let (_, reply) = client
-        .call(
+    client
+        .write_and_wait(
             &sim,
             "PATCH",
             "/api/v1/obcluster/backup/config",
             Some(json!({"backup_base_uri": URI})),
         )
-        .await;
-    client
-        .wait_dag(&sim, reply["data"]["id"].as_str().unwrap())
         .await;
     assert_eq!(tasks("t2").await, json!([]));
 }

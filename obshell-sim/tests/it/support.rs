@@ -160,6 +160,21 @@ impl Client {
     }
 
     /// Polls a DAG until it is SUCCEED or FAILED (within 10 s).
+    /// Sends a request that starts a DAG, checks that obshell accepted it, and waits for the DAG
+    /// to end; returns the final DAG.
+    pub(crate) async fn write_and_wait(
+        &self,
+        sim: &SimHandle,
+        method: &str,
+        target: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, reply) = self.call(sim, method, target, body).await;
+        assert_eq!(status, 200, "{reply}");
+        self.wait_dag(sim, reply["data"]["id"].as_str().unwrap())
+            .await
+    }
+
     pub(crate) async fn wait_dag(&self, sim: &SimHandle, id: &str) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
