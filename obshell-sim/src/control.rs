@@ -65,13 +65,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             (200, json!({}))
         }
         ("PATCH", ["tenants", name]) => patch_tenant(shared, name, &body),
-        ("PATCH", ["config"]) => {
-            let Some(ms) = body.get("task_duration_ms").and_then(Value::as_u64) else {
-                return error(400, "\"task_duration_ms\" must be a non-negative integer");
-            };
-            shared.lock().task_duration = Duration::from_millis(ms);
-            (200, json!({}))
-        }
+        ("PATCH", ["config"]) => patch_config(shared, &body),
         ("POST", ["faults", "http"]) => match HttpFault::from_json(&body) {
             Ok(fault) => {
                 shared.lock().http_faults.push(fault);
@@ -279,4 +273,46 @@ fn patch_tenant(shared: &Shared, name: &str, body: &Value) -> ControlReply {
         tenant.delete_policy = policy;
     }
     (200, tenant.to_control_json())
+}
+
+/// `PATCH /sim/v1/config`: the run-time switches; every field is optional, at least one is
+/// needed, and nothing changes when one is invalid.
+fn patch_config(shared: &Arc<Shared>, body: &Value) -> ControlReply {
+    let Some(fields) = body.as_object() else {
+        return error(400, "the body must be a JSON object");
+    };
+    if fields.is_empty() {
+        return error(400, "name at least one setting to change");
+    }
+    let mut millis = std::collections::BTreeMap::new();
+    for (name, value) in fields {
+        match name.as_str() {
+            "task_duration_ms" | "latency_ms" | "latency_jitter_ms" => {
+                let Some(ms) = value.as_u64() else {
+                    return error(400, format!("\"{name}\" must be a non-negative integer"));
+                };
+                millis.insert(name.as_str(), Duration::from_millis(ms));
+            }
+            other => return error(400, format!("unknown setting \"{other}\"")),
+        }
+    }
+    let mut state = shared.lock();
+    let mut latency = state.latency;
+    if let Some(base) = millis.get("latency_ms") {
+        latency.base = *base;
+    }
+    if let Some(jitter) = millis.get("latency_jitter_ms") {
+        latency.jitter = *jitter;
+    }
+    if latency.jitter > latency.base {
+        return error(
+            400,
+            "\"latency_jitter_ms\" may not be larger than \"latency_ms\"",
+        );
+    }
+    state.latency = latency;
+    if let Some(duration) = millis.get("task_duration_ms") {
+        state.task_duration = *duration;
+    }
+    (200, json!({}))
 }

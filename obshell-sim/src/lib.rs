@@ -28,11 +28,13 @@ mod crypto;
 mod dag;
 mod duration;
 mod faults;
+mod latency;
 mod obshell;
 mod server;
 mod state;
 mod version;
 
+pub use latency::{Latency, LatencyParseError};
 pub use version::{ObshellVersion, VersionParseError};
 
 /// How to start a simulator: the address and the cluster it pretends to be.
@@ -56,6 +58,8 @@ pub struct SimConfig {
     pub task_duration: Duration,
     /// Seed of everything random (the RSA key first), so runs are reproducible.
     pub seed: u64,
+    /// The delay before every obshell answer (not the `/sim/v1` ones); none by default.
+    pub latency: Latency,
 }
 
 impl SimConfig {
@@ -71,6 +75,7 @@ impl SimConfig {
             cluster_id: 1_726_000_000,
             task_duration: Duration::from_millis(100),
             seed: 1,
+            latency: Latency::NONE,
         }
     }
 
@@ -110,6 +115,12 @@ impl SimConfig {
         self.seed = seed;
         self
     }
+
+    /// Delays every obshell answer by `latency` (with its jitter).
+    pub fn with_latency(mut self, latency: Latency) -> Self {
+        self.latency = latency;
+        self
+    }
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -122,6 +133,7 @@ impl std::fmt::Debug for SimConfig {
             .field("cluster_id", &self.cluster_id)
             .field("task_duration", &self.task_duration)
             .field("seed", &self.seed)
+            .field("latency", &self.latency)
             .finish_non_exhaustive()
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
-use obshell_sim::{ObshellVersion, SimConfig};
+use obshell_sim::{Latency, ObshellVersion, SimConfig};
 
 /// An obshell-compatible server with an in-memory OceanBase cluster, for tests and demos.
 ///
@@ -39,6 +39,10 @@ struct Cli {
     /// Seed for the RSA key and everything else random.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Delay every obshell answer (not /sim/v1) by DURATION, plus or minus up to JITTER
+    /// (uniform), e.g. 20ms or 20ms,5ms; units us, ms, s.
+    #[arg(long, value_name = "DURATION[,JITTER]", default_value = "0ms")]
+    latency: Latency,
 }
 
 /// Parses `<integer><ms|s|m>`.
@@ -77,6 +81,7 @@ async fn main() -> std::process::ExitCode {
         cluster_id: cli.cluster_id,
         task_duration: cli.task_duration,
         seed: cli.seed,
+        latency: cli.latency,
     };
     let sim = match obshell_sim::spawn(config).await {
         Ok(sim) => sim,

@@ -105,6 +105,15 @@ async fn serve(
                 .get(name)
                 .map(|value| (name, String::from_utf8_lossy(value.as_bytes()).into_owned()))
         });
+    // Every obshell answer, faulted or not, waits out the configured latency first.
+    let delay = {
+        let mut state = shared.lock();
+        let latency = state.latency;
+        latency.sample(&mut state.latency_rng)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let fault = take_http_fault(&mut shared.lock().http_faults, &method, &path);
     let fault_name = fault.as_ref().map(HttpFaultKind::name);
     match fault {

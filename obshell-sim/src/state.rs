@@ -59,6 +59,10 @@ pub(crate) struct State {
     pub(crate) next_request_seq: u64,
     pub(crate) key: RsaPrivateKey,
     pub(crate) rng: ChaCha20Rng,
+    /// The delay before each obshell answer, and its own generator (so jitter does not change
+    /// the other random choices of a seed).
+    pub(crate) latency: crate::Latency,
+    pub(crate) latency_rng: ChaCha20Rng,
     pub(crate) backup_tasks: Vec<BackupTask>,
     pub(crate) next_trace: u64,
 }
@@ -221,6 +225,8 @@ impl State {
             next_request_seq: 1,
             key,
             rng,
+            latency: config.latency,
+            latency_rng: ChaCha20Rng::seed_from_u64(config.seed ^ 0x6c61_7465_6e63_7900),
             backup_tasks: Vec::new(),
             next_trace: 1,
         };
@@ -244,6 +250,7 @@ impl State {
         self.dags.clear();
         self.clock_offset_seconds = 0;
         self.task_duration = config.task_duration;
+        self.latency = config.latency;
         self.http_faults.clear();
         self.dag_faults.clear();
         self.hold_count = 0;
@@ -315,6 +322,8 @@ impl State {
             "cluster": {"id": self.cluster_id, "name": self.cluster_name},
             "clock_offset_seconds": self.clock_offset_seconds,
             "task_duration_ms": self.task_duration.as_millis() as u64,
+            "latency_ms": self.latency.base.as_millis() as u64,
+            "latency_jitter_ms": self.latency.jitter.as_millis() as u64,
             "tenants": self.tenants.iter().map(Tenant::to_control_json).collect::<Vec<_>>(),
             "dags": self.dags.iter().map(|d| json!({
                 "id": format!("1{}", d.dag_id), "dag_id": d.dag_id, "name": d.name,

@@ -68,3 +68,18 @@ fn refuses_versions_without_backup_apis() {
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("4.2.4.0 or newer"));
 }
+
+#[test]
+fn refuses_a_latency_it_cannot_read() {
+    let output = Command::new(env!("CARGO_BIN_EXE_obshell-sim"))
+        .args(["--listen", "127.0.0.1:0", "--latency", "5ms,20ms"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("jitter may not be larger"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

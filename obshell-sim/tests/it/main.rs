@@ -4,6 +4,7 @@ mod auth;
 mod backup_config;
 mod binary;
 mod faults;
+mod latency;
 mod operators;
 mod reads;
 mod support;
