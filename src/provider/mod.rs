@@ -3,7 +3,6 @@
 //! request to the resource in [`crate::resources`]; it speaks neither gRPC nor HTTP.
 
 pub mod config;
-pub mod diagnostics;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};

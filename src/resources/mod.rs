@@ -4,6 +4,7 @@
 
 pub mod backup_config;
 pub mod backup_config_data;
+pub mod diagnostics;
 
 /// The type name of the backup-config resource.
 pub const BACKUP_CONFIG_TYPE: &str = "oceanbase_backup_config";

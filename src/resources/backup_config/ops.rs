@@ -14,7 +14,7 @@ use crate::obshell::{
     wait_for_dag, ArchiveLogStatus, BackupConfigRequest, Client, Dag, DeletePolicy, Error,
     ObshellVersion, StorageUri, TenantOverview, WaitOptions,
 };
-use crate::provider::diagnostics::obshell_error;
+use crate::resources::diagnostics::obshell_error;
 use crate::tf::{
     ApplyRequest, ApplyResponse, AttributePath, Diagnostic, Diagnostics, ImportRequest,
     ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Value,
@@ -538,7 +538,9 @@ fn request_error(error: RequestError) -> Diagnostics {
     ))
 }
 
-/// `ApplyResourceChange`.
+/// `ApplyResourceChange`: a short sequence of phases. Delete never contacts obshell; every other
+/// apply decodes the request, resolves what it means ([`plan_the_request`]), and, when something
+/// must be sent, runs the pre-write checks, writes and waits, reopens archive log and reads back.
 pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyResponse {
     if request.planned_state.is_null() {
         return ApplyResponse {
@@ -552,91 +554,180 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         private: request.planned_private.clone(),
         diagnostics,
     };
-    let planned = match model_from_value(&request.planned_state) {
-        Ok(planned) => planned,
+    let mut apply = match ApplyChange::decode(&request) {
+        Ok(apply) => apply,
         Err(diagnostics) => return failed(diagnostics),
     };
-    let is_create = request.prior_state.is_null();
-    let private = PrivateState::decode(&request.planned_private);
-    let (prior, changes, adopted) = if is_create {
-        (None, create_changes(&planned), Vec::new())
-    } else {
-        let prior = match model_from_value(&request.prior_state) {
-            Ok(prior) => prior,
-            Err(diagnostics) => return failed(diagnostics),
-        };
-        let config = match model_from_value(&request.config) {
-            Ok(config) => config,
-            Err(diagnostics) => return failed(diagnostics),
-        };
-        let update = plan_update(&prior, &config, private.imported);
-        (Some(prior), update.changes, update.adopted)
-    };
-
-    let mut diagnostics = Diagnostics::new();
-    if let Some(warning) = adopted_warning(&adopted) {
-        diagnostics.push(warning);
+    if let Some(warning) = adopted_warning(&apply.adopted) {
+        apply.diagnostics.push(warning);
     }
-    if !is_create && changes.is_empty() {
-        // Nothing changed in meaning: no request (PATCH {} would still run a DAG).
-        let mut state = planned.clone();
-        if state.tenants.is_unknown() {
-            state.tenants = prior.as_ref().map_or(Field::Null, |p| p.tenants.clone());
-        }
-        let private = PrivateState {
-            imported: false,
-            pending: private.pending,
-        };
-        return ApplyResponse {
-            new_state: state.without_unknowns().to_value(),
-            private: private.encode(),
-            diagnostics,
-        };
+    if apply.is_noop() {
+        return apply.without_request();
     }
-
     let Some(session) = session else {
         return failed(Diagnostics::from(not_configured()));
     };
-    let summary = if is_create {
-        SUMMARY_CREATE
-    } else {
-        SUMMARY_UPDATE
+    let obshell_request = match plan_the_request(&apply) {
+        Ok(request) => request,
+        Err(diagnostics) => return failed(diagnostics),
     };
-    let obshell_request = match build_request(&planned, &changes) {
-        Ok(request) => to_obshell_request(request),
-        Err(error) => return failed(request_error(error)),
+    let options = WaitOptions::new(Instant::now() + apply.time_limit(), session.cancel.clone());
+    let mut checked = match pre_write_checks(session, &apply, &options).await {
+        Ok(checked) => checked,
+        Err(diagnostics) => return failed(diagnostics),
     };
-    let limit = if is_create {
-        timeout(&planned.timeouts, |t| &t.create, DEFAULT_CREATE_TIMEOUT)
-    } else {
-        timeout(&planned.timeouts, |t| &t.update, DEFAULT_UPDATE_TIMEOUT)
-    };
-    let deadline = Instant::now() + limit;
-    let client = &session.client;
+    apply
+        .diagnostics
+        .extend(std::mem::take(&mut checked.warnings));
+    match send_and_wait(&session.client, &obshell_request, apply.is_create, &options).await {
+        SendResult::Refused(error) => {
+            let mut response =
+                failed(obshell_error(apply.summary(), &error, &session.endpoint).into());
+            if apply.is_create {
+                response.new_state = Value::Null;
+            }
+            response
+        }
+        SendResult::Accepted(Outcome::Succeeded) => {
+            reopen_archive_log_after_success(session, &mut apply, &checked).await;
+            read_back(session, apply, &checked).await
+        }
+        SendResult::Accepted(outcome) => after_unsuccessful_write(session, apply, checked, outcome),
+    }
+}
 
-    let preparation = async {
-        let info = client.agent_info().await?;
-        let cluster = client.cluster_info().await?;
-        Ok::<_, Error>((cluster.id, info.version))
-    };
-    let (cluster_number, version) = match preparation.await {
-        Ok(prepared) => prepared,
-        Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
-    };
-    let cluster_id = cluster_number.to_string();
-    if let Some(prior_id) = prior.as_ref().and_then(|p| p.id.known()) {
+/// The decoded apply: what was planned, against which prior state, and what the request carries.
+struct ApplyChange {
+    is_create: bool,
+    prior: Option<BackupConfigModel>,
+    planned: BackupConfigModel,
+    changes: ChangeSet,
+    adopted: Vec<&'static str>,
+    private: PrivateState,
+    diagnostics: Diagnostics,
+}
+
+impl ApplyChange {
+    /// Decodes the request and recomputes the change set from the prior state and configuration
+    /// (the plan's private state says whether an import's adoption still applies).
+    fn decode(request: &ApplyRequest) -> Result<Self, Diagnostics> {
+        let planned = model_from_value(&request.planned_state)?;
+        let is_create = request.prior_state.is_null();
+        let private = PrivateState::decode(&request.planned_private);
+        let (prior, changes, adopted) = if is_create {
+            (None, create_changes(&planned), Vec::new())
+        } else {
+            let prior = model_from_value(&request.prior_state)?;
+            let config = model_from_value(&request.config)?;
+            let update = plan_update(&prior, &config, private.imported);
+            (Some(prior), update.changes, update.adopted)
+        };
+        Ok(Self {
+            is_create,
+            prior,
+            planned,
+            changes,
+            adopted,
+            private,
+            diagnostics: Diagnostics::new(),
+        })
+    }
+
+    fn summary(&self) -> &'static str {
+        if self.is_create {
+            SUMMARY_CREATE
+        } else {
+            SUMMARY_UPDATE
+        }
+    }
+
+    fn time_limit(&self) -> Duration {
+        if self.is_create {
+            timeout(
+                &self.planned.timeouts,
+                |t| &t.create,
+                DEFAULT_CREATE_TIMEOUT,
+            )
+        } else {
+            timeout(
+                &self.planned.timeouts,
+                |t| &t.update,
+                DEFAULT_UPDATE_TIMEOUT,
+            )
+        }
+    }
+
+    /// An update that changes nothing in meaning sends no request (PATCH {} would still run a
+    /// DAG).
+    fn is_noop(&self) -> bool {
+        !self.is_create && self.changes.is_empty()
+    }
+
+    /// The answer of an update that sends nothing: the planned state, with the prior tenants
+    /// where the plan left them unknown; a pending earlier update stays recorded.
+    fn without_request(self) -> ApplyResponse {
+        let mut state = self.planned;
+        if state.tenants.is_unknown() {
+            state.tenants = self
+                .prior
+                .as_ref()
+                .map_or(Field::Null, |p| p.tenants.clone());
+        }
+        let private = PrivateState {
+            imported: false,
+            pending: self.private.pending,
+        };
+        ApplyResponse {
+            new_state: state.without_unknowns().to_value(),
+            private: private.encode(),
+            diagnostics: self.diagnostics,
+        }
+    }
+}
+
+/// Plan the request: the obshell body for the change set, before anything is contacted.
+fn plan_the_request(apply: &ApplyChange) -> Result<BackupConfigRequest, Diagnostics> {
+    build_request(&apply.planned, &apply.changes)
+        .map(to_obshell_request)
+        .map_err(request_error)
+}
+
+/// What the pre-write checks learnt about the cluster.
+struct Checked {
+    /// The cluster id as obshell reports it.
+    cluster_number: i64,
+    /// The user tenants archiving before the write (after any other client's config DAG);
+    /// `None` when obshell cannot tell; empty when the change does not stop archive log.
+    archiving: Option<Vec<String>>,
+    /// Warnings for the apply's answer.
+    warnings: Diagnostics,
+}
+
+/// Pre-write checks: the endpoint still serves the resource's cluster, which tenants are
+/// archiving, and no other backup-config DAG runs (apply waits for one that does). Which tenants
+/// are archiving is taken after that wait (the other DAG may stop archive log itself); the
+/// tenants it stopped are named in a warning.
+async fn pre_write_checks(
+    session: &Session,
+    apply: &ApplyChange,
+    options: &WaitOptions,
+) -> Result<Checked, Diagnostics> {
+    let client = &session.client;
+    let fail =
+        |error: Error| Diagnostics::from(obshell_error(apply.summary(), &error, &session.endpoint));
+    let info = client.agent_info().await.map_err(fail)?;
+    let cluster = client.cluster_info().await.map_err(fail)?;
+    let cluster_id = cluster.id.to_string();
+    if let Some(prior_id) = apply.prior.as_ref().and_then(|p| p.id.known()) {
         if *prior_id != cluster_id {
-            return failed(Diagnostic::error(
-                summary,
+            return Err(Diagnostic::error(
+                apply.summary(),
                 format!("The endpoint {} now serves cluster {cluster_id}, but this resource manages cluster {prior_id}. Point the provider at the right cluster, or remove the resource from state and import the other cluster.", session.endpoint),
             ).into());
         }
     }
-
-    // Which tenants are archiving, taken after any other client's config DAG has finished (that
-    // DAG may stop archive log itself); the tenants it stopped are named in a warning.
-    let options = WaitOptions::new(deadline, session.cancel.clone());
-    let stops_archive_log = changes.stops_archive_log();
+    let version = info.version;
+    let stops_archive_log = apply.changes.stops_archive_log();
     let archiving_now = || async {
         if stops_archive_log {
             archiving_tenants(client, version).await
@@ -644,116 +735,141 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             Ok(Some(Vec::new()))
         }
     };
-    let before_wait = async {
-        let archiving = archiving_now().await?;
-        let waited = wait_for_running_config_dag(client, &options).await?;
-        Ok::<_, Error>((archiving, waited))
-    };
-    let archiving = match before_wait.await {
-        Ok((archiving, None)) => archiving,
-        Ok((archiving_before, Some(other))) => match archiving_now().await {
-            Ok(archiving) => {
-                if let Some(warning) = stopped_by_other_dag_warning(
-                    &other,
-                    archiving_before.as_deref(),
-                    archiving.as_deref(),
-                    &session.endpoint,
-                ) {
-                    diagnostics.push(warning);
-                }
-                archiving
+    let archiving_before = archiving_now().await.map_err(fail)?;
+    let waited = wait_for_running_config_dag(client, options)
+        .await
+        .map_err(fail)?;
+    let mut warnings = Diagnostics::new();
+    let archiving = match waited {
+        None => archiving_before,
+        Some(other) => {
+            let archiving = archiving_now().await.map_err(fail)?;
+            if let Some(warning) = stopped_by_other_dag_warning(
+                &other,
+                archiving_before.as_deref(),
+                archiving.as_deref(),
+                &session.endpoint,
+            ) {
+                warnings.push(warning);
             }
-            Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
-        },
-        Err(error) => return failed(obshell_error(summary, &error, &session.endpoint).into()),
+            archiving
+        }
     };
+    Ok(Checked {
+        cluster_number: cluster.id,
+        archiving,
+        warnings,
+    })
+}
 
-    match send_and_wait(client, &obshell_request, is_create, &options).await {
-        SendResult::Refused(error) => {
-            let mut response = failed(obshell_error(summary, &error, &session.endpoint).into());
-            if is_create {
-                response.new_state = Value::Null;
-            }
-            response
-        }
-        SendResult::Accepted(Outcome::Succeeded) => {
-            let restore = planned.restore_archive_log.known().copied().unwrap_or(true);
-            if stops_archive_log && restore {
-                match &archiving {
-                    Some(tenants) => diagnostics.extend(reopen_archive_log(client, tenants, &session.endpoint).await),
-                    None => diagnostics.push(Diagnostic::warning(
-                        "Archive log may be stopped",
-                        format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider could not reopen archive log. Check each tenant and reopen it where needed (PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}}).", session.endpoint),
-                    )),
-                }
-            }
-            if !restore && stops_archive_log {
-                diagnostics.push(Diagnostic::warning(
-                    "Archive log is stopped",
-                    "obshell stopped archive log on every user tenant, and restore_archive_log is false, so it stays stopped until you reopen it.",
-                ));
-            }
-            let mut state = planned.clone();
-            state.id = Field::Known(cluster_id);
-            let state = match read_live(client, Some(cluster_number)).await {
-                Ok((live, warnings)) => {
-                    diagnostics.extend(warnings);
-                    fill_unknowns_from_live(&state, &live)
-                }
-                Err(error) => {
-                    let mut warning = obshell_error(
-                        "Unable to read the cluster after apply",
-                        &error,
-                        &session.endpoint,
-                    );
-                    warning.severity = crate::tf::Severity::Warning;
-                    diagnostics.push(warning);
-                    state.without_unknowns()
-                }
-            };
-            ApplyResponse {
-                new_state: state.to_value(),
-                private: Vec::new(),
-                diagnostics,
-            }
-        }
-        SendResult::Accepted(outcome) => {
-            let pending_dag = match &outcome {
-                Outcome::Failed(error) | Outcome::Unknown(error) => {
-                    diagnostics.push(obshell_error(summary, error, &session.endpoint));
-                    None
-                }
-                Outcome::Unfinished(dag_id, error) => {
-                    diagnostics.push(unfinished_error(
-                        summary,
-                        dag_id,
-                        error,
-                        is_create,
-                        &session.endpoint,
-                    ));
-                    Some(dag_id.clone())
-                }
-                Outcome::Succeeded => None,
-            };
-            if stops_archive_log && outcome.may_have_stopped_archive_log() {
-                diagnostics.push(archive_log_left_stopped_warning(
-                    &outcome,
-                    archiving.as_deref(),
-                    &session.endpoint,
-                ));
-            }
-            let archive_log = stops_archive_log.then_some(archiving);
-            accepted_but_failed(
-                prior,
-                &planned,
-                &changes,
-                cluster_id,
-                pending_dag,
-                archive_log,
-                diagnostics,
-            )
+/// Reopen archive log, after a change that stopped it succeeded: on the tenants that were
+/// archiving before, unless `restore_archive_log` is false.
+async fn reopen_archive_log_after_success(
+    session: &Session,
+    apply: &mut ApplyChange,
+    checked: &Checked,
+) {
+    let stops_archive_log = apply.changes.stops_archive_log();
+    let restore = apply
+        .planned
+        .restore_archive_log
+        .known()
+        .copied()
+        .unwrap_or(true);
+    if stops_archive_log && restore {
+        match &checked.archiving {
+            Some(tenants) => apply.diagnostics.extend(
+                reopen_archive_log(&session.client, tenants, &session.endpoint).await,
+            ),
+            None => apply.diagnostics.push(Diagnostic::warning(
+                "Archive log may be stopped",
+                format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider could not reopen archive log. Check each tenant and reopen it where needed (PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}}).", session.endpoint),
+            )),
         }
     }
+    if !restore && stops_archive_log {
+        apply.diagnostics.push(Diagnostic::warning(
+            "Archive log is stopped",
+            "obshell stopped archive log on every user tenant, and restore_archive_log is false, so it stays stopped until you reopen it.",
+        ));
+    }
+}
+
+/// Read back, after a successful write: the planned state with the cluster id, its unknowns
+/// filled from the cluster; a failed read leaves them null with a warning.
+async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked) -> ApplyResponse {
+    let mut state = apply.planned.clone();
+    state.id = Field::Known(checked.cluster_number.to_string());
+    let state = match read_live(&session.client, Some(checked.cluster_number)).await {
+        Ok((live, warnings)) => {
+            apply.diagnostics.extend(warnings);
+            fill_unknowns_from_live(&state, &live)
+        }
+        Err(error) => {
+            let mut warning = obshell_error(
+                "Unable to read the cluster after apply",
+                &error,
+                &session.endpoint,
+            );
+            warning.severity = crate::tf::Severity::Warning;
+            apply.diagnostics.push(warning);
+            state.without_unknowns()
+        }
+    };
+    ApplyResponse {
+        new_state: state.to_value(),
+        private: Vec::new(),
+        diagnostics: apply.diagnostics,
+    }
+}
+
+/// The answer when obshell accepted (or may have accepted) the write but the provider did not
+/// see it succeed: the error, a warning when archive log may stay stopped, and the state and
+/// pending record of [`accepted_but_failed`].
+fn after_unsuccessful_write(
+    session: &Session,
+    mut apply: ApplyChange,
+    checked: Checked,
+    outcome: Outcome,
+) -> ApplyResponse {
+    let summary = apply.summary();
+    let pending_dag = match &outcome {
+        Outcome::Failed(error) | Outcome::Unknown(error) => {
+            apply
+                .diagnostics
+                .push(obshell_error(summary, error, &session.endpoint));
+            None
+        }
+        Outcome::Unfinished(dag_id, error) => {
+            apply.diagnostics.push(unfinished_error(
+                summary,
+                dag_id,
+                error,
+                apply.is_create,
+                &session.endpoint,
+            ));
+            Some(dag_id.clone())
+        }
+        Outcome::Succeeded => None,
+    };
+    let stops_archive_log = apply.changes.stops_archive_log();
+    if stops_archive_log && outcome.may_have_stopped_archive_log() {
+        apply.diagnostics.push(archive_log_left_stopped_warning(
+            &outcome,
+            checked.archiving.as_deref(),
+            &session.endpoint,
+        ));
+    }
+    let archive_log = stops_archive_log.then_some(checked.archiving);
+    accepted_but_failed(
+        apply.prior,
+        &apply.planned,
+        &apply.changes,
+        checked.cluster_number.to_string(),
+        pending_dag,
+        archive_log,
+        apply.diagnostics,
+    )
 }
 
 /// The error when the provider stopped following a DAG that obshell accepted: whatever the

@@ -12,8 +12,8 @@ mod tests;
 use std::collections::BTreeMap;
 
 use crate::obshell::{Client, Error};
-use crate::provider::diagnostics::obshell_error;
 use crate::resources::backup_config::ops::Session;
+use crate::resources::diagnostics::obshell_error;
 use crate::tf::{
     Attribute, Block, Diagnostic, Diagnostics, Nesting, Presence, ReadDataSourceRequest,
     ReadDataSourceResponse, Schema, Type, Value,
