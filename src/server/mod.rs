@@ -4,13 +4,20 @@
 //!
 //! The go-plugin contract (hashicorp/go-plugin `server.go`), as Terraform drives it:
 //! 1. Terraform starts the binary with `TF_PLUGIN_MAGIC_COOKIE`, `PLUGIN_PROTOCOL_VERSIONS`
-//!    (a comma-separated list that must include 6), optionally `PLUGIN_MIN_PORT`/`PLUGIN_MAX_PORT`,
-//!    and for AutoMTLS its client certificate in `PLUGIN_CLIENT_CERT`.
-//! 2. The plugin listens on 127.0.0.1 and writes one line to stdout:
-//!    `1|6|tcp|127.0.0.1:PORT|grpc|CERT`, where CERT is its own certificate's DER in unpadded
+//!    (a comma-separated list that must include 6), optionally `PLUGIN_UNIX_SOCKET_DIR`, and for
+//!    AutoMTLS its client certificate in `PLUGIN_CLIENT_CERT` (absent with
+//!    `TF_DISABLE_PLUGIN_TLS`).
+//! 2. The plugin listens, as go-plugin does on Unix, on a Unix socket, here inside a fresh
+//!    directory only its user can enter (mode 0700, the socket 0600), so no other local user can
+//!    reach the plugin whether TLS is on or off; and writes one line to stdout:
+//!    `1|6|unix|/PATH/plugin.sock|grpc|CERT`, where CERT is its own certificate's DER in unpadded
 //!    base64 (empty without AutoMTLS). Nothing else ever goes to stdout.
 //! 3. Terraform calls the `tfplugin6.Provider` service, then `plugin.GRPCController/Shutdown`.
 //!    SIGINT is ignored (Terraform relays a Ctrl-C as `StopProvider`); SIGTERM ends the server.
+//!
+//! `--debug` (terraform-plugin-go's debug mode) serves without the cookie and without TLS on the
+//! same kind of socket and prints the `TF_REATTACH_PROVIDERS` value a developer exports, so
+//! Terraform attaches to a provider running under a debugger.
 //!
 //! See <https://developer.hashicorp.com/terraform/plugin/terraform-plugin-protocol>.
 
@@ -23,12 +30,12 @@ mod value;
 
 use std::future::Future;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use base64::Engine;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tonic::transport::server::Router;
 
 use crate::tf;
@@ -49,15 +56,9 @@ const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 enum ServeError {
     #[error("this plugin speaks plugin protocol {PROTOCOL_VERSION}, but Terraform offers only {offered:?}")]
     ProtocolVersion { offered: String },
-    #[error("invalid {variable}: {value:?}")]
-    PortSetting {
-        variable: &'static str,
-        value: String,
-    },
-    #[error("cannot listen on 127.0.0.1 in ports {min}..={max}")]
+    #[error("cannot listen on a unix socket in {}", directory.display())]
     Listen {
-        min: u16,
-        max: u16,
+        directory: PathBuf,
         #[source]
         source: std::io::Error,
     },
@@ -76,15 +77,20 @@ enum ServeError {
 /// Serves `handler` as a Terraform provider plugin until Terraform shuts it down, and returns the
 /// process's exit code. Run by hand (without the magic cookie), it explains and fails at once.
 pub fn run<P: tf::ProviderHandler>(handler: P) -> ExitCode {
-    if std::env::var(MAGIC_COOKIE_KEY).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
+    let debug = std::env::args_os()
+        .skip(1)
+        .any(|argument| argument == "--debug");
+    if !debug && std::env::var(MAGIC_COOKIE_KEY).ok().as_deref() != Some(MAGIC_COOKIE_VALUE) {
         eprintln!(
             "This binary is a Terraform plugin. It is not meant to be run by hand:\n\
-             Terraform starts it when a configuration uses the provider."
+             Terraform starts it when a configuration uses the provider.\n\
+             To debug it, run it with --debug and export the TF_REATTACH_PROVIDERS it prints."
         );
         return ExitCode::FAILURE;
     }
     logging::init(provider_name());
-    match serve_process(handler) {
+    let mode = if debug { Mode::Debug } else { Mode::Plugin };
+    match serve_process(handler, mode) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(
@@ -95,6 +101,16 @@ pub fn run<P: tf::ProviderHandler>(handler: P) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How the process was started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// By Terraform, through go-plugin: the handshake line, AutoMTLS when offered.
+    Plugin,
+    /// By a developer with `--debug`: no TLS (Terraform's reattach speaks none), the
+    /// `TF_REATTACH_PROVIDERS` value printed, SIGINT ends it.
+    Debug,
 }
 
 /// The provider's short name, from the binary's package name: `terraform-provider-NAME`.
@@ -116,19 +132,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn serve_process<P: tf::ProviderHandler>(handler: P) -> Result<(), ServeError> {
-    check_protocol_versions(std::env::var("PLUGIN_PROTOCOL_VERSIONS").ok().as_deref())?;
-    let port_range = port_range(
-        std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
-        std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
-    )?;
+fn serve_process<P: tf::ProviderHandler>(handler: P, mode: Mode) -> Result<(), ServeError> {
+    if mode == Mode::Plugin {
+        check_protocol_versions(std::env::var("PLUGIN_PROTOCOL_VERSIONS").ok().as_deref())?;
+    }
+    let socket_directory = std::env::var_os("PLUGIN_UNIX_SOCKET_DIR")
+        .filter(|directory| !directory.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     // One thread is plenty: the provider's work is waiting on the network, and a single-threaded
     // runtime starts fastest.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    runtime.block_on(serve_terraform(Arc::new(handler), port_range))
+    runtime.block_on(serve_terraform(Arc::new(handler), &socket_directory, mode))
 }
 
 /// go-plugin picks the highest version both sides speak; we speak only 6. Without the variable
@@ -149,57 +167,75 @@ fn check_protocol_versions(offered: Option<&str>) -> Result<(), ServeError> {
     }
 }
 
-/// The ports to try, in order; both unset means any free port.
-fn port_range(min: Option<&str>, max: Option<&str>) -> Result<(u16, u16), ServeError> {
-    let parse = |variable: &'static str, value: Option<&str>| match value {
-        None | Some("") => Ok(0),
-        Some(value) => value
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| ServeError::PortSetting {
-                variable,
-                value: value.to_owned(),
-            }),
-    };
-    let min_port = parse("PLUGIN_MIN_PORT", min)?;
-    let max_port = parse("PLUGIN_MAX_PORT", max)?;
-    if min_port > max_port {
-        return Err(ServeError::PortSetting {
-            variable: "PLUGIN_MIN_PORT",
-            value: format!("{min_port} (above PLUGIN_MAX_PORT {max_port})"),
-        });
-    }
-    Ok((min_port, max_port))
+/// A Unix socket only this process's user can connect to: a fresh directory of mode 0700 (made
+/// so by `mkdir` itself, so there is no moment when it is open) under `parent`, and the socket
+/// inside it set to 0600. The directory goes when the returned guard drops.
+struct PrivateSocket {
+    directory: PathBuf,
+    path: PathBuf,
 }
 
-async fn bind((min, max): (u16, u16)) -> Result<TcpListener, ServeError> {
-    let mut last_error = None;
-    for port in min..=max {
-        match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
-            Ok(listener) => return Ok(listener),
-            Err(error) => last_error = Some(error),
-        }
+impl PrivateSocket {
+    fn bind(parent: &Path) -> Result<(PrivateSocket, UnixListener), ServeError> {
+        use rand::RngCore;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let failed = |source| ServeError::Listen {
+            directory: parent.to_owned(),
+            source,
+        };
+        let mut attempts = 0;
+        let directory = loop {
+            let candidate = parent.join(format!(
+                "plugin-oceanbase-{:016x}",
+                rand::rngs::OsRng.next_u64()
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&candidate) {
+                Ok(()) => break candidate,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && attempts < 8 => {
+                    attempts += 1;
+                }
+                Err(error) => return Err(failed(error)),
+            }
+        };
+        let socket = PrivateSocket {
+            path: directory.join("plugin.sock"),
+            directory,
+        };
+        let listener = UnixListener::bind(&socket.path).map_err(failed)?;
+        std::fs::set_permissions(&socket.path, std::fs::Permissions::from_mode(0o600))
+            .map_err(failed)?;
+        Ok((socket, listener))
     }
-    Err(ServeError::Listen {
-        min,
-        max,
-        source: last_error.unwrap_or_else(|| std::io::Error::other("empty port range")),
-    })
+}
+
+impl Drop for PrivateSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_dir(&self.directory);
+    }
 }
 
 async fn serve_terraform<P: tf::ProviderHandler>(
     handler: Arc<P>,
-    port_range: (u16, u16),
+    socket_directory: &Path,
+    mode: Mode,
 ) -> Result<(), ServeError> {
     use tokio::signal::unix::{signal, SignalKind};
     // Terraform's process group gets the user's Ctrl-C too; Terraform answers it with
-    // StopProvider, so the signal itself must not end the plugin.
+    // StopProvider, so the signal itself must not end the plugin. In debug mode the developer's
+    // Ctrl-C is how the provider ends.
     let mut interrupts = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
     let mut terminations = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
     let shutdown = plugin::Shutdown::new();
+    let on_interrupt = shutdown.clone();
     tokio::spawn(async move {
         while interrupts.recv().await.is_some() {
-            tracing::debug!("ignoring SIGINT: terraform stops the provider with StopProvider");
+            if mode == Mode::Debug {
+                tracing::info!("SIGINT: shutting down the debug server");
+                on_interrupt.trigger();
+            } else {
+                tracing::debug!("ignoring SIGINT: terraform stops the provider with StopProvider");
+            }
         }
     });
     let on_terminate = shutdown.clone();
@@ -210,14 +246,9 @@ async fn serve_terraform<P: tf::ProviderHandler>(
         }
     });
 
-    let listener = bind(port_range).await?;
-    let address = listener.local_addr().map_err(|source| ServeError::Listen {
-        min: port_range.0,
-        max: port_range.1,
-        source,
-    })?;
+    let (socket, listener) = PrivateSocket::bind(socket_directory)?;
     let auto_mtls = match std::env::var("PLUGIN_CLIENT_CERT") {
-        Ok(client_cert) if !client_cert.is_empty() => {
+        Ok(client_cert) if !client_cert.is_empty() && mode == Mode::Plugin => {
             Some(tls::AutoMtls::new(&client_cert).map_err(ServeError::Tls)?)
         }
         _ => None,
@@ -229,9 +260,20 @@ async fn serve_terraform<P: tf::ProviderHandler>(
         })
         .unwrap_or_default();
     let router = router(handler, shutdown.clone());
-    write_handshake_line(&format!(
-        "{CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|tcp|{address}|grpc|{certificate}"
-    ))?;
+    let address = socket.path.display().to_string();
+    match mode {
+        Mode::Plugin => write_handshake_line(&format!(
+            "{CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|unix|{address}|grpc|{certificate}"
+        ))?,
+        Mode::Debug => write_handshake_line(&reattach_instructions(&socket.path))?,
+    }
+    if auto_mtls.is_none() {
+        tracing::warn!(
+            %address,
+            "TLS is off (no PLUGIN_CLIENT_CERT: TF_DISABLE_PLUGIN_TLS or --debug); serving only on \
+             a unix socket that no other local user can reach"
+        );
+    }
     tracing::debug!(%address, tls = auto_mtls.is_some(), "plugin server listening");
 
     let stopped = shutdown.clone();
@@ -243,18 +285,38 @@ async fn serve_terraform<P: tf::ProviderHandler>(
                 .await
         }
         None => {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
             router
                 .serve_with_incoming_shutdown(incoming, async move { stopped.wait().await })
                 .await
         }
     };
+    drop(socket);
     tracing::debug!("plugin server stopped");
     result.map_err(ServeError::Transport)
 }
 
-/// The go-plugin handshake line: the one and only write to stdout in this binary. Terraform
-/// reads stdout line by line until it sees it, so it is flushed at once.
+/// What `--debug` prints: the `TF_REATTACH_PROVIDERS` value that points Terraform at this
+/// process, in go-plugin's `ReattachConfig` JSON, as terraform-plugin-go's debug mode shows it.
+fn reattach_instructions(socket: &Path) -> String {
+    let value = serde_json::json!({
+        format!("registry.terraform.io/oceanbase/{}", provider_name()): {
+            "Protocol": "grpc",
+            "ProtocolVersion": PROTOCOL_VERSION,
+            "Pid": std::process::id(),
+            "Test": true,
+            "Addr": { "Network": "unix", "String": socket.display().to_string() },
+        }
+    });
+    format!(
+        "Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS environment \
+         variable with the following:\n\n\texport TF_REATTACH_PROVIDERS='{value}'\n"
+    )
+}
+
+/// The go-plugin handshake line (or, in debug mode, the reattach instructions): the one and
+/// only write to stdout in this binary. Terraform reads stdout line by line until it sees it,
+/// so it is flushed at once.
 fn write_handshake_line(line: &str) -> Result<(), ServeError> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")
@@ -340,14 +402,46 @@ mod tests {
     }
 
     #[test]
-    fn port_ranges() {
-        assert_eq!(port_range(None, None).unwrap(), (0, 0));
-        assert_eq!(
-            port_range(Some("10000"), Some("25000")).unwrap(),
-            (10000, 25000)
-        );
-        assert!(port_range(Some("x"), None).is_err());
-        assert!(port_range(Some("3"), Some("2")).is_err());
+    fn the_socket_is_private_and_removed_afterwards() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().expect("a temporary directory");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _guard = runtime.enter();
+        let (socket, listener) = PrivateSocket::bind(parent.path()).expect("bind");
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(socket.directory.parent(), Some(parent.path()));
+        assert_eq!(mode(&socket.directory), 0o700);
+        assert_eq!(mode(&socket.path), 0o600);
+        let directory = socket.directory.clone();
+        drop(listener);
+        drop(socket);
+        assert!(!directory.exists(), "the socket directory is removed");
+    }
+
+    #[test]
+    fn reattach_instructions_are_go_plugin_reattach_json() {
+        let text = reattach_instructions(Path::new("/tmp/x/plugin.sock"));
+        let json = text
+            .split("TF_REATTACH_PROVIDERS='")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("an export line");
+        let value: serde_json::Value = serde_json::from_str(json).expect("JSON");
+        let ours = &value["registry.terraform.io/oceanbase/oceanbase"];
+        assert_eq!(ours["Protocol"], "grpc");
+        assert_eq!(ours["ProtocolVersion"], 6);
+        assert_eq!(ours["Addr"]["Network"], "unix");
+        assert_eq!(ours["Addr"]["String"], "/tmp/x/plugin.sock");
+        assert_eq!(ours["Pid"], std::process::id());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -110,9 +110,9 @@ impl pb::health::health_server::Health for Health {
 /// listener closes, when the server drops the stream (it does on shutdown); after a failed accept
 /// (say, out of file descriptors) it pauses briefly instead of spinning.
 pub(crate) fn tls_incoming(
-    listener: TcpListener,
+    listener: UnixListener,
     config: Arc<tokio_rustls::rustls::ServerConfig>,
-) -> ReceiverStream<Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>>
+) -> ReceiverStream<Result<tokio_rustls::server::TlsStream<tokio::net::UnixStream>, std::io::Error>>
 {
     /// How long to wait after a failed accept before accepting again.
     const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -124,7 +124,7 @@ pub(crate) fn tls_incoming(
                 () = sender.closed() => break,
                 accepted = listener.accept() => accepted,
             };
-            let (stream, peer) = match accepted {
+            let (stream, _peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(error = &error as &dyn std::error::Error, "accept failed");
@@ -143,7 +143,6 @@ pub(crate) fn tls_incoming(
                         let _ = sender.send(Ok(tls_stream)).await;
                     }
                     Err(error) => tracing::warn!(
-                        %peer,
                         error = &error as &dyn std::error::Error,
                         "tls handshake failed"
                     ),
@@ -169,14 +168,15 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode(client.cert.der())
         );
         let auto_mtls = super::super::tls::AutoMtls::new(&pem).expect("tls configuration");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("an address");
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let addr = directory.path().join("plugin.sock");
+        let listener = UnixListener::bind(&addr).expect("bind");
         let incoming = tls_incoming(listener, auto_mtls.config);
         // The server stops: it drops the stream. The loop ends and closes the listener, so
         // connecting is refused (the guard only bounds a failure).
         drop(incoming);
         tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            while tokio::net::UnixStream::connect(&addr).await.is_ok() {
                 tokio::task::yield_now().await;
             }
         })

@@ -1,10 +1,11 @@
-//! The real plugin binary, started the way Terraform starts it: the go-plugin handshake line,
-//! AutoMTLS pinned to the client's certificate, GetProviderSchema, a clean exit on
+//! The real plugin binary, started the way Terraform starts it: the go-plugin handshake line
+//! naming an owner-only Unix socket, AutoMTLS pinned to the client's certificate, plaintext
+//! (and a log line saying so) without it, `--debug` and Terraform reattaching to it, GetProviderSchema, a clean exit on
 //! `GRPCController.Shutdown`, a refusal without the magic cookie, and nothing on stdout but the
 //! handshake. Then the real `terraform` CLI (every one available: the one on PATH and the one
 //! `scripts/setup-tools.sh` installs) reads the provider's schema through `dev_overrides`.
 
-use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -23,8 +24,6 @@ use tonic::transport::Channel;
 const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-oceanbase");
 const COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
 const COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
-const MIN_PORT: u16 = 20000;
-const MAX_PORT: u16 = 40000;
 /// A guard against a hung child, not a timing assertion: every step normally takes milliseconds.
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
@@ -65,19 +64,33 @@ struct Plugin {
     stdout: BufReader<ChildStdout>,
     /// Everything the plugin writes to stderr, complete once it has exited.
     stderr: tokio::task::JoinHandle<String>,
-    address: SocketAddr,
+    /// The Unix socket the handshake line names.
+    address: PathBuf,
     server_certificate: Vec<u8>,
 }
 
 /// Starts the plugin as Terraform does, with logging at `TF_LOG=trace`.
 async fn start_plugin(client: &ClientIdentity) -> Plugin {
-    let mut child = Command::new(BINARY)
+    start_plugin_with(Some(client), None).await
+}
+
+/// Starts the plugin with `client`'s certificate in `PLUGIN_CLIENT_CERT` (none: Terraform's
+/// `TF_DISABLE_PLUGIN_TLS`) and `PLUGIN_UNIX_SOCKET_DIR` set to `socket_dir`.
+async fn start_plugin_with(client: Option<&ClientIdentity>, socket_dir: Option<&Path>) -> Plugin {
+    let mut command = Command::new(BINARY);
+    command
         .env(COOKIE_KEY, COOKIE_VALUE)
         .env("TF_LOG", "trace")
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
-        .env("PLUGIN_CLIENT_CERT", &client.certificate_pem)
-        .env("PLUGIN_MIN_PORT", MIN_PORT.to_string())
-        .env("PLUGIN_MAX_PORT", MAX_PORT.to_string())
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .env_remove("PLUGIN_UNIX_SOCKET_DIR");
+    if let Some(client) = client {
+        command.env("PLUGIN_CLIENT_CERT", &client.certificate_pem);
+    }
+    if let Some(socket_dir) = socket_dir {
+        command.env("PLUGIN_UNIX_SOCKET_DIR", socket_dir);
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -98,14 +111,18 @@ async fn start_plugin(client: &ClientIdentity) -> Plugin {
         .expect("read the handshake line");
     let fields: Vec<&str> = line.trim_end_matches('\n').split('|').collect();
     assert_eq!(fields.len(), 6, "handshake line {line:?}");
-    assert_eq!(&fields[..3], ["1", "6", "tcp"], "handshake line {line:?}");
+    assert_eq!(&fields[..3], ["1", "6", "unix"], "handshake line {line:?}");
     assert_eq!(fields[4], "grpc", "handshake line {line:?}");
-    let address: SocketAddr = fields[3].parse().expect("an address");
-    assert!(address.ip().is_loopback());
-    assert!(
-        (MIN_PORT..=MAX_PORT).contains(&address.port()),
-        "port within the range"
-    );
+    let address = PathBuf::from(fields[3]);
+    assert_owner_only(&address);
+    if let Some(socket_dir) = socket_dir {
+        assert!(
+            address.starts_with(socket_dir),
+            "{} is under PLUGIN_UNIX_SOCKET_DIR {}",
+            address.display(),
+            socket_dir.display()
+        );
+    }
     assert!(
         !fields[5].contains('='),
         "certificate base64 has no padding"
@@ -120,6 +137,21 @@ async fn start_plugin(client: &ClientIdentity) -> Plugin {
         address,
         server_certificate,
     }
+}
+
+/// Only the plugin's user may connect: the socket is 0600 in a directory of its own that is 0700
+/// (connecting needs write permission on the socket and search permission on the directory).
+fn assert_owner_only(socket: &Path) {
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(socket), 0o600, "{}", socket.display());
+    let directory = socket.parent().expect("a directory");
+    assert_eq!(mode(directory), 0o700, "{}", directory.display());
 }
 
 /// Trusts exactly the certificate the handshake line carried, for `localhost`, as go-plugin's
@@ -214,19 +246,68 @@ async fn connect_with(
         .expect("client certificate");
     config.alpn_protocols = vec![b"h2".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let address = plugin.address;
+    let address = plugin.address.clone();
     let connect = tower::service_fn(move |_: tonic::codegen::http::Uri| {
         let connector = connector.clone();
+        let address = address.clone();
         async move {
-            let tcp = tokio::net::TcpStream::connect(address).await?;
+            let unix = tokio::net::UnixStream::connect(address).await?;
             let name = ServerName::try_from("localhost").expect("valid name");
-            let tls = connector.connect(name, tcp).await?;
+            let tls = connector.connect(name, unix).await?;
             Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
         }
     });
     tonic::transport::Endpoint::from_static("http://localhost")
         .connect_with_connector(connect)
         .await
+}
+
+/// A plaintext gRPC channel over the plugin's Unix socket.
+async fn connect_plaintext(socket: &Path) -> Result<Channel, tonic::transport::Error> {
+    let socket = socket.to_owned();
+    let connect = tower::service_fn(move |_: tonic::codegen::http::Uri| {
+        let socket = socket.clone();
+        async move {
+            let unix = tokio::net::UnixStream::connect(socket).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(unix))
+        }
+    });
+    tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(connect)
+        .await
+}
+
+#[tokio::test]
+async fn without_plugin_tls_it_serves_only_on_the_private_socket_and_says_so() {
+    let socket_dir = tempfile::tempdir().expect("a socket directory");
+    let mut plugin = start_plugin_with(None, Some(socket_dir.path())).await;
+    assert!(
+        plugin.server_certificate.is_empty(),
+        "no certificate without TLS"
+    );
+    let channel = connect_plaintext(&plugin.address)
+        .await
+        .expect("plaintext connection");
+    pb::provider_client::ProviderClient::new(channel.clone())
+        .get_metadata(pb::get_metadata::Request {})
+        .await
+        .expect("GetMetadata");
+    plugin::grpc_controller_client::GrpcControllerClient::new(channel)
+        .shutdown(plugin::Empty {})
+        .await
+        .expect("Shutdown");
+    let status = tokio::time::timeout(HANG_GUARD, plugin.child.wait())
+        .await
+        .expect("the plugin exits after Shutdown")
+        .expect("wait for the plugin");
+    assert!(status.success(), "exit status {status}");
+    let stderr = plugin.stderr.await.expect("stderr reader");
+    assert!(stderr.contains("TLS is off"), "stderr: {stderr}");
+    assert_eq!(
+        std::fs::read_dir(socket_dir.path()).expect("list").count(),
+        0,
+        "nothing left in PLUGIN_UNIX_SOCKET_DIR"
+    );
 }
 
 #[tokio::test]
@@ -280,6 +361,10 @@ async fn handshake_mtls_schema_and_shutdown() {
         .expect("the plugin exits after Shutdown")
         .expect("wait for the plugin");
     assert!(status.success(), "exit status {status}");
+    assert!(
+        !plugin.address.parent().expect("a directory").exists(),
+        "the socket's directory is removed at exit"
+    );
     let mut rest = String::new();
     plugin
         .stdout
@@ -456,4 +541,89 @@ fn real_terraform_reads_the_provider_schema() {
         );
         eprintln!("{}: read the provider schema", terraform.display());
     }
+}
+
+/// `--debug`, as terraform-plugin-go has it: no cookie needed, the `TF_REATTACH_PROVIDERS` value
+/// printed, and every Terraform this machine has attaches to the running provider with it; the
+/// developer's Ctrl-C ends it.
+#[tokio::test]
+async fn debug_mode_prints_reattach_and_terraform_attaches() {
+    let mut child = Command::new(BINARY)
+        .arg("--debug")
+        .env_remove(COOKIE_KEY)
+        .env_remove("PLUGIN_CLIENT_CERT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the plugin binary in debug mode");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut printed = String::new();
+    let reattach = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).await.expect("read stdout") == 0 {
+                panic!("stdout ended before the reattach line: {printed}");
+            }
+            printed.push_str(&line);
+            if let Some(rest) = line.split("export TF_REATTACH_PROVIDERS='").nth(1) {
+                break rest.trim_end().trim_end_matches('\'').to_owned();
+            }
+        }
+    })
+    .await
+    .expect("the reattach line in time");
+    let value: serde_json::Value = serde_json::from_str(&reattach).expect("reattach JSON");
+    let ours = &value["registry.terraform.io/oceanbase/oceanbase"];
+    assert_eq!(ours["Addr"]["Network"], "unix", "{value}");
+    assert_owner_only(Path::new(ours["Addr"]["String"].as_str().expect("a path")));
+    assert_eq!(ours["Pid"], child.id().expect("running"), "{value}");
+
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("handshake-debug");
+    std::fs::create_dir_all(&work).expect("work directory");
+    std::fs::write(
+        work.join("main.tf"),
+        "terraform {\n  required_providers {\n    oceanbase = { source = \"oceanbase/oceanbase\" }\n  }\n}\n",
+    )
+    .expect("write main.tf");
+    for terraform in terraforms() {
+        let output = std::process::Command::new(&terraform)
+            .args(["providers", "schema", "-json"])
+            .current_dir(&work)
+            .env("TF_REATTACH_PROVIDERS", &reattach)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("TF_CLI_CONFIG_FILE")
+            .env_remove("TF_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run terraform");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr}", terraform.display());
+        let schemas: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("terraform prints JSON");
+        assert!(
+            schemas["provider_schemas"]["registry.terraform.io/oceanbase/oceanbase"]
+                ["resource_schemas"]["oceanbase_backup_config"]
+                .is_object(),
+            "{}: {schemas}",
+            terraform.display()
+        );
+    }
+
+    let pid = child
+        .id()
+        .expect("still running after terraform detached")
+        .to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill")
+        .success());
+    let status = tokio::time::timeout(HANG_GUARD, child.wait())
+        .await
+        .expect("debug mode ends on SIGINT")
+        .expect("wait for the plugin");
+    assert!(status.success(), "exit status {status}");
 }
