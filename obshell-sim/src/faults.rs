@@ -13,6 +13,8 @@ pub(crate) enum HttpFaultKind {
     DropBeforeRead,
     /// Process the request, then close the connection without answering.
     DropAfterRead,
+    /// Process the request, then answer its status with a body cut off halfway (no JSON).
+    GarbleAfterRead,
 }
 
 impl HttpFaultKind {
@@ -23,6 +25,7 @@ impl HttpFaultKind {
             Self::Hang(_) => "hang",
             Self::DropBeforeRead => "drop_before_read",
             Self::DropAfterRead => "drop_after_read",
+            Self::GarbleAfterRead => "garble_after_read",
         }
     }
 }
@@ -57,6 +60,7 @@ impl HttpFault {
             ),
             Some("drop_before_read") => HttpFaultKind::DropBeforeRead,
             Some("drop_after_read") => HttpFaultKind::DropAfterRead,
+            Some("garble_after_read") => HttpFaultKind::GarbleAfterRead,
             Some(other) => return Err(format!("unknown fault kind {other:?}")),
             None => return Err("\"kind\" is required".to_owned()),
         };

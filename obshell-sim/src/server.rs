@@ -150,7 +150,7 @@ async fn serve(
         Some(HttpFaultKind::Hang(ms)) => {
             tracing::info!(%method, %target, ms, "hanging by an injected fault");
         }
-        Some(HttpFaultKind::DropAfterRead) | None => {}
+        Some(HttpFaultKind::DropAfterRead | HttpFaultKind::GarbleAfterRead) | None => {}
     }
     let body = read_body(request.into_body()).await;
     if let Some(HttpFaultKind::Hang(ms)) = fault {
@@ -179,7 +179,19 @@ async fn serve(
         kill.notify_one();
         return std::future::pending().await;
     }
+    if fault == Some(HttpFaultKind::GarbleAfterRead) {
+        tracing::info!(%method, %target, "processed, then answered garbled by an injected fault");
+        return Ok(garbled_response(outcome.status, &outcome.body));
+    }
     Ok(json_response(outcome.status, &outcome.body))
+}
+
+/// The answer with its body cut off halfway, as a proxy or a broken gzip layer might deliver it.
+fn garbled_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
+    let bytes = Bytes::from(body.to_string());
+    let mut response = json_response(status, body);
+    *response.body_mut() = Full::new(bytes.slice(..bytes.len() / 2));
+    response
 }
 
 #[allow(clippy::too_many_arguments)] // One flat log entry; a struct would only rename the fields.

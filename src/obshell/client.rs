@@ -790,10 +790,12 @@ impl Client {
     pub(crate) async fn write_dag(&self, call: &Call, dag_name: &str) -> Result<Dag, Error> {
         self.agent_info().await?;
         let sent_at_server_ms = self.server_now_ms();
-        match self.run(call).await {
-            Ok(data) => {
-                decode_data::<DagDto>(call, data.unwrap_or(serde_json::Value::Null)).map(Dag::from)
-            }
+        let answer = self
+            .run(call)
+            .await
+            .and_then(|data| decode_data::<DagDto>(call, data.unwrap_or(serde_json::Value::Null)));
+        match answer {
+            Ok(dto) => Ok(Dag::from(dto)),
             Err(error) if lost_after_sending(call, &error) => {
                 tracing::warn!(method = %call.method, path = call.path(), error = %error, "the answer to a write was lost; looking for the dag it may have started");
                 self.find_started_dag(call, dag_name, sent_at_server_ms, error)
@@ -809,7 +811,8 @@ impl Client {
         self.agent_info().await?;
         match self.run(call).await {
             Err(error)
-                if matches!(error, Error::Transport { .. }) && lost_after_sending(call, &error) =>
+                if matches!(error, Error::Transport { .. } | Error::Decode { .. })
+                    && lost_after_sending(call, &error) =>
             {
                 Err(Error::WriteOutcomeUnknown {
                     method: call.method.to_string(),
@@ -860,7 +863,7 @@ impl Client {
                     tokio::time::sleep(Duration::from_millis(500 * lookups)).await;
                 }
                 0 => {
-                    if !matches!(cause, Error::Transport { .. }) {
+                    if matches!(cause, Error::Api { .. }) {
                         // A 502/503/504 whose request started nothing is an answer after all.
                         return Err(cause);
                     }
@@ -948,7 +951,8 @@ pub(crate) struct Contents<T> {
     pub(crate) contents: Option<Vec<T>>,
 }
 
-/// Whether an error means the write `call` may have reached obshell although no answer came back.
+/// Whether an error means the write `call` may have reached obshell although no answer came back
+/// (or none the client can read).
 ///
 /// An error of a helper request made for the write (`GET /api/v1/secret` for the key,
 /// `GET /api/v1/time` for the clock) names the helper's path: the write itself was then not sent
@@ -959,6 +963,9 @@ fn lost_after_sending(call: &Call, error: &Error) -> bool {
             path == call.path() && *failure != TransportFailure::Connect
         }
         Error::Api { status, path, .. } => path == call.path() && matches!(status, 502..=504),
+        // obshell answered with success but the client cannot read the answer: the write may
+        // well have happened.
+        Error::Decode { path, .. } => path == call.path(),
         _ => false,
     }
 }

@@ -281,13 +281,12 @@ pub fn redact_secrets(text: &str) -> String {
         };
         let value_start = pos + key_len;
         out.push_str(&text[idx..value_start]);
+        // A credential value ends only at a character validation never lets into one (quote,
+        // whitespace, '&', ';'); anything else, '"', ',', ')', ']' or '}' included, may be part of
+        // the secret, so masking runs on to the next such character even if that hides more than
+        // the value.
         let value_len = text[value_start..]
-            .find(|c: char| {
-                matches!(
-                    c,
-                    '&' | '\'' | '"' | ' ' | '\t' | '\n' | ',' | ';' | ')' | ']' | '}'
-                )
-            })
+            .find(|c: char| matches!(c, '&' | '\'' | ';') || c.is_whitespace())
             .unwrap_or(text.len() - value_start);
         if value_len > 0 {
             out.push_str("***");
@@ -318,7 +317,55 @@ mod tests {
             "URI is 'oss://b/k?ACCESS_KEY=***&host=h'",
         );
         check_redact("access_key=", "access_key=");
-        check_redact("x access_id=a, y", "x access_id=***, y");
+        check_redact("x access_id=a, y", "x access_id=*** y");
+        check_redact(
+            r#"{"uri":"oss://b/k?access_key=S\"K}"} next"#,
+            r#"{"uri":"oss://b/k?access_key=*** next"#,
+        );
+    }
+
+    /// Every character that validation lets into a credential (all but quote, whitespace, '&',
+    /// ';' and '%'), anywhere in the value, in every context a message may quote a URI in.
+    #[test]
+    fn redacts_every_character_a_credential_may_hold() {
+        let allowed: Vec<char> = (0x21u8..0x7f)
+            .map(char::from)
+            .filter(|c| !matches!(c, '\'' | '&' | ';' | '%'))
+            .chain(['é', '密'])
+            .collect();
+        let mut secrets: Vec<String> = allowed
+            .iter()
+            .flat_map(|c| {
+                [
+                    format!("{c}SECRET"),
+                    format!("SE{c}CRET"),
+                    format!("SECRET{c}"),
+                ]
+            })
+            .collect();
+        secrets.push(format!("SECRET{}", allowed.iter().collect::<String>()));
+        for secret in &secrets {
+            for key in ["access_id", "ACCESS_KEY", "secret_key", "sts_token"] {
+                for (before, after) in [
+                    ("URI 'oss://b/k?host=h&", "&x=1' failed"),
+                    ("URI 'oss://b/k?host=h&", "' failed"),
+                    ("{\"uri\":\"oss://b/k?", "\"} failed"),
+                    ("(oss://b/k?", ") failed"),
+                    ("[oss://b/k?", "], failed"),
+                    ("oss://b/k?", ""),
+                ] {
+                    let text = format!("{before}{key}={secret}{after}");
+                    let redacted = redact_secrets(&text);
+                    assert!(
+                        !redacted.contains("SECRET")
+                            && !redacted.contains("SE")
+                            && !redacted.contains("CRET"),
+                        "{text:?} became {redacted:?}"
+                    );
+                    assert!(redacted.contains(&format!("{key}=***")), "{redacted:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -797,6 +797,39 @@ async fn a_post_whose_answer_is_lost_is_found_not_resent() {
 }
 
 #[tokio::test]
+async fn a_200_the_client_cannot_decode_is_an_unknown_outcome_not_a_refusal() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        sim.control(
+            "PATCH",
+            "/sim/v1/config",
+            Some(json!({"task_duration_ms": 1500})),
+        )
+        .await;
+        let client = sim.client();
+        client.agent_info().await.unwrap();
+        // obshell processed the POST (its DAG runs) but the answer arrives cut off: the client
+        // finds the DAG it started instead of reporting a refusal (or sending it again).
+        sim.http_fault(
+            json!({"kind": "garble_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+        )
+        .await;
+        let dag = client
+            .post_backup_config(&full_request("file:///data/backup"))
+            .await
+            .unwrap();
+        let dags = sim.dags().await;
+        assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
+        assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
+        let lines = sim.request_lines().await;
+        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
 async fn a_post_that_times_out_is_not_resent() {
     let sim = Sim::start(MODERN).await;
     let client = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::from_secs(3));
