@@ -29,6 +29,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default retry window of reads: see [`ClientBuilder::read_retry_budget`] for the policy.
 pub const DEFAULT_READ_RETRY_BUDGET: Duration = Duration::from_secs(10);
+/// The default time the polls of a running DAG may keep failing before the wait gives up: see
+/// [`ClientBuilder::unreachable_limit`].
+pub const DEFAULT_UNREACHABLE_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// How long an authentication header stays valid, as the SDKs choose it.
 const AUTH_LIFETIME_SECONDS: i64 = 60;
 /// obshell's name for the cluster backup-config DAG.
@@ -46,6 +49,7 @@ struct Inner {
     base_url: Url,
     password: Password,
     read_retry_budget: Duration,
+    unreachable_limit: Duration,
     public_key: Mutex<Option<Arc<RsaPublicKey>>>,
     /// The server's clock minus ours, in milliseconds, learnt from response timestamps and from
     /// `GET /api/v1/time`.
@@ -69,6 +73,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     connect_timeout: Duration,
     read_retry_budget: Duration,
+    unreachable_limit: Duration,
     ca_certificate_pem: Option<Vec<u8>>,
     client_identity_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -119,6 +124,15 @@ impl ClientBuilder {
     /// the same rule, but only after a connect failure, when it was certainly not sent.
     pub fn read_retry_budget(mut self, budget: Duration) -> Self {
         self.read_retry_budget = budget;
+        self
+    }
+
+    /// How long the polls of a running DAG may keep failing with transient faults (obshell does
+    /// not answer, or answers 502/503/504) before [`super::wait_for_dag`] stops waiting with
+    /// [`Error::DagUnreachable`] (default [`DEFAULT_UNREACHABLE_LIMIT`]). One successful poll
+    /// starts the count again.
+    pub fn unreachable_limit(mut self, limit: Duration) -> Self {
+        self.unreachable_limit = limit;
         self
     }
 
@@ -190,6 +204,7 @@ impl ClientBuilder {
                 base_url,
                 password,
                 read_retry_budget: self.read_retry_budget,
+                unreachable_limit: self.unreachable_limit,
                 public_key: Mutex::new(None),
                 clock_offset_ms: AtomicI64::new(0),
                 agent_info: OnceCell::new(),
@@ -442,9 +457,16 @@ impl Client {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_retry_budget: DEFAULT_READ_RETRY_BUDGET,
+            unreachable_limit: DEFAULT_UNREACHABLE_LIMIT,
             ca_certificate_pem: None,
             client_identity_pem: None,
         }
+    }
+
+    /// How long DAG polls may keep failing before a wait gives up (see
+    /// [`ClientBuilder::unreachable_limit`]).
+    pub fn unreachable_limit(&self) -> Duration {
+        self.inner.unreachable_limit
     }
 
     /// The base URL this client talks to.
@@ -463,7 +485,15 @@ impl Client {
             .agent_info
             .get_or_try_init(|| async {
                 let call = Call::get_public("/api/v1/info");
-                let dto: AgentInfoDto = self.run_plain(&call).await?;
+                let dto: AgentInfoDto = self.run_plain(&call).await.map_err(|error| {
+                    match not_obshell_answer(&error) {
+                        Some(answer) => Error::NotObshell {
+                            endpoint: self.base_url().to_owned(),
+                            answer,
+                        },
+                        None => error,
+                    }
+                })?;
                 let version =
                     ObshellVersion::parse(&dto.version).ok_or_else(|| Error::Unsupported {
                         endpoint: self.base_url().to_owned(),
@@ -960,7 +990,11 @@ pub(crate) struct Contents<T> {
 fn lost_after_sending(call: &Call, error: &Error) -> bool {
     match error {
         Error::Transport { failure, path, .. } => {
-            path == call.path() && *failure != TransportFailure::Connect
+            path == call.path()
+                && !matches!(
+                    failure,
+                    TransportFailure::Connect | TransportFailure::NotTls
+                )
         }
         Error::Api { status, path, .. } => path == call.path() && matches!(status, 502..=504),
         // obshell answered with success but the client cannot read the answer: the write may
@@ -970,8 +1004,51 @@ fn lost_after_sending(call: &Call, error: &Error) -> bool {
     }
 }
 
+/// What a non-obshell server answered to `GET /api/v1/info`, when `error` shows that one did:
+/// a 404 or 405 (no such route), or a 2xx whose body is not obshell's envelope. A 400 that says
+/// the request was plain HTTP to an HTTPS server is not this: the scheme is wrong, not the port.
+fn not_obshell_answer(error: &Error) -> Option<String> {
+    match error {
+        Error::Api {
+            method,
+            path,
+            status: status @ (404 | 405),
+            ..
+        } => Some(format!("it answered {method} {path} with HTTP {status}")),
+        Error::Decode { method, path, .. } => Some(format!(
+            "its answer to {method} {path} is not obshell's agent information"
+        )),
+        _ => None,
+    }
+}
+
+/// Whether a failed request met a server that does not speak TLS where the URL asked for it:
+/// rustls then fails on the first bytes of a plain HTTP answer.
+fn is_not_tls(error: &reqwest::Error) -> bool {
+    use tokio_rustls::rustls;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(rustls_error) = current.downcast_ref::<rustls::Error>() {
+            return matches!(
+                rustls_error,
+                rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }
+            );
+        }
+        // An io::Error's `source()` skips the error it wraps; step into it instead.
+        source = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    false
+}
+
 fn classify_transport(error: &reqwest::Error) -> TransportFailure {
-    if error.is_connect() {
+    if is_not_tls(error) {
+        TransportFailure::NotTls
+    } else if error.is_connect() {
         TransportFailure::Connect
     } else if error.is_timeout() {
         TransportFailure::Timeout

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Client;
-use super::error::{redact_secrets, Error};
+use super::error::{redact_secrets, Error, PollFailures};
 
 /// A DAG's generic id (`"1" + dag_id` for cluster DAGs), used in `/api/v1/task/dag/{id}`. Opaque.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -450,10 +450,14 @@ pub fn poll_interval(elapsed: Duration) -> Duration {
 ///   `PASS` (its change was not applied); it names the DAG, the failed node and sub-task and the
 ///   last task log line.
 /// - [`Error::DagWaitCancelled`] when `options.cancel` is cancelled, at once, even mid-request.
-/// - [`Error::DagWaitTimedOut`] when `options.deadline` passes, with the last state seen.
+/// - [`Error::DagWaitTimedOut`] when `options.deadline` passes, with the last state seen and,
+///   when the last polls failed, since when and why.
 /// - [`Error::DagWaitFailed`], naming the DAG and carrying the poll error, when polling fails
 ///   with an error that is not transient (e.g. a 500, 404 `Task.NotFound`, 401). Transient faults
-///   (connection errors, timeouts, 502/503/504) are logged and polling goes on until the deadline.
+///   (connection errors, timeouts, 502/503/504) are logged and polling goes on.
+/// - [`Error::DagUnreachable`] when every poll has failed with a transient fault for the client's
+///   [`unreachable_limit`](super::ClientBuilder::unreachable_limit): obshell stopped answering,
+///   and the error says since when. A successful poll starts the count again.
 ///
 /// # Caveats
 /// Cancelling the wait, missing the deadline or a failed poll stops the wait, not the DAG: it continues on
@@ -465,20 +469,36 @@ pub async fn wait_for_dag(
 ) -> Result<Dag, Error> {
     let started = Instant::now();
     let mut last_state: Option<DagState> = None;
+    // The run of failed polls going on: when its first poll started (monotonic, and wall-clock
+    // for the message) and the last error.
+    let mut failing: Option<(Instant, SystemTime, String)> = None;
+    let failures = |failing: &Option<(Instant, SystemTime, String)>| {
+        failing.as_ref().map(|(began, since, last_error)| {
+            Box::new(PollFailures {
+                since: *since,
+                for_how_long: began.elapsed(),
+                last_error: last_error.clone(),
+            })
+        })
+    };
     let mut last_progress: Option<(DagState, i64, String)> = None;
     let mut n_polls: u32 = 0;
     loop {
         n_polls += 1;
+        let poll_began = (Instant::now(), SystemTime::now());
         let poll = tokio::select! {
             biased;
             () = options.cancel.cancelled() => return Err(Error::DagWaitCancelled { dag_id: dag_id.clone() }),
             () = tokio::time::sleep_until(options.deadline) => {
-                return Err(Error::DagWaitTimedOut { dag_id: dag_id.clone(), last_state });
+                return Err(Error::DagWaitTimedOut { dag_id: dag_id.clone(), last_state, failing: failures(&failing) });
             }
             poll = client.get_dag(dag_id) => poll,
         };
         match poll {
             Ok(dag) => {
+                if let Some((began, _, _)) = failing.take() {
+                    tracing::info!(dag_id = %dag.id, failed_for_ms = began.elapsed().as_millis() as u64, "obshell answers the dag's polls again");
+                }
                 let node_name = dag
                     .current_node()
                     .map(|node| node.name.clone())
@@ -507,7 +527,20 @@ pub async fn wait_for_dag(
                 }
             }
             Err(error) if error.is_transient() => {
-                tracing::warn!(dag_id = %dag_id, error = %error, "polling the dag failed; polling goes on");
+                let (began, _, last_error) =
+                    failing.get_or_insert_with(|| (poll_began.0, poll_began.1, String::new()));
+                *last_error = error.to_string();
+                let failed_for = began.elapsed();
+                let limit = client.unreachable_limit();
+                if failed_for >= limit {
+                    tracing::warn!(dag_id = %dag_id, error = %error, failed_for_ms = failed_for.as_millis() as u64, "obshell stopped answering the dag's polls; no longer waiting");
+                    return Err(Error::DagUnreachable {
+                        dag_id: dag_id.clone(),
+                        last_state,
+                        failing: failures(&failing).expect("a failure was just recorded"),
+                    });
+                }
+                tracing::warn!(dag_id = %dag_id, error = %error, failed_for_ms = failed_for.as_millis() as u64, limit_ms = limit.as_millis() as u64, "polling the dag failed; polling goes on");
             }
             Err(error) => {
                 tracing::warn!(dag_id = %dag_id, error = %error, "polling the dag failed; no longer following it");
@@ -527,6 +560,7 @@ pub async fn wait_for_dag(
             return Err(Error::DagWaitTimedOut {
                 dag_id: dag_id.clone(),
                 last_state,
+                failing: failures(&failing),
             });
         }
     }

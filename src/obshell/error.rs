@@ -4,6 +4,7 @@
 //! log lines pass through [`redact_secrets`] before they are stored in an error.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use super::dag::{DagFailure, DagId, DagOperator, DagState};
 
@@ -50,6 +51,16 @@ pub enum Error {
         /// The underlying HTTP client error.
         #[source]
         source: reqwest::Error,
+    },
+
+    /// The endpoint answers HTTP, but not as obshell does: `GET /api/v1/info` is not found there
+    /// or its answer is not obshell's. Another service (or another port of the host) answered.
+    #[error("the endpoint {endpoint} answers HTTP but is not obshell: {answer}; obshell's HTTP port is 2886 unless it was started with another")]
+    NotObshell {
+        /// The endpoint that was asked.
+        endpoint: String,
+        /// What it answered to `GET /api/v1/info`.
+        answer: String,
     },
 
     /// The agent is not one this client can manage backups through.
@@ -106,12 +117,27 @@ pub enum Error {
     },
 
     /// The wait for a DAG reached its deadline; the DAG itself goes on.
-    #[error("stopped waiting for dag {dag_id}: the deadline passed while it was {}; dag {dag_id} continues on obshell", last_state.as_ref().map_or("not yet read".to_owned(), |state| state.to_string()))]
+    #[error("stopped waiting for dag {dag_id}: the deadline passed while it was {}{}; dag {dag_id} continues on obshell", last_state.as_ref().map_or("not yet read".to_owned(), |state| state.to_string()), FailingSuffix(failing.as_deref()))]
     DagWaitTimedOut {
         /// The DAG's generic id.
         dag_id: DagId,
         /// The last state read, if any poll succeeded.
         last_state: Option<DagState>,
+        /// When the polls before the deadline were failing: since when, and the last error.
+        failing: Option<Box<PollFailures>>,
+    },
+
+    /// obshell stopped answering the polls of a DAG for longer than the client's unreachable
+    /// limit ([`super::ClientBuilder::unreachable_limit`]). The DAG may still be running there.
+    #[error("obshell stopped answering while the provider waited for dag {dag_id}: every poll has failed since {} ({} ago), the last with: {}; dag {dag_id} was {} when last read and may still be running on obshell", utc(failing.since), minutes_seconds(failing.for_how_long), failing.last_error, last_state.as_ref().map_or("not yet read".to_owned(), |state| state.to_string()))]
+    DagUnreachable {
+        /// The DAG's generic id.
+        dag_id: DagId,
+        /// The last state read, if any poll succeeded.
+        last_state: Option<DagState>,
+        /// Since when the polls failed, for how long, and the last error. Boxed to keep `Error`
+        /// small.
+        failing: Box<PollFailures>,
     },
 
     /// Polling a DAG failed with an error that is not transient (a 500, a 401, a 404): the client
@@ -151,6 +177,9 @@ pub enum TransportFailure {
     Timeout,
     /// The connection broke, possibly after the request was sent.
     Interrupted,
+    /// An `https://` endpoint answered, but not with TLS (a plain HTTP server, say); nothing was
+    /// sent.
+    NotTls,
 }
 
 impl fmt::Display for TransportFailure {
@@ -159,6 +188,7 @@ impl fmt::Display for TransportFailure {
             TransportFailure::Connect => "cannot connect",
             TransportFailure::Timeout => "timed out",
             TransportFailure::Interrupted => "the connection broke before an answer arrived",
+            TransportFailure::NotTls => "the server does not speak TLS (https) on this port",
         })
     }
 }
@@ -189,9 +219,14 @@ impl Error {
     }
 
     /// Whether this is a fault that a read may retry: a transport failure, or HTTP 502, 503 or 504.
-    /// A 500 or a 4xx is an answer, not a transient fault.
+    /// A 500 or a 4xx is an answer, not a transient fault, and so is a server that does not speak
+    /// TLS where `https://` asks for it.
     pub fn is_transient(&self) -> bool {
         match self {
+            Error::Transport {
+                failure: TransportFailure::NotTls,
+                ..
+            } => false,
             Error::Transport { .. } => true,
             Error::Api { status, .. } => matches!(status, 502..=504),
             _ => false,
@@ -201,6 +236,59 @@ impl Error {
     /// Whether this is an authentication failure (HTTP 401).
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Error::Api { status: 401, .. })
+    }
+}
+
+/// Polls of a DAG that kept failing: since when, for how long, and the last error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollFailures {
+    /// The wall-clock time of the first failed poll in the run of failures.
+    pub since: SystemTime,
+    /// How long the polls had been failing when the wait ended.
+    pub for_how_long: Duration,
+    /// The last poll's error, as its message.
+    pub last_error: String,
+}
+
+/// `" ; its last polls failed ..."` for a timed-out wait whose polls were failing, or nothing.
+struct FailingSuffix<'a>(Option<&'a PollFailures>);
+
+impl fmt::Display for FailingSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(failing) => write!(
+                f,
+                ", and its last polls failed: every poll since {} ({} before the deadline) failed, the last with: {}",
+                utc(failing.since),
+                minutes_seconds(failing.for_how_long),
+                failing.last_error
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A wall-clock time as `2026-05-08 10:11:12 UTC`.
+pub(crate) fn utc(time: SystemTime) -> String {
+    let at = time::OffsetDateTime::from(time);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// A duration as `4m 30s`, `45s` or `2m`.
+pub(crate) fn minutes_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match (seconds / 60, seconds % 60) {
+        (0, seconds) => format!("{seconds}s"),
+        (minutes, 0) => format!("{minutes}m"),
+        (minutes, seconds) => format!("{minutes}m {seconds}s"),
     }
 }
 

@@ -25,10 +25,10 @@ pub use backup::{
 };
 pub use client::{
     AgentInfo, Client, ClientBuilder, ObshellVersion, CLUSTER_AGENT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_RETRY_BUDGET, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_READ_RETRY_BUDGET, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UNREACHABLE_LIMIT,
 };
 pub use dag::{
     poll_interval, wait_for_dag, Dag, DagFailure, DagId, DagNode, DagOperator, DagState, SubTask,
     WaitOptions,
 };
-pub use error::{redact_secrets, Error, TransportFailure};
+pub use error::{redact_secrets, Error, PollFailures, TransportFailure};

@@ -15,6 +15,9 @@ pub const ENDPOINT_ENV: &str = "OCEANBASE_ENDPOINT";
 pub const PASSWORD_ENV: &str = "OCEANBASE_PASSWORD";
 /// The HTTP request timeout when `request_timeout` is not set.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long obshell may fail to answer the polls of a running task when `unreachable_timeout`
+/// is not set.
+pub const DEFAULT_UNREACHABLE_TIMEOUT: Duration = crate::obshell::DEFAULT_UNREACHABLE_LIMIT;
 
 /// The provider block's schema.
 pub fn provider_schema() -> Schema {
@@ -61,6 +64,12 @@ pub fn provider_schema() -> Schema {
                     Optional,
                     "The time limit of one HTTP request to obshell, a Go duration such as \"30s\" (the default). Waiting for obshell's tasks is limited by the resource's timeouts instead.",
                 ),
+                Attribute::new(
+                    "unreachable_timeout",
+                    Type::String,
+                    Optional,
+                    "How long an apply keeps polling a running obshell task while obshell does not answer, a Go duration such as \"5m\" (the default). Then the apply ends with an error that says since when obshell has not answered and that the task may still be running there.",
+                ),
             ],
             description: "Manages the backup configuration of self-hosted OceanBase clusters through obshell. Use one provider alias per cluster.".to_owned(),
             markdown_description: "Manages the backup configuration of self-hosted OceanBase clusters through obshell. Use one provider alias per cluster.".to_owned(),
@@ -82,6 +91,8 @@ pub struct ProviderConfig {
     pub client_identity_pem: Option<(String, String)>,
     /// The per-request HTTP timeout.
     pub request_timeout: Duration,
+    /// How long the polls of a running DAG may keep failing.
+    pub unreachable_timeout: Duration,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -91,6 +102,7 @@ impl fmt::Debug for ProviderConfig {
             .field("ca_certificate", &self.ca_certificate_pem.is_some())
             .field("client_identity", &self.client_identity_pem.is_some())
             .field("request_timeout", &self.request_timeout)
+            .field("unreachable_timeout", &self.unreachable_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -236,12 +248,14 @@ pub fn validate_provider_block(config: &Value) -> Diagnostics {
             );
         }
     }
-    if let Some(timeout) = known_string(config, "request_timeout") {
-        if let Err(error) = parse_timeout(timeout) {
-            diagnostics.push(
-                Diagnostic::error("Invalid request_timeout", format!("{error}."))
-                    .at(AttributePath::root("request_timeout")),
-            );
+    for name in ["request_timeout", "unreachable_timeout"] {
+        if let Some(timeout) = known_string(config, name) {
+            if let Err(error) = parse_timeout(timeout) {
+                diagnostics.push(
+                    Diagnostic::error(format!("Invalid {name}"), format!("{error}."))
+                        .at(AttributePath::root(name)),
+                );
+            }
         }
     }
     let has_certificate = config
@@ -282,6 +296,7 @@ pub fn provider_config_from_block(
         "client_certificate",
         "client_key",
         "request_timeout",
+        "unreachable_timeout",
     ]
     .iter()
     .any(|name| is_unknown(config, name))
@@ -319,14 +334,21 @@ pub fn provider_config_from_block(
             }
         },
     };
+    // An empty OCEANBASE_PASSWORD is a variable left unset by mistake (`export
+    // OCEANBASE_PASSWORD=$UNSET_VAR`), not a choice: it counts as missing, like an empty
+    // OCEANBASE_ENDPOINT. An empty `password` written in the block is taken as written.
     let password = known_string(config, "password")
         .map(str::to_owned)
-        .or_else(|| environment(PASSWORD_ENV));
+        .or_else(|| environment(PASSWORD_ENV).filter(|value| !value.is_empty()));
     if password.is_none() {
+        let empty_variable = environment(PASSWORD_ENV).is_some_and(|value| value.is_empty());
         diagnostics.push(
             Diagnostic::error(
                 "Missing obshell password",
-                format!("Set password in the provider block or the {PASSWORD_ENV} environment variable: obshell authenticates requests with the root@sys password."),
+                format!(
+                    "Set password in the provider block or the {PASSWORD_ENV} environment variable{}: obshell authenticates requests with the root@sys password.",
+                    if empty_variable { " (it is set, but empty)" } else { "" }
+                ),
             )
             .at(AttributePath::root("password")),
         );
@@ -334,6 +356,9 @@ pub fn provider_config_from_block(
     let request_timeout = known_string(config, "request_timeout")
         .and_then(|text| parse_timeout(text).ok())
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+    let unreachable_timeout = known_string(config, "unreachable_timeout")
+        .and_then(|text| parse_timeout(text).ok())
+        .unwrap_or(DEFAULT_UNREACHABLE_TIMEOUT);
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -353,6 +378,7 @@ pub fn provider_config_from_block(
         ca_certificate_pem: known_string(config, "ca_certificate").map(str::to_owned),
         client_identity_pem,
         request_timeout,
+        unreachable_timeout,
     }))
 }
 
@@ -415,6 +441,7 @@ mod tests {
             "client_certificate",
             "client_key",
             "request_timeout",
+            "unreachable_timeout",
         ]
         .iter()
         .map(|name| ((*name).to_owned(), Value::Null))
@@ -463,6 +490,58 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_password_variable_is_missing_but_an_empty_attribute_is_taken() {
+        let environment = |name: &str| match name {
+            ENDPOINT_ENV => Some("127.0.0.1:2886".to_owned()),
+            PASSWORD_ENV => Some(String::new()),
+            _ => None,
+        };
+        let diagnostics =
+            provider_config_from_block(&block(&[]), environment).expect_err("missing password");
+        assert_eq!(diagnostics.0.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics.0[0].summary, "Missing obshell password");
+        assert!(
+            diagnostics.0[0].detail.contains("set, but empty"),
+            "{}",
+            diagnostics.0[0].detail
+        );
+        let config = provider_config_from_block(&block(&[("password", "".into())]), environment)
+            .expect("valid")
+            .expect("known");
+        assert_eq!(config.password, "");
+    }
+
+    #[test]
+    fn unreachable_timeout_defaults_and_is_checked() {
+        let environment = |name: &str| match name {
+            ENDPOINT_ENV => Some("127.0.0.1:2886".to_owned()),
+            PASSWORD_ENV => Some("pw".to_owned()),
+            _ => None,
+        };
+        let config = provider_config_from_block(&block(&[]), environment)
+            .expect("valid")
+            .expect("known");
+        assert_eq!(config.unreachable_timeout, Duration::from_secs(300));
+        let config = provider_config_from_block(
+            &block(&[("unreachable_timeout", "90s".into())]),
+            environment,
+        )
+        .expect("valid")
+        .expect("known");
+        assert_eq!(config.unreachable_timeout, Duration::from_secs(90));
+        let diagnostics =
+            validate_provider_block(&block(&[("unreachable_timeout", "soon".into())]));
+        assert_eq!(
+            diagnostics.0[0]
+                .attribute
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("unreachable_timeout")
+        );
+    }
+
+    #[test]
     fn unknown_values_defer_configuration() {
         let result = provider_config_from_block(&block(&[("endpoint", Value::Unknown)]), |_| None);
         assert!(matches!(result, Ok(None)));
@@ -476,6 +555,7 @@ mod tests {
             ca_certificate_pem: None,
             client_identity_pem: Some(("CERT".to_owned(), "SECRETKEY".to_owned())),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            unreachable_timeout: DEFAULT_UNREACHABLE_TIMEOUT,
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("SECRET"), "{debug}");

@@ -1175,10 +1175,16 @@ async fn a_deadline_that_expires_stops_the_wait_not_the_dag() {
     let error = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_millis(400)))
         .await
         .unwrap_err();
-    let Error::DagWaitTimedOut { dag_id, last_state } = &error else {
+    let Error::DagWaitTimedOut {
+        dag_id,
+        last_state,
+        failing,
+    } = &error
+    else {
         panic!("{error:?}")
     };
     assert_eq!(dag_id, &dag.id);
+    assert!(failing.is_none(), "every poll succeeded: {failing:?}");
     assert_eq!(last_state.as_ref(), Some(&DagState::Running));
     assert!(
         error.to_string().contains("continues on obshell"),
@@ -1269,4 +1275,168 @@ async fn an_hour_long_dag_costs_few_polls() {
     assert!((100..=400).contains(&polls), "{polls} polls over an hour");
     sim.control("POST", &format!("/sim/v1/dags/{}/release", dag.id), None)
         .await;
+}
+
+/// A client for `sim` whose DAG waits give up after `unreachable` without an answer, and whose
+/// reads retry only briefly.
+fn client_giving_up_after(sim: &Sim, unreachable: Duration) -> Client {
+    Client::builder(&sim.url)
+        .password(PASSWORD)
+        .request_timeout(Duration::from_secs(2))
+        .read_retry_budget(Duration::from_millis(300))
+        .unreachable_limit(unreachable)
+        .build()
+        .expect("the client builds")
+}
+
+#[tokio::test]
+async fn an_obshell_that_stops_answering_ends_the_wait_after_the_unreachable_limit() {
+    let sim = Sim::start(MODERN).await;
+    let client = client_giving_up_after(&sim, Duration::from_secs(1));
+    sim.control("POST", "/sim/v1/faults/hold", Some(json!({})))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    // One successful poll sees it RUNNING; then obshell is gone.
+    assert!(!client.get_dag(&dag.id).await.unwrap().is_finished());
+    let before = std::time::SystemTime::now();
+    sim.stop().await;
+    let started = Instant::now();
+    let error = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    // Well before the 60 s deadline: the unreachable limit ended it.
+    assert!(started.elapsed() < Duration::from_secs(30), "{error}");
+    let Error::DagUnreachable {
+        dag_id,
+        last_state,
+        failing,
+    } = &error
+    else {
+        panic!("expected DagUnreachable, got {error:?}")
+    };
+    assert_eq!(dag_id, &dag.id);
+    assert_eq!(last_state, &None, "no poll of this wait succeeded");
+    assert!(
+        failing.since >= before - Duration::from_secs(1),
+        "{failing:?}"
+    );
+    assert!(
+        failing.for_how_long >= Duration::from_secs(1),
+        "{failing:?}"
+    );
+    assert!(failing.last_error.contains("cannot connect"), "{failing:?}");
+    let message = error.to_string();
+    for needle in [
+        "obshell stopped answering while the provider waited for dag",
+        "every poll has failed since 20",
+        " UTC (",
+        "may still be running on obshell",
+        dag.id.as_str(),
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_while_polls_fail_says_since_when() {
+    let sim = Sim::start(MODERN).await;
+    let client = client_giving_up_after(&sim, Duration::from_secs(600));
+    sim.control("POST", "/sim/v1/faults/hold", Some(json!({})))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    sim.stop().await;
+    let error = wait_for_dag(&client, &dag.id, &wait_options(Duration::from_millis(1500)))
+        .await
+        .unwrap_err();
+    let Error::DagWaitTimedOut { failing, .. } = &error else {
+        panic!("expected DagWaitTimedOut, got {error:?}")
+    };
+    let failing = failing.as_ref().expect("the last polls failed");
+    assert!(failing.last_error.contains("cannot connect"), "{failing:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("and its last polls failed: every poll since 20")
+            && message.contains("continues on obshell"),
+        "{message}"
+    );
+}
+
+/// A server on 127.0.0.1:0 that answers every request with `response` (a whole HTTP response,
+/// status line to body) and closes the connection, as another service on obshell's port would.
+async fn spawn_foreign_server(response: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr.to_string()
+}
+
+#[tokio::test]
+async fn an_endpoint_that_is_not_obshell_says_so_and_names_port_2886() {
+    let not_found = spawn_foreign_server(
+        "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 22\r\nconnection: close\r\n\r\n<h1>404 Not Found</h1>",
+    )
+    .await;
+    let html_ok = spawn_foreign_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 15\r\nconnection: close\r\n\r\n<html>hi</html>",
+    )
+    .await;
+    for addr in [not_found, html_ok] {
+        let client = Client::builder(format!("http://{addr}"))
+            .password(PASSWORD)
+            .read_retry_budget(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let error = client.cluster_info().await.unwrap_err();
+        assert!(matches!(error, Error::NotObshell { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains("answers HTTP but is not obshell")
+                && message.contains("2886")
+                && message.contains(&addr),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn https_against_a_plain_http_obshell_is_not_tls_and_not_retried() {
+    let sim = Sim::start(MODERN).await;
+    let https = sim.url.replace("http://", "https://");
+    let client = Client::builder(&https)
+        .password(PASSWORD)
+        .read_retry_budget(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = client.agent_info().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Transport {
+                failure: TransportFailure::NotTls,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    assert!(error.to_string().contains("does not speak TLS"), "{error}");
+    // Not retried for the 5 s budget: the answer is the same every time.
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -455,6 +455,26 @@ async fn without_the_cookie_it_refuses_at_once() {
 }
 
 #[tokio::test]
+async fn version_prints_the_version_and_exits_0() {
+    let output = Command::new(BINARY)
+        .arg("--version")
+        .env_remove(COOKIE_KEY)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run the plugin binary");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "terraform-provider-oceanbase {}\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert!(output.stderr.is_empty(), "{output:?}");
+}
+
+#[tokio::test]
 async fn without_protocol_six_it_refuses() {
     let output = Command::new(BINARY)
         .env(COOKIE_KEY, COOKIE_VALUE)

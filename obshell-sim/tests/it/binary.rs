@@ -83,3 +83,31 @@ fn refuses_a_latency_it_cannot_read() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obshell-sim"))
+        .args(["--listen", "127.0.0.1:0", "--password", "pw"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("obshell-sim listening on "), "{first}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The sim logs at least its start at the default level.
+    assert!(stderr.contains("obshell-sim listening"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a pipe: {stderr:?}"
+    );
+}

@@ -21,6 +21,9 @@ pub enum DurationError {
     /// The duration is longer than obshell accepts.
     #[error("{0:?} is longer than 365d")]
     TooLong(String),
+    /// A `recovery_window` that is not a whole number and one of its four units.
+    #[error("{0:?} is not a recovery window: write a whole number greater than zero and one of the units d, h, m or s, such as \"7d\"")]
+    RecoveryWindow(String),
 }
 
 const NANOS_PER_UNIT: [(&str, u128); 8] = [
@@ -93,13 +96,13 @@ pub fn parse_recovery_window(text: &str) -> Result<Duration, DurationError> {
     let unit = text
         .chars()
         .last()
-        .ok_or_else(|| DurationError::Format(text.to_owned()))?;
+        .ok_or_else(|| DurationError::RecoveryWindow(text.to_owned()))?;
     let number = &text[..text.len() - unit.len_utf8()];
     if !matches!(unit, 'd' | 'h' | 'm' | 's')
         || number.is_empty()
         || !number.chars().all(|c| c.is_ascii_digit())
     {
-        return Err(DurationError::Format(text.to_owned()));
+        return Err(DurationError::RecoveryWindow(text.to_owned()));
     }
     parse_obshell_duration(text)
 }
@@ -182,6 +185,7 @@ mod tests {
                     DurationError::Format(_) => "format",
                     DurationError::Unit(_) => "unit",
                     DurationError::Zero(_) => "zero",
+                    DurationError::RecoveryWindow(_) => "recovery window",
                     DurationError::TooLong(_) => "long",
                 };
                 assert_eq!(name, kind, "{text}");
@@ -257,7 +261,11 @@ mod tests {
         );
         assert!(parse_recovery_window("0d").is_err());
         assert!(parse_recovery_window("7").is_err());
-        assert!(parse_recovery_window("7ms").is_err());
+        // The message lists the four units a recovery window takes, not obshell's seven.
+        assert_eq!(
+            parse_recovery_window("7ms").map_err(|error| error.to_string()),
+            Err("\"7ms\" is not a recovery window: write a whole number greater than zero and one of the units d, h, m or s, such as \"7d\"".to_owned())
+        );
         assert!(parse_recovery_window("7D").is_err());
         assert!(parse_recovery_window("").is_err());
     }

@@ -883,9 +883,9 @@ fn unfinished_error(
 ) -> Diagnostic {
     let mut diagnostic = match error {
         // These say it already, with advice about timeouts.
-        Error::DagWaitCancelled { .. } | Error::DagWaitTimedOut { .. } => {
-            obshell_error(summary, error, endpoint)
-        }
+        Error::DagWaitCancelled { .. }
+        | Error::DagWaitTimedOut { .. }
+        | Error::DagUnreachable { .. } => obshell_error(summary, error, endpoint),
         _ => {
             // The client's DagWaitFailed already says the DAG continues; say it once, below.
             let cause = match error {
@@ -908,6 +908,9 @@ fn unfinished_error(
 }
 
 fn capitalised(text: &str) -> String {
+    if text.starts_with("obshell") {
+        return text.to_owned();
+    }
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

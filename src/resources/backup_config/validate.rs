@@ -210,7 +210,7 @@ pub fn validate_backup_config(config: &BackupConfigModel) -> Diagnostics {
             if let Err(error) = parse_recovery_window(window) {
                 diagnostics.push(invalid(
                     AttributePath::root("delete_policy").attribute("recovery_window"),
-                    format!("{error}. recovery_window is a whole number greater than zero with the unit d, h, m or s, such as \"7d\"."),
+                    format!("{error}."),
                 ));
             }
         }
