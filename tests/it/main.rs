@@ -3,6 +3,7 @@
 
 mod acceptance;
 mod client;
+mod doc_commands;
 mod docs;
 mod examples;
 mod grpc;
