@@ -113,6 +113,11 @@ const PAGES: &[Page] = &[
         template: include_str!("templates/guides/obshell-versions.md.tmpl"),
         subject: Subject::Guide,
     },
+    Page {
+        path: "docs/guides/quick-start.md",
+        template: include_str!("templates/guides/quick-start.md.tmpl"),
+        subject: Subject::Guide,
+    },
 ];
 
 /// Renders every page. `root` is the repository root, where `examples/` is read from.
@@ -253,7 +258,8 @@ mod tests {
                 "docs/resources/backup_config.md",
                 "docs/data-sources/backup_config.md",
                 "docs/guides/drift-detection.md",
-                "docs/guides/obshell-versions.md"
+                "docs/guides/obshell-versions.md",
+                "docs/guides/quick-start.md"
             ]
         );
         for file in &files {

@@ -273,3 +273,118 @@ fn the_logging_commands_print_what_the_docs_say() {
         run.expect_code(0).expect_absent("obshell request");
     }
 }
+
+/// The Quick start, as a new user follows it: `make install` (its install step: the release build
+/// is the one thing swapped, for this build's binary), the guide's `main.tf`, its environment
+/// variables pointed at obshell-sim, then every `terraform` line in order with only `HOME` and
+/// the environment the guide sets. Every line of its `text` blocks must appear in the output.
+#[test]
+fn the_quick_start_works_as_written() {
+    let guide = "docs/guides/quick-start.md";
+    let shell: Vec<String> = fenced_blocks(guide, "shell")
+        .iter()
+        .flat_map(|block| block.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(shell.first().map(String::as_str), Some("make install"));
+    let expected: Vec<String> = fenced_blocks(guide, "text")
+        .iter()
+        .flat_map(|block| block.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    assert!(expected.len() >= 5, "{expected:?}");
+    let text = std::fs::read_to_string(repo_root().join(guide)).expect("the guide");
+    let main_tf = std::fs::read_to_string(repo_root().join("examples/quick-start/main.tf"))
+        .expect("the example");
+    assert!(
+        text.contains(main_tf.trim()),
+        "the guide embeds examples/quick-start/main.tf"
+    );
+
+    for terraform in terraforms() {
+        let sim = Sim::start("4.5.0.0");
+        let home = tempfile::tempdir().expect("a HOME");
+        let work = tempfile::tempdir().expect("a working directory");
+        std::fs::write(work.path().join("main.tf"), &main_tf).expect("write main.tf");
+        let mut env: Vec<(String, String)> = vec![
+            ("HOME".to_owned(), home.path().display().to_string()),
+            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+            ("CHECKPOINT_DISABLE".to_owned(), "1".to_owned()),
+        ];
+        let mut output = String::new();
+        let mut last_code = -1;
+        for line in &shell {
+            let words = words(line);
+            match words[0].as_str() {
+                "make" => {
+                    assert_eq!(words, ["make", "install"]);
+                    let run = Command::new(repo_root().join("scripts/install.sh"))
+                        .arg(env!("CARGO_BIN_EXE_terraform-provider-oceanbase"))
+                        .env("HOME", home.path())
+                        .output()
+                        .expect("run install.sh");
+                    assert!(run.status.success(), "{run:?}");
+                }
+                "export" => {
+                    let (name, _) = words[1].split_once('=').expect("NAME=VALUE");
+                    // The user's values: obshell-sim's address and password.
+                    let value = match name {
+                        "OCEANBASE_ENDPOINT" => sim.endpoint(),
+                        "OCEANBASE_PASSWORD" => sim.password.clone(),
+                        other => panic!("the guide exports {other}"),
+                    };
+                    env.push((name.to_owned(), value));
+                }
+                "terraform" => {
+                    let mut args: Vec<String> = words[1..].to_vec();
+                    if args[0] == "apply" {
+                        // Typing "yes" at the prompt.
+                        args.push("-auto-approve".to_owned());
+                    }
+                    let run = Command::new(&terraform.program)
+                        .args(&args)
+                        .current_dir(work.path())
+                        .env_clear()
+                        .envs(env.iter().map(|(n, v)| (n, v)))
+                        .stdin(Stdio::null())
+                        .output()
+                        .expect("run terraform");
+                    let text = without_colours(&format!(
+                        "{}\n{}",
+                        String::from_utf8_lossy(&run.stdout),
+                        String::from_utf8_lossy(&run.stderr)
+                    ));
+                    last_code = run.status.code().unwrap_or(-1);
+                    assert_eq!(last_code, 0, "`{line}` with {}:\n{text}", terraform.label);
+                    output.push_str(&text);
+                }
+                other => panic!("the guide runs {other}, which this test does not know"),
+            }
+        }
+        assert_eq!(last_code, 0, "the drift check finds no drift");
+        for line in &expected {
+            assert!(
+                output.contains(line.trim()),
+                "{}: the guide shows {line:?}, which the commands did not print:\n{output}",
+                terraform.label
+            );
+        }
+    }
+}
+
+/// `text` without ANSI colour sequences (`ESC [ ... m`), which Terraform writes without -no-color.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

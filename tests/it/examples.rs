@@ -25,6 +25,7 @@ const EXAMPLE_SETS: &[&[&str]] = &[
     ],
     &["examples/drift-detection/main.tf"],
     &["examples/demo/main.tf"],
+    &["examples/quick-start/main.tf"],
 ];
 
 fn copy_examples(dir: &TfDir, files: &[&str]) {
