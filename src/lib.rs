@@ -8,6 +8,7 @@
 //! - [`provider`]: provider configuration and Terraform semantics. Speaks neither gRPC nor HTTP.
 //! - [`resources`]: `oceanbase_backup_config` (and its data source).
 //! - [`obshell`]: the obshell HTTP client. Knows no Terraform.
+//! - [`sql`]: the optional read of the sys tenant's backup views over MySQL. Knows no Terraform.
 //! - [`docgen`]: renders the Registry documentation from the schemas; used by tests and
 //!   `make docs`, never by the provider binary.
 //!
@@ -18,4 +19,5 @@ pub mod obshell;
 pub mod provider;
 pub mod resources;
 pub mod server;
+pub mod sql;
 pub mod tf;

@@ -51,6 +51,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             let mut state = shared.lock();
             state.reset_cluster(&shared.config);
             drop(state);
+            shared.sql_users().clear();
             shared.wakeup.notify_waiters();
             (200, json!({}))
         }
@@ -149,6 +150,11 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             shared.lock().clock_offset_seconds = offset;
             (200, json!({}))
         }
+        ("PUT", ["sql", "users", name]) => crate::sql::put_user(shared, name, &body),
+        ("DELETE", ["sql", "users", name]) => match shared.sql_users().remove(*name) {
+            Some(_) => (200, json!({})),
+            None => error(404, format!("no SQL user {name}")),
+        },
         ("GET", ["requests"]) => (200, Value::Array(shared.lock().requests.clone())),
         ("DELETE", ["requests"]) => {
             shared.lock().requests.clear();

@@ -31,6 +31,7 @@ mod faults;
 mod latency;
 mod obshell;
 mod server;
+mod sql;
 mod state;
 mod version;
 
@@ -60,6 +61,9 @@ pub struct SimConfig {
     pub seed: u64,
     /// The delay before every obshell answer (not the `/sim/v1` ones); none by default.
     pub latency: Latency,
+    /// Where the MySQL-protocol listener (the sys tenant's backup views) listens; `None`: no
+    /// listener. Port 0 picks a free port (see [`SimHandle::sql_addr`]).
+    pub sql_listen: Option<SocketAddr>,
 }
 
 impl SimConfig {
@@ -76,7 +80,14 @@ impl SimConfig {
             task_duration: Duration::from_millis(100),
             seed: 1,
             latency: Latency::NONE,
+            sql_listen: None,
         }
+    }
+
+    /// Also serves the MySQL protocol on `listen` (port 0 picks one).
+    pub fn with_sql_listen(mut self, listen: SocketAddr) -> Self {
+        self.sql_listen = Some(listen);
+        self
     }
 
     /// Sets the emulated obshell version.
@@ -134,6 +145,7 @@ impl std::fmt::Debug for SimConfig {
             .field("task_duration", &self.task_duration)
             .field("seed", &self.seed)
             .field("latency", &self.latency)
+            .field("sql_listen", &self.sql_listen)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +170,8 @@ pub enum SpawnError {
 /// A running simulator. Dropping it stops accepting connections, like [`SimHandle::shutdown`].
 pub struct SimHandle {
     addr: SocketAddr,
+    sql_addr: Option<SocketAddr>,
+    sql_loop: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     accept_loop: Option<JoinHandle<()>>,
 }
@@ -166,6 +180,11 @@ impl SimHandle {
     /// The bound address (with the real port when the configuration asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound address of the MySQL-protocol listener, when one was asked for.
+    pub fn sql_addr(&self) -> Option<SocketAddr> {
+        self.sql_addr
     }
 
     /// `http://ADDR`, the base URL of the obshell API (`/api/v1/...`) and the control API (`/sim/v1/...`).
@@ -179,6 +198,9 @@ impl SimHandle {
         let _ = self.shutdown.send(true);
         if let Some(accept_loop) = self.accept_loop.take() {
             let _ = accept_loop.await;
+        }
+        if let Some(sql_loop) = self.sql_loop.take() {
+            let _ = sql_loop.await;
         }
     }
 }
@@ -216,16 +238,36 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, SpawnError> {
         addr: config.listen,
         source,
     })?;
+    let sql_listener = match config.sql_listen {
+        None => None,
+        Some(sql_listen) => Some(tokio::net::TcpListener::bind(sql_listen).await.map_err(
+            |source| SpawnError::Bind {
+                addr: sql_listen,
+                source,
+            },
+        )?),
+    };
+    let sql_addr = match &sql_listener {
+        None => None,
+        Some(listener) => Some(listener.local_addr().map_err(|source| SpawnError::Bind {
+            addr: config.sql_listen.unwrap_or(config.listen),
+            source,
+        })?),
+    };
     // Key generation is CPU work; keep it off the async worker.
     let port = addr.port();
     let shared = tokio::task::spawn_blocking(move || state::new_shared(config, port))
         .await
         .expect("building the initial state does not panic");
     let (shutdown, receiver) = watch::channel(false);
+    let sql_loop = sql_listener
+        .map(|listener| tokio::spawn(sql::accept_loop(listener, shared.clone(), receiver.clone())));
     let accept_loop = tokio::spawn(server::accept_loop(listener, shared, receiver));
-    tracing::info!(%addr, "obshell-sim listening");
+    tracing::info!(%addr, ?sql_addr, "obshell-sim listening");
     Ok(SimHandle {
         addr,
+        sql_addr,
+        sql_loop,
         shutdown,
         accept_loop: Some(accept_loop),
     })

@@ -43,6 +43,11 @@ struct Cli {
     /// (uniform), e.g. 20ms or 20ms,5ms; units us, ms, s.
     #[arg(long, value_name = "DURATION[,JITTER]", default_value = "0ms")]
     latency: Latency,
+    /// Also serve the sys tenant's backup views over the MySQL protocol on this address (root
+    /// and the same password); port 0 picks a free port. Prints a second line
+    /// `obshell-sim sql listening on ADDR`.
+    #[arg(long)]
+    sql_listen: Option<SocketAddr>,
 }
 
 /// Parses `<integer><ms|s|m>`.
@@ -84,6 +89,7 @@ async fn main() -> std::process::ExitCode {
         task_duration: cli.task_duration,
         seed: cli.seed,
         latency: cli.latency,
+        sql_listen: cli.sql_listen,
     };
     let sim = match obshell_sim::spawn(config).await {
         Ok(sim) => sim,
@@ -102,6 +108,9 @@ async fn main() -> std::process::ExitCode {
     {
         use std::io::Write as _;
         println!("obshell-sim listening on {}", sim.base_url());
+        if let Some(sql_addr) = sim.sql_addr() {
+            println!("obshell-sim sql listening on {sql_addr}");
+        }
         let _ = std::io::stdout().flush();
     }
     wait_for_signal().await;

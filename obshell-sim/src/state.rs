@@ -28,12 +28,21 @@ pub(crate) struct Shared {
     pub(crate) wakeup: Notify,
     /// The listening port, reported as the agent's port.
     pub(crate) port: u16,
+    /// SQL users besides root (control API), for the MySQL listener.
+    pub(crate) sql_users: Mutex<crate::sql::SqlUsers>,
 }
 
 impl Shared {
     /// Locks the state; a panic while holding the lock is a bug, so poisoning is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The SQL users besides root.
+    pub(crate) fn sql_users(&self) -> MutexGuard<'_, crate::sql::SqlUsers> {
+        self.sql_users
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -427,5 +436,6 @@ pub(crate) fn new_shared(config: SimConfig, port: u16) -> Arc<Shared> {
         state: Mutex::new(state),
         wakeup: Notify::new(),
         port,
+        sql_users: Mutex::new(crate::sql::SqlUsers::new()),
     })
 }

@@ -11,5 +11,6 @@ mod handshake;
 mod install;
 mod resource;
 mod sim;
+mod sql;
 mod support;
 mod terraform;

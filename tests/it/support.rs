@@ -12,6 +12,8 @@ pub(crate) const PASSWORD: &str = "root-Pass_w0rd";
 /// A running simulator and a plain HTTP client for its control API.
 pub(crate) struct Sim {
     pub(crate) url: String,
+    /// `127.0.0.1:PORT` of the sim's MySQL-protocol listener (the sys tenant's backup views).
+    pub(crate) sql_endpoint: String,
     control: reqwest::Client,
     _handle: obshell_sim::SimHandle,
 }
@@ -33,17 +35,20 @@ impl Sim {
             .with_tenants(2)
             // Short DAG nodes unless a test asks otherwise.
             .with_task_duration(Duration::from_millis(30))
-            .with_listen(listen);
+            .with_listen(listen)
+            .with_sql_listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         let handle = obshell_sim::spawn(config)
             .await
             .expect("obshell-sim starts on its address");
         let url = handle.base_url();
+        let sql_endpoint = handle.sql_addr().expect("a SQL listener").to_string();
         let control = reqwest::Client::builder()
             .no_proxy()
             .build()
             .expect("a plain HTTP client builds");
         Sim {
             url,
+            sql_endpoint,
             control,
             _handle: handle,
         }
