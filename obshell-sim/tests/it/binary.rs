@@ -111,3 +111,47 @@ fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
         "colour codes in a pipe: {stderr:?}"
     );
 }
+
+#[test]
+fn sql_listen_prints_a_second_line_and_speaks_mysql() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obshell-sim"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--sql-listen",
+            "127.0.0.1:0",
+            "--password",
+            "pw",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    lines.read_line(&mut first).unwrap();
+    lines.read_line(&mut second).unwrap();
+    assert!(
+        first.starts_with("obshell-sim listening on http://"),
+        "{first}"
+    );
+    let sql_addr = second
+        .trim()
+        .strip_prefix("obshell-sim sql listening on ")
+        .expect("the SQL address line")
+        .to_owned();
+    // A MySQL server speaks first: the handshake packet, protocol version 10.
+    let greeting = {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(&sql_addr).unwrap();
+        let mut header = [0u8; 5];
+        stream.read_exact(&mut header).unwrap();
+        header
+    };
+    assert_eq!(greeting[4], 10, "protocol version 10 handshake");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
