@@ -70,7 +70,10 @@ pub fn provider_schema() -> Schema {
                     Optional,
                     "How long an apply keeps polling a running obshell task while obshell does not answer, a Go duration such as \"5m\" (the default). Then the apply ends with an error that says since when obshell has not answered and that the task may still be running there.",
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(super::sql_config::sql_attributes())
+            .collect(),
             description: "Manages the backup configuration of self-hosted OceanBase clusters through obshell. Use one provider alias per cluster.".to_owned(),
             markdown_description: "Manages the backup configuration of self-hosted OceanBase clusters through obshell. Use one provider alias per cluster.".to_owned(),
             deprecated: false,
@@ -93,6 +96,8 @@ pub struct ProviderConfig {
     pub request_timeout: Duration,
     /// How long the polls of a running DAG may keep failing.
     pub unreachable_timeout: Duration,
+    /// The optional SQL read (`sql_endpoint`); `None` without it.
+    pub sql: Option<crate::sql::SqlSettings>,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -103,6 +108,7 @@ impl fmt::Debug for ProviderConfig {
             .field("client_identity", &self.client_identity_pem.is_some())
             .field("request_timeout", &self.request_timeout)
             .field("unreachable_timeout", &self.unreachable_timeout)
+            .field("sql", &self.sql)
             .finish_non_exhaustive()
     }
 }
@@ -233,7 +239,7 @@ fn is_unknown(config: &Value, name: &str) -> bool {
 /// Static checks of the provider block: only what is written in it (the environment is read by
 /// ConfigureProvider). Unknown values are skipped.
 pub fn validate_provider_block(config: &Value) -> Diagnostics {
-    let mut diagnostics = Diagnostics::new();
+    let mut diagnostics = super::sql_config::validate_sql_block(config);
     if let Some(endpoint) = known_string(config, "endpoint") {
         if let Err(error) = parse_endpoint(endpoint) {
             diagnostics.push(
@@ -288,6 +294,9 @@ pub fn provider_config_from_block(
     let mut diagnostics = validate_provider_block(config);
     if diagnostics.has_errors() {
         return Err(diagnostics);
+    }
+    if super::sql_config::sql_unknown(config) {
+        return Ok(None);
     }
     if [
         "endpoint",
@@ -365,6 +374,12 @@ pub fn provider_config_from_block(
     let (Some(base_url), Some(password)) = (base_url, password) else {
         return Err(diagnostics);
     };
+    let sql = super::sql_config::sql_settings_from_block(
+        config,
+        &environment,
+        &password,
+        request_timeout,
+    )?;
     let client_identity_pem = match (
         known_string(config, "client_certificate"),
         known_string(config, "client_key"),
@@ -379,6 +394,7 @@ pub fn provider_config_from_block(
         client_identity_pem,
         request_timeout,
         unreachable_timeout,
+        sql,
     }))
 }
 
@@ -556,6 +572,15 @@ mod tests {
             client_identity_pem: Some(("CERT".to_owned(), "SECRETKEY".to_owned())),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             unreachable_timeout: DEFAULT_UNREACHABLE_TIMEOUT,
+            sql: Some(crate::sql::SqlSettings {
+                endpoint: "h:2881".to_owned(),
+                host: "h".to_owned(),
+                port: 2881,
+                user: "root".to_owned(),
+                password: "SECRETSQL".to_owned(),
+                tls: crate::sql::SqlTls::default(),
+                timeout: DEFAULT_REQUEST_TIMEOUT,
+            }),
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("SECRET"), "{debug}");

@@ -3,6 +3,7 @@
 //! request to the resource in [`crate::resources`]; it speaks neither gRPC nor HTTP.
 
 pub mod config;
+pub mod sql_config;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -63,6 +64,7 @@ fn build_session(
         client,
         cancel: cancel.clone(),
         endpoint: config.base_url.clone(),
+        sql: config.sql.clone().map(crate::sql::SqlClient::new),
     })
 }
 

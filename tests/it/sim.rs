@@ -32,7 +32,8 @@ impl Sim {
         let password = "Sim-Password-0451".to_owned();
         let config = SimConfig::new(password.clone())
             .with_obshell_version(version.parse::<ObshellVersion>().expect("a version"))
-            .with_task_duration(Duration::from_millis(50));
+            .with_task_duration(Duration::from_millis(50))
+            .with_sql_listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         let handle = runtime()
             .block_on(obshell_sim::spawn(config))
             .expect("obshell-sim starts");
@@ -46,6 +47,16 @@ impl Sim {
     /// `http://127.0.0.1:PORT`.
     pub(crate) fn endpoint(&self) -> String {
         self.handle.as_ref().expect("running").base_url()
+    }
+
+    /// `127.0.0.1:PORT` of the MySQL-protocol listener (the sys tenant's backup views).
+    pub(crate) fn sql_endpoint(&self) -> String {
+        self.handle
+            .as_ref()
+            .expect("running")
+            .sql_addr()
+            .expect("a SQL listener")
+            .to_string()
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {

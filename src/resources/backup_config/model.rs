@@ -129,6 +129,12 @@ pub struct TenantModel {
     pub archive_dest: Option<String>,
     /// `data_dest`, without credentials.
     pub data_dest: Option<String>,
+    /// `binding` (with `sql_endpoint`).
+    pub binding: Option<String>,
+    /// `piece_switch_interval` as OceanBase stores it (with `sql_endpoint`).
+    pub piece_switch_interval: Option<String>,
+    /// `delete_policy_recovery_window` (with `sql_endpoint`; null without a policy).
+    pub delete_policy_recovery_window: Option<String>,
 }
 
 /// The whole resource object.
@@ -510,6 +516,15 @@ impl TenantModel {
                 "data_dest".to_owned(),
                 optional_string_value(&self.data_dest),
             ),
+            ("binding".to_owned(), optional_string_value(&self.binding)),
+            (
+                "piece_switch_interval".to_owned(),
+                optional_string_value(&self.piece_switch_interval),
+            ),
+            (
+                "delete_policy_recovery_window".to_owned(),
+                optional_string_value(&self.delete_policy_recovery_window),
+            ),
         ]))
     }
 }
@@ -553,6 +568,15 @@ fn tenants_field(value: &Value) -> Result<Field<BTreeMap<String, TenantModel>>, 
                         data_dest: known_string(
                             attribute(tenant, "data_dest"),
                             &nested("data_dest"),
+                        )?,
+                        binding: known_string(attribute(tenant, "binding"), &nested("binding"))?,
+                        piece_switch_interval: known_string(
+                            attribute(tenant, "piece_switch_interval"),
+                            &nested("piece_switch_interval"),
+                        )?,
+                        delete_policy_recovery_window: known_string(
+                            attribute(tenant, "delete_policy_recovery_window"),
+                            &nested("delete_policy_recovery_window"),
                         )?,
                     },
                 );
@@ -599,6 +623,9 @@ mod tests {
                     archive_lag_target: Some("2m".to_owned()),
                     archive_dest: Some("file:///x/1/1002/clog".to_owned()),
                     data_dest: None,
+                    binding: Some("MANDATORY".to_owned()),
+                    piece_switch_interval: None,
+                    delete_policy_recovery_window: Some("7d".to_owned()),
                 },
             )])),
         }

@@ -23,12 +23,12 @@ use crate::tf::{
 use super::duration::parse_timeout;
 use super::model::{BackupConfigModel, Field, TimeoutsModel};
 use super::plan::{
-    build_request, create_changes, plan_create, plan_update, with_defaults, ChangeSet,
+    build_request, create_changes, plan_create, plan_update_verified, with_defaults, ChangeSet,
     ConfigRequest, RequestError,
 };
 use super::private::{state_keeping_prior_sent_fields, PendingUpdate, PrivateState, SentValues};
 use super::read::{
-    fill_unknowns_from_live, fold_live, LiveCluster, LiveStorage, LiveTenant, ReadOutcome,
+    fill_unknowns_from_live, fold_live, fold_sql, LiveCluster, LiveStorage, LiveTenant, ReadOutcome,
 };
 use super::schema::{DEFAULT_CREATE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
 use super::uri::parse_backup_base_uri;
@@ -44,6 +44,8 @@ pub struct Session {
     pub cancel: CancellationToken,
     /// The endpoint, for messages.
     pub endpoint: String,
+    /// The optional SQL reader of the sys tenant's backup views (`sql_endpoint`).
+    pub sql: Option<crate::sql::SqlClient>,
 }
 
 /// obshell's name of the cluster backup-config DAG.
@@ -237,6 +239,7 @@ async fn read_live(
             ha_low_thread_score: values.next().flatten(),
             archive_lag_target: values.next().flatten(),
             storage,
+            sql: None,
         });
     }
     if !skipped.is_empty() {
@@ -255,6 +258,53 @@ async fn read_live(
         },
         warnings,
     ))
+}
+
+/// Why reading the cluster failed: obshell, or the optional SQL read.
+enum ReadFailure {
+    Obshell(Error),
+    Sql(crate::sql::SqlError),
+}
+
+impl ReadFailure {
+    fn diagnostic(&self, summary: &str, session: &Session) -> Diagnostic {
+        match self {
+            ReadFailure::Obshell(error) => obshell_error(summary, error, &session.endpoint),
+            ReadFailure::Sql(error) => sql_error(summary, error),
+        }
+    }
+}
+
+/// A failed SQL read: names the endpoint and the view, says what to do; never the password.
+fn sql_error(summary: &str, error: &crate::sql::SqlError) -> Diagnostic {
+    Diagnostic::error(
+        summary,
+        format!(
+            "{}. {} The SQL read runs because sql_endpoint is set; without it, binding, piece_switch_interval and delete_policy would not be checked for drift.",
+            capitalised(&error.to_string()),
+            error.advice()
+        ),
+    )
+}
+
+/// [`read_live`], joined with the sys tenant's backup views when `sql_endpoint` is set (read at
+/// the same time; one query per view for the whole cluster).
+async fn read_cluster(
+    session: &Session,
+    cluster_id: Option<i64>,
+) -> Result<(LiveCluster, Diagnostics), ReadFailure> {
+    let Some(sql) = &session.sql else {
+        return read_live(&session.client, cluster_id)
+            .await
+            .map_err(ReadFailure::Obshell);
+    };
+    let (live, views) = tokio::join!(
+        read_live(&session.client, cluster_id),
+        sql.read_backup_views()
+    );
+    let (mut live, warnings) = live.map_err(ReadFailure::Obshell)?;
+    live.join_sql(&views.map_err(ReadFailure::Sql)?);
+    Ok((live, warnings))
 }
 
 /// The plan of a create contacts obshell once (authenticated), so a wrong password or an
@@ -360,7 +410,8 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         }
     };
     let private = PrivateState::decode(&request.prior_private);
-    let update = plan_update(&prior, &config, private.imported);
+    let sql_read = session.is_some_and(|session| session.sql.is_some());
+    let update = plan_update_verified(&prior, &config, private.imported, sql_read);
     response.planned_state = update.planned.to_value();
     if let Some(error) = credentials_required(&update.planned, &update.changes) {
         response.diagnostics.push(error);
@@ -554,7 +605,8 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         private: request.planned_private.clone(),
         diagnostics,
     };
-    let mut apply = match ApplyChange::decode(&request) {
+    let sql_read = session.is_some_and(|session| session.sql.is_some());
+    let mut apply = match ApplyChange::decode(&request, sql_read) {
         Ok(apply) => apply,
         Err(diagnostics) => return failed(diagnostics),
     };
@@ -610,7 +662,7 @@ struct ApplyChange {
 impl ApplyChange {
     /// Decodes the request and recomputes the change set from the prior state and configuration
     /// (the plan's private state says whether an import's adoption still applies).
-    fn decode(request: &ApplyRequest) -> Result<Self, Diagnostics> {
+    fn decode(request: &ApplyRequest, sql_read: bool) -> Result<Self, Diagnostics> {
         let planned = model_from_value(&request.planned_state)?;
         let is_create = request.prior_state.is_null();
         let private = PrivateState::decode(&request.planned_private);
@@ -619,7 +671,7 @@ impl ApplyChange {
         } else {
             let prior = model_from_value(&request.prior_state)?;
             let config = model_from_value(&request.config)?;
-            let update = plan_update(&prior, &config, private.imported);
+            let update = plan_update_verified(&prior, &config, private.imported, sql_read);
             (Some(prior), update.changes, update.adopted)
         };
         Ok(Self {
@@ -800,17 +852,13 @@ async fn reopen_archive_log_after_success(
 async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked) -> ApplyResponse {
     let mut state = apply.planned.clone();
     state.id = Field::Known(checked.cluster_number.to_string());
-    let state = match read_live(&session.client, Some(checked.cluster_number)).await {
+    let state = match read_cluster(session, Some(checked.cluster_number)).await {
         Ok((live, warnings)) => {
             apply.diagnostics.extend(warnings);
             fill_unknowns_from_live(&state, &live)
         }
         Err(error) => {
-            let mut warning = obshell_error(
-                "Unable to read the cluster after apply",
-                &error,
-                &session.endpoint,
-            );
+            let mut warning = error.diagnostic("Unable to read the cluster after apply", session);
             warning.severity = crate::tf::Severity::Warning;
             apply.diagnostics.push(warning);
             state.without_unknowns()
@@ -1111,13 +1159,15 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
     let work = async {
         if let Some(pending) = private.pending.take() {
             let (still_pending, warning) =
-                resolve_pending(&session.client, &session.endpoint, pending, &mut state).await?;
+                resolve_pending(&session.client, &session.endpoint, pending, &mut state)
+                    .await
+                    .map_err(ReadFailure::Obshell)?;
             private.pending = still_pending;
             if let Some(warning) = warning {
                 diagnostics.push(warning);
             }
         }
-        read_live(&session.client, None).await
+        read_cluster(session, None).await
     };
     let result = tokio::select! {
         biased;
@@ -1128,7 +1178,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
     };
     let (live, warnings) = match result {
         Ok(Ok(read)) => read,
-        Ok(Err(error)) => return unchanged(obshell_error(SUMMARY_READ, &error, &session.endpoint).into()),
+        Ok(Err(error)) => return unchanged(error.diagnostic(SUMMARY_READ, session).into()),
         Err(_) => {
             return unchanged(Diagnostic::error(
                 SUMMARY_READ,
@@ -1146,6 +1196,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
             return unchanged(diagnostics);
         }
     }
+    let imported = private.imported;
     match fold_live(&state, &live) {
         ReadOutcome::Gone => {
             diagnostics.push(Diagnostic::warning(
@@ -1159,7 +1210,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
             }
         }
         ReadOutcome::Present(new_state) => ReadResponse {
-            new_state: new_state.to_value(),
+            new_state: fold_sql(*new_state, &live, imported).to_value(),
             private: private.encode(),
             diagnostics,
         },

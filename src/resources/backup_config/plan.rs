@@ -250,6 +250,20 @@ pub fn plan_update(
     config: &BackupConfigModel,
     imported: bool,
 ) -> UpdatePlan {
+    plan_update_verified(prior, config, imported, false)
+}
+
+/// [`plan_update`] when the prior state was read with `sql_endpoint` (`sql_read`): then
+/// `binding`, `piece_switch_interval` and `delete_policy` in it are the cluster's, null meaning
+/// OceanBase's default or no policy, so an import never adopts them from configuration; they are
+/// compared and sent like the others.
+pub fn plan_update_verified(
+    prior: &BackupConfigModel,
+    config: &BackupConfigModel,
+    imported: bool,
+    sql_read: bool,
+) -> UpdatePlan {
+    let adopt_unreadable = imported && !sql_read;
     let mut planned = with_defaults(config.clone());
     planned.id = prior.id.clone();
     // Optional + computed read-back attributes: unset in configuration means "not managed";
@@ -273,7 +287,7 @@ pub fn plan_update(
         (Field::Known(prior_uri), Field::Known(planned_uri)) => {
             location |= !uris_equivalent(prior_uri, planned_uri);
         }
-        (Field::Null, Field::Known(_)) if imported => adopted.push("backup_base_uri"),
+        (Field::Null, Field::Known(_)) if adopt_unreadable => adopted.push("backup_base_uri"),
         _ => location = true,
     }
     // Credentials are never read back: any edit re-sends the URI, except filling them in after
@@ -285,13 +299,13 @@ pub fn plan_update(
                 prior_credentials != planned_credentials || planned_credentials.is_unknown();
         }
     }
-    if imported && prior.binding.is_null() && planned.binding.known().is_some() {
+    if adopt_unreadable && prior.binding.is_null() && planned.binding.known().is_some() {
         adopted.push("binding");
     } else {
         let planned_binding = binding_meaning(&planned.binding);
         location |= planned_binding.is_none() || binding_meaning(&prior.binding) != planned_binding;
     }
-    if imported
+    if adopt_unreadable
         && prior.piece_switch_interval.is_null()
         && planned.piece_switch_interval.known().is_some()
     {
@@ -322,7 +336,7 @@ pub fn plan_update(
     };
     let delete_policy = match (&prior.delete_policy, &planned.delete_policy) {
         (_, Field::Null) => false,
-        (Field::Null, Field::Known(_)) if imported => {
+        (Field::Null, Field::Known(_)) if adopt_unreadable => {
             adopted.push("delete_policy");
             false
         }

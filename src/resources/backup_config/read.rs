@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 
 use crate::tf::Number;
 
-use super::duration::obshell_durations_equal;
-use super::model::{BackupConfigModel, Field, TenantModel};
+use crate::sql::{oceanbase_interval_rendering, BackupViews, TenantBackupSql};
+
+use super::duration::{obshell_durations_equal, parse_obshell_duration};
+use super::model::{BackupConfigModel, DeletePolicyModel, Field, TenantModel};
 use super::plan::{same_whole_number, with_defaults};
 use super::uri::{base_from_tenant_dest, uris_equivalent, DestKind};
 
@@ -48,6 +50,8 @@ pub struct LiveTenant {
     pub archive_lag_target: Option<String>,
     /// The destinations.
     pub storage: LiveStorage,
+    /// What the sys tenant's backup views say (`sql_endpoint`); `None` without it.
+    pub sql: Option<TenantBackupSql>,
 }
 
 /// What Read learned about the cluster.
@@ -132,11 +136,145 @@ impl LiveCluster {
                         archive_lag_target: tenant.archive_lag_target.clone(),
                         archive_dest,
                         data_dest,
+                        binding: tenant.sql.as_ref().and_then(|sql| {
+                            sql.archive_dest.as_ref().and_then(|d| d.binding.clone())
+                        }),
+                        piece_switch_interval: tenant.sql.as_ref().and_then(|sql| {
+                            sql.archive_dest
+                                .as_ref()
+                                .and_then(|d| d.piece_switch_interval.clone())
+                        }),
+                        delete_policy_recovery_window: tenant.sql.as_ref().and_then(|sql| {
+                            sql.delete_policy
+                                .as_ref()
+                                .map(|p| p.recovery_window.clone())
+                        }),
                     },
                 )
             })
             .collect()
     }
+
+    /// Joins the sys tenant's backup views to the tenants obshell listed (by tenant id). A
+    /// destination obshell cannot show (before 4.3.2, or `data: null`) is taken from the views.
+    pub fn join_sql(&mut self, views: &BackupViews) {
+        for tenant in &mut self.tenants {
+            let sql = views.tenant(tenant.tenant_id);
+            if matches!(
+                tenant.storage,
+                LiveStorage::NotReadable | LiveStorage::Hidden
+            ) {
+                tenant.storage = LiveStorage::Known {
+                    archive_dest: sql
+                        .archive_dest
+                        .as_ref()
+                        .map(|d| d.path.clone())
+                        .unwrap_or_default(),
+                    data_dest: sql.data_backup_dest.clone().unwrap_or_default(),
+                };
+            }
+            tenant.sql = Some(sql);
+        }
+    }
+}
+
+/// OceanBase's `binding` when none is set.
+const DEFAULT_BINDING: &str = "OPTIONAL";
+/// OceanBase's `piece_switch_interval` when none is set.
+const DEFAULT_PIECE_SWITCH_INTERVAL: &str = "1d";
+
+/// True when a configured `piece_switch_interval` and the one OceanBase stores mean the same:
+/// equal durations, or the stored text is OceanBase's rendering of the configured one (`36h` is
+/// stored as `1d`).
+pub fn same_piece_switch_interval(configured: &str, stored: &str) -> bool {
+    obshell_durations_equal(configured, stored)
+        || parse_obshell_duration(configured)
+            .is_ok_and(|d| oceanbase_interval_rendering(d).eq_ignore_ascii_case(stored.trim()))
+}
+
+/// The value to report for an attribute whose null means OceanBase's default: the state's value
+/// when every live value means the same as it (null meaning `default`), else the first live value
+/// that differs.
+fn fold_defaulted(
+    state: &Field<String>,
+    live: Vec<String>,
+    default: &str,
+    same: impl Fn(&str, &str) -> bool,
+) -> Field<String> {
+    let meaning = match state {
+        Field::Known(value) => value.clone(),
+        Field::Null => default.to_owned(),
+        Field::Unknown => return Field::Unknown,
+    };
+    match live.into_iter().find(|value| !same(&meaning, value)) {
+        Some(differing) => Field::Known(differing),
+        None => state.clone(),
+    }
+}
+
+fn same_policy(state: &DeletePolicyModel, live: &Option<crate::sql::DeletePolicy>) -> bool {
+    let Some(live) = live else {
+        return false;
+    };
+    let name = state.policy.known().map_or("default", String::as_str);
+    name.eq_ignore_ascii_case(&live.policy)
+        && state
+            .recovery_window
+            .known()
+            .is_some_and(|window| obshell_durations_equal(window, &live.recovery_window))
+}
+
+/// Folds what the sys tenant's views say into a refreshed state (only when the cluster was read
+/// with `sql_endpoint`): `binding` and `piece_switch_interval` (null meaning OceanBase's
+/// defaults) and `delete_policy`. A policy the configuration does not manage (null in state) is
+/// left alone, except right after an import (`adopt`), which takes it from the cluster.
+pub fn fold_sql(
+    mut new_state: BackupConfigModel,
+    live: &LiveCluster,
+    adopt: bool,
+) -> BackupConfigModel {
+    let tenants = live.sorted_tenants();
+    let read: Vec<&TenantBackupSql> = tenants.iter().filter_map(|t| t.sql.as_ref()).collect();
+    if read.is_empty() {
+        return new_state;
+    }
+    let dests = || read.iter().filter_map(|sql| sql.archive_dest.as_ref());
+    new_state.binding = fold_defaulted(
+        &new_state.binding,
+        dests().filter_map(|d| d.binding.clone()).collect(),
+        DEFAULT_BINDING,
+        |left, right| left.eq_ignore_ascii_case(right),
+    );
+    new_state.piece_switch_interval = fold_defaulted(
+        &new_state.piece_switch_interval,
+        dests()
+            .filter_map(|d| d.piece_switch_interval.clone())
+            .collect(),
+        DEFAULT_PIECE_SWITCH_INTERVAL,
+        same_piece_switch_interval,
+    );
+    let to_model = |policy: &crate::sql::DeletePolicy| DeletePolicyModel {
+        policy: Field::Known(policy.policy.clone()),
+        recovery_window: Field::Known(policy.recovery_window.clone()),
+    };
+    new_state.delete_policy = match &new_state.delete_policy {
+        Field::Known(policy) => {
+            match read
+                .iter()
+                .find(|sql| !same_policy(policy, &sql.delete_policy))
+            {
+                Some(differing) => differing.delete_policy.as_ref().map(to_model).into(),
+                None => new_state.delete_policy.clone(),
+            }
+        }
+        Field::Null if adopt => read
+            .iter()
+            .find_map(|sql| sql.delete_policy.as_ref())
+            .map(to_model)
+            .into(),
+        other => other.clone(),
+    };
+    new_state
 }
 
 fn parse_integer(text: &Option<String>) -> Option<i64> {
@@ -270,6 +408,7 @@ mod tests {
                     data_dest: String::new(),
                 },
             },
+            sql: None,
         }
     }
 
@@ -413,5 +552,182 @@ mod tests {
         assert_eq!(applied.archive_lag_target, Field::Known("2m".to_owned()));
         assert_eq!(applied.ha_low_thread_score, Field::Known(Number::Int(0)));
         assert!(applied.tenants.known().is_some_and(|t| t.len() == 1));
+    }
+
+    fn with_sql(
+        mut live_tenant: LiveTenant,
+        binding: &str,
+        interval: &str,
+        window: Option<&str>,
+    ) -> LiveTenant {
+        let path = match &live_tenant.storage {
+            LiveStorage::Known { archive_dest, .. } => archive_dest.clone(),
+            _ => String::new(),
+        };
+        live_tenant.sql = Some(TenantBackupSql {
+            archive_dest: Some(crate::sql::ArchiveDest {
+                path,
+                binding: Some(binding.to_owned()),
+                piece_switch_interval: Some(interval.to_owned()),
+                state: Some("ENABLE".to_owned()),
+            }),
+            data_backup_dest: None,
+            delete_policy: window.map(|w| crate::sql::DeletePolicy {
+                policy: "default".to_owned(),
+                recovery_window: w.to_owned(),
+            }),
+            archive_log: None,
+        });
+        live_tenant
+    }
+
+    fn managed_state() -> BackupConfigModel {
+        let mut state = state();
+        state.binding = Field::Known("optional".to_owned());
+        state.piece_switch_interval = Field::Known("36h".to_owned());
+        state.delete_policy = Field::Known(DeletePolicyModel {
+            policy: Field::Known("default".to_owned()),
+            recovery_window: Field::Known("7d".to_owned()),
+        });
+        state
+    }
+
+    #[test]
+    fn sql_values_that_mean_the_state_keep_its_spelling() {
+        let live = cluster(vec![
+            with_sql(
+                tenant("t1", 1002, "4", "2m", Some("file:///data/backup")),
+                "OPTIONAL",
+                "1d",
+                Some("168h"),
+            ),
+            with_sql(
+                tenant("t2", 1004, "4", "2m", Some("file:///data/backup")),
+                "OPTIONAL",
+                "1d",
+                Some("7d"),
+            ),
+        ]);
+        assert_eq!(fold_sql(managed_state(), &live, false), managed_state());
+        // Null means OceanBase's defaults; a cluster at the defaults keeps null.
+        let live = cluster(vec![with_sql(
+            tenant("t1", 1002, "4", "2m", Some("file:///data/backup")),
+            "OPTIONAL",
+            "1d",
+            None,
+        )]);
+        let folded = fold_sql(state(), &live, false);
+        assert!(folded.binding.is_null() && folded.piece_switch_interval.is_null());
+        // Without the SQL read nothing changes.
+        let plain = cluster(vec![tenant(
+            "t1",
+            1002,
+            "4",
+            "2m",
+            Some("file:///data/backup"),
+        )]);
+        let mut drifted = managed_state();
+        drifted.binding = Field::Known("mandatory".to_owned());
+        assert_eq!(fold_sql(drifted.clone(), &plain, false), drifted);
+    }
+
+    #[test]
+    fn sql_drift_reports_the_lowest_differing_tenant() {
+        let live = cluster(vec![
+            with_sql(
+                tenant("t2", 1004, "4", "2m", Some("file:///data/backup")),
+                "MANDATORY",
+                "3d",
+                None,
+            ),
+            with_sql(
+                tenant("t1", 1002, "4", "2m", Some("file:///data/backup")),
+                "OPTIONAL",
+                "2d",
+                Some("3d"),
+            ),
+        ]);
+        let folded = fold_sql(managed_state(), &live, false);
+        assert_eq!(folded.binding, Field::Known("MANDATORY".to_owned()));
+        assert_eq!(folded.piece_switch_interval, Field::Known("2d".to_owned()));
+        assert_eq!(
+            folded
+                .delete_policy
+                .known()
+                .and_then(|p| p.recovery_window.known().cloned()),
+            Some("3d".to_owned())
+        );
+        // A dropped policy is null in state (apply sends it again).
+        let dropped = cluster(vec![with_sql(
+            tenant("t1", 1002, "4", "2m", Some("file:///data/backup")),
+            "OPTIONAL",
+            "1d",
+            None,
+        )]);
+        assert!(fold_sql(managed_state(), &dropped, false)
+            .delete_policy
+            .is_null());
+        // A MANDATORY cluster against a configuration that leaves binding unset is drift too.
+        let mandatory = cluster(vec![with_sql(
+            tenant("t1", 1002, "4", "2m", Some("file:///data/backup")),
+            "MANDATORY",
+            "1d",
+            None,
+        )]);
+        assert_eq!(
+            fold_sql(state(), &mandatory, false).binding,
+            Field::Known("MANDATORY".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_unmanaged_policy_is_adopted_only_on_import() {
+        let live = cluster(vec![with_sql(
+            tenant("t1", 1002, "4", "2m", Some("file:///data/backup")),
+            "OPTIONAL",
+            "1d",
+            Some("7d"),
+        )]);
+        assert!(fold_sql(state(), &live, false).delete_policy.is_null());
+        let adopted = fold_sql(state(), &live, true);
+        assert_eq!(
+            adopted
+                .delete_policy
+                .known()
+                .and_then(|p| p.recovery_window.known().cloned()),
+            Some("7d".to_owned())
+        );
+    }
+
+    #[test]
+    fn sql_fills_destinations_obshell_cannot_show() {
+        let mut old = tenant("t1", 1002, "4", "2m", None);
+        old.storage = LiveStorage::NotReadable;
+        let mut live = cluster(vec![old]);
+        let mut views = BackupViews::default();
+        views.tenants.insert(
+            1002,
+            TenantBackupSql {
+                archive_dest: Some(crate::sql::ArchiveDest {
+                    path: "file:///elsewhere/1726/1002/clog".to_owned(),
+                    binding: Some("OPTIONAL".to_owned()),
+                    piece_switch_interval: Some("1d".to_owned()),
+                    state: None,
+                }),
+                data_backup_dest: Some("file:///elsewhere/1726/1002/data".to_owned()),
+                delete_policy: None,
+                archive_log: None,
+            },
+        );
+        live.join_sql(&views);
+        let new_state = present(fold_live(&state(), &live));
+        assert_eq!(
+            new_state.backup_base_uri,
+            Field::Known("file:///elsewhere".to_owned())
+        );
+        let tenants = new_state.tenants.known().expect("tenants");
+        assert_eq!(tenants["t1"].binding.as_deref(), Some("OPTIONAL"));
+        assert!(same_piece_switch_interval("36h", "1d") && same_piece_switch_interval("24H", "1d"));
+        assert!(!same_piece_switch_interval("2d", "1d"));
     }
 }

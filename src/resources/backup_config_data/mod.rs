@@ -73,7 +73,25 @@ pub fn backup_config_data_schema() -> Schema {
             "archive_log_status",
             Type::String,
             Computed,
-            "The status of the tenant's active archive-log round (PREPARE, BEGINNING, DOING, STOPPING or SUSPEND), or OFF when there is none (never started, stopped or interrupted: obshell does not tell these apart); null before obshell 4.3.2 or when the tenant is not NORMAL.",
+            "The status of the tenant's active archive-log round (PREPARE, BEGINNING, DOING, STOPPING or SUSPEND), or OFF when there is none (never started, stopped or interrupted: obshell does not tell these apart); null before obshell 4.3.2 (unless sql_endpoint is set) or when the tenant is not NORMAL.",
+        ),
+        Attribute::new(
+            "binding",
+            Type::String,
+            Computed,
+            "The tenant's archive binding (OPTIONAL or MANDATORY) from CDB_OB_ARCHIVE_DEST; null without sql_endpoint, without an archive destination, or when the tenant is not NORMAL.",
+        ),
+        Attribute::new(
+            "piece_switch_interval",
+            Type::String,
+            Computed,
+            "The tenant's piece switch interval as OceanBase stores it (\"1d\"...\"7d\"); null without sql_endpoint, without an archive destination, or when the tenant is not NORMAL.",
+        ),
+        Attribute::new(
+            "delete_policy_recovery_window",
+            Type::String,
+            Computed,
+            "The recovery window of the tenant's delete policy as stored (\"7d\"); null without sql_endpoint, without a policy, or when the tenant is not NORMAL.",
         ),
     ];
     let attributes = vec![
@@ -126,6 +144,9 @@ struct TenantReport {
     archive_dest: Option<String>,
     data_dest: Option<String>,
     archive_log_status: Option<String>,
+    binding: Option<String>,
+    piece_switch_interval: Option<String>,
+    delete_policy_recovery_window: Option<String>,
 }
 
 impl TenantReport {
@@ -139,6 +160,35 @@ impl TenantReport {
             archive_dest: None,
             data_dest: None,
             archive_log_status: None,
+            binding: None,
+            piece_switch_interval: None,
+            delete_policy_recovery_window: None,
+        }
+    }
+
+    /// Adds what the sys tenant's views say (`sql_endpoint`); what obshell could not show
+    /// (destinations and archive status before 4.3.2) is taken from them.
+    fn apply_sql(&mut self, sql: crate::sql::TenantBackupSql) {
+        if let Some(dest) = &sql.archive_dest {
+            self.binding = dest.binding.clone();
+            self.piece_switch_interval = dest.piece_switch_interval.clone();
+        }
+        self.delete_policy_recovery_window = sql.delete_policy.map(|p| p.recovery_window);
+        if self.archive_dest.is_none() {
+            self.archive_dest = Some(sql.archive_dest.map(|d| d.path).unwrap_or_default());
+        }
+        if self.data_dest.is_none() {
+            self.data_dest = Some(sql.data_backup_dest.unwrap_or_default());
+        }
+        if self.archive_log_status.is_none() {
+            self.archive_log_status = Some(match sql.archive_log {
+                Some(round)
+                    if !matches!(round.status.as_str(), "STOP" | "INTERRUPTED" | "INVALID") =>
+                {
+                    round.status
+                }
+                _ => ARCHIVE_LOG_OFF.to_owned(),
+            });
         }
     }
 
@@ -165,6 +215,15 @@ impl TenantReport {
             (
                 "archive_log_status".to_owned(),
                 string(&self.archive_log_status),
+            ),
+            ("binding".to_owned(), string(&self.binding)),
+            (
+                "piece_switch_interval".to_owned(),
+                string(&self.piece_switch_interval),
+            ),
+            (
+                "delete_policy_recovery_window".to_owned(),
+                string(&self.delete_policy_recovery_window),
             ),
         ]))
     }
@@ -230,7 +289,10 @@ async fn read_tenant(
 }
 
 /// Reads the cluster: its state value and warnings.
-async fn read_cluster(client: &Client) -> Result<(Value, Diagnostics), Error> {
+async fn read_cluster(
+    client: &Client,
+    views: Option<&crate::sql::BackupViews>,
+) -> Result<(Value, Diagnostics), Error> {
     let info = client.agent_info().await?;
     let cluster = client.cluster_info().await?;
     let mut tenants = client.tenants_overview().await?;
@@ -245,6 +307,12 @@ async fn read_cluster(client: &Client) -> Result<(Value, Diagnostics), Error> {
         } else {
             None
         };
+        let report = report.map(|mut report| {
+            if let Some(views) = views {
+                report.apply_sql(views.tenant(tenant.id));
+            }
+            report
+        });
         let report = report.unwrap_or_else(|| {
             unread.push(format!("{} ({})", tenant.name, tenant.status));
             TenantReport::unread(tenant.id, tenant.status.clone())
@@ -303,10 +371,20 @@ pub async fn read(
         () = session.cancel.cancelled() => {
             return failed(Diagnostic::error(SUMMARY_READ, "Terraform asked the provider to stop while it was reading the cluster."));
         }
-        result = read_cluster(&session.client) => result,
+        result = async {
+            let views = match &session.sql {
+                Some(sql) => Some(sql.read_backup_views().await.map_err(Err)?),
+                None => None,
+            };
+            read_cluster(&session.client, views.as_ref()).await.map_err(Ok)
+        } => result,
     };
     match result {
         Ok((state, diagnostics)) => ReadDataSourceResponse { state, diagnostics },
-        Err(error) => failed(obshell_error(SUMMARY_READ, &error, &session.endpoint)),
+        Err(Ok(error)) => failed(obshell_error(SUMMARY_READ, &error, &session.endpoint)),
+        Err(Err(error)) => failed(Diagnostic::error(
+            SUMMARY_READ,
+            format!("{error}. {}", error.advice()),
+        )),
     }
 }

@@ -34,6 +34,7 @@ impl Fixture {
             client,
             cancel: CancellationToken::new(),
             endpoint: sim.base_url(),
+            sql: None,
         };
         Fixture {
             sim,
@@ -208,6 +209,7 @@ async fn a_wrong_password_is_an_error_naming_the_endpoint() {
             .expect("a client"),
         cancel: CancellationToken::new(),
         endpoint: fixture.sim.base_url(),
+        sql: None,
     };
     let response = read(Some(&session), request()).await;
     assert!(response.diagnostics.has_errors());
