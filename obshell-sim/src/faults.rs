@@ -7,6 +7,9 @@ use serde_json::Value;
 pub(crate) enum HttpFaultKind {
     /// Answer with this status and an error envelope, without processing.
     Status(u16),
+    /// Answer as a route the emulated version does not have, without processing (a build or a
+    /// proxy without the route).
+    NoRoute,
     /// Wait this many milliseconds after reading the request, then process it.
     Hang(u64),
     /// Close the connection without reading the request body.
@@ -22,6 +25,7 @@ impl HttpFaultKind {
     pub(crate) fn name(&self) -> &'static str {
         match self {
             Self::Status(_) => "status",
+            Self::NoRoute => "no_route",
             Self::Hang(_) => "hang",
             Self::DropBeforeRead => "drop_before_read",
             Self::DropAfterRead => "drop_after_read",
@@ -58,6 +62,7 @@ impl HttpFault {
                     .and_then(Value::as_u64)
                     .ok_or("\"hang\" needs a numeric \"ms\"")?,
             ),
+            Some("no_route") => HttpFaultKind::NoRoute,
             Some("drop_before_read") => HttpFaultKind::DropBeforeRead,
             Some("drop_after_read") => HttpFaultKind::DropAfterRead,
             Some("garble_after_read") => HttpFaultKind::GarbleAfterRead,

@@ -30,12 +30,14 @@ mod duration;
 mod faults;
 mod latency;
 mod obshell;
+mod routes;
 mod server;
 mod sql;
 mod state;
 mod version;
 
 pub use latency::{Latency, LatencyParseError};
+pub use routes::{routes_of, EmulatedRoute, ROUTES};
 pub use version::{ObshellVersion, VersionParseError};
 
 /// How to start a simulator: the address and the cluster it pretends to be.

@@ -10,6 +10,7 @@ use crate::api_error::{envelope, ApiError, Era};
 use crate::backup_param::{self, parse_storage_uri, ConfigMethod};
 use crate::crypto::{self, json_kind, BodyDecryptError};
 use crate::dag;
+use crate::routes;
 use crate::state::{default_parameters, format_time, Shared, State, Tenant, PARAMETERS};
 use crate::version::ObshellVersion;
 
@@ -90,8 +91,8 @@ pub(crate) fn handle(
         };
         let path = target.split('?').next().unwrap_or("");
         let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let Some(route) = Route::parse(method, path) else {
-            return Err(not_found(version, &format!("{method} {path}")));
+        let Some(route) = Route::parse(version, method, path) else {
+            return Err(no_route(version));
         };
         if route.needs_auth() {
             verify(
@@ -160,6 +161,21 @@ pub(crate) fn fault_envelope(state: &mut State, status: u16) -> Value {
         None,
         Some(&error),
     )
+}
+
+/// The status and envelope of an injected `no_route` fault: the emulated version's `NoRoute`.
+pub(crate) fn no_route_envelope(state: &mut State) -> (u16, Value, &'static str) {
+    let error = no_route(state.version);
+    let trace_id = state.trace_id();
+    let body = envelope(
+        error.status,
+        &format_time(Some(state.now())),
+        0,
+        &trace_id,
+        None,
+        Some(&error),
+    );
+    (error.status, body, error.err_code)
 }
 
 /// A stored destination as `CDB_OB_ARCHIVELOG_SUMMARY.path` shows it: without the storage
@@ -246,6 +262,23 @@ fn not_found(version: ObshellVersion, what: &str) -> ApiError {
     )
 }
 
+/// gin's `NoRoute` answer: 400/1000 "Bad request: 404 not found" up to 4.3.0.x (`ErrBadRequest`),
+/// 404 `Common.NotFound` from 4.3.1.0 (obshell-api.md §10.1).
+fn no_route(version: ObshellVersion) -> ApiError {
+    ApiError::of(
+        version,
+        Era {
+            new: (
+                404,
+                "Common.NotFound",
+                0,
+                "Element not found: 404 not found",
+            ),
+            old: (400, 1000, "Bad request: 404 not found"),
+        },
+    )
+}
+
 fn unauthorized(version: ObshellVersion, err_code: &'static str, message: &str) -> ApiError {
     ApiError::of(
         version,
@@ -325,6 +358,7 @@ enum Route {
     Time,
     Status,
     GitInfo,
+    ObInfo,
     BackupConfig(ConfigMethod),
     UnfinishedDags,
     AllDags,
@@ -344,34 +378,39 @@ enum Route {
 }
 
 impl Route {
-    fn parse(method: &str, path: &str) -> Option<Self> {
-        let rest = path.strip_prefix("/api/v1/")?;
-        let segments: Vec<&str> = rest.split('/').collect();
-        let owned = |s: &str| s.to_owned();
-        Some(match (method, segments.as_slice()) {
-            ("GET", ["info"]) => Self::Info,
-            ("GET", ["secret"]) => Self::Secret,
-            ("GET", ["time"]) => Self::Time,
-            ("GET" | "POST", ["status"]) => Self::Status,
-            ("GET", ["git-info"]) => Self::GitInfo,
-            ("POST", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Post),
-            ("PATCH", ["obcluster", "backup", "config"]) => Self::BackupConfig(ConfigMethod::Patch),
-            ("GET", ["task", "dag", "ob", "unfinish"]) => Self::UnfinishedDags,
-            ("GET", ["task", "dags", "ob"]) => Self::AllDags,
-            ("GET", ["task", "dag", id]) => Self::GetDag(owned(id)),
-            ("POST", ["task", "dag", id]) => Self::OperateDag(owned(id)),
-            ("GET", ["obcluster", "info"]) => Self::ClusterInfo,
-            ("GET", ["tenants", "overview"]) => Self::TenantsOverview,
-            ("GET", ["tenant", t]) => Self::Tenant(owned(t)),
-            ("GET", ["tenant", t, "parameter", p]) => Self::TenantParameter(owned(t), owned(p)),
-            ("GET", ["tenant", t, "parameters"]) => Self::TenantParameters(owned(t)),
-            ("GET", ["tenant", t, "backup", "config", "storage"]) => Self::TenantStorage(owned(t)),
-            ("GET", ["tenant", t, "backup", "log", "tasks"]) => Self::TenantArchiveTasks(owned(t)),
-            ("PATCH", ["obcluster", "backup", "log"]) => Self::ClusterArchiveLog,
-            ("PATCH", ["tenant", t, "backup", "log"]) => Self::TenantArchiveLog(owned(t)),
-            ("POST", ["obcluster", "backup"]) => Self::StartBackup,
-            ("GET", ["obcluster", "backup", "overview"]) => Self::BackupOverview,
-            _ => return None,
+    /// The route `version` serves for `method` and `path`; `None` is obshell's `NoRoute`.
+    fn parse(version: ObshellVersion, method: &str, path: &str) -> Option<Self> {
+        let (route, parameters) = routes::find(version, method, path)?;
+        let p = |i: usize| parameters[i].clone();
+        Some(match (route.method, route.path) {
+            ("GET", "/api/v1/info") => Self::Info,
+            ("GET", "/api/v1/secret") => Self::Secret,
+            ("GET", "/api/v1/time") => Self::Time,
+            ("GET" | "POST", "/api/v1/status") => Self::Status,
+            ("GET", "/api/v1/git-info") => Self::GitInfo,
+            ("GET", "/api/v1/ob/info") => Self::ObInfo,
+            ("GET", "/api/v1/obcluster/info") => Self::ClusterInfo,
+            ("POST", "/api/v1/obcluster/backup/config") => Self::BackupConfig(ConfigMethod::Post),
+            ("PATCH", "/api/v1/obcluster/backup/config") => Self::BackupConfig(ConfigMethod::Patch),
+            ("PATCH", "/api/v1/obcluster/backup/log") => Self::ClusterArchiveLog,
+            ("POST", "/api/v1/obcluster/backup") => Self::StartBackup,
+            ("GET", "/api/v1/obcluster/backup/overview") => Self::BackupOverview,
+            ("GET", "/api/v1/task/dag/ob/unfinish") => Self::UnfinishedDags,
+            ("GET", "/api/v1/task/dags/ob") => Self::AllDags,
+            ("GET", "/api/v1/task/dag/{id}") => Self::GetDag(p(0)),
+            ("POST", "/api/v1/task/dag/{id}") => Self::OperateDag(p(0)),
+            ("GET", "/api/v1/tenants/overview") => Self::TenantsOverview,
+            ("GET", "/api/v1/tenant/{name}") => Self::Tenant(p(0)),
+            ("GET", "/api/v1/tenant/{name}/parameter/{parameter}") => {
+                Self::TenantParameter(p(0), p(1))
+            }
+            ("GET", "/api/v1/tenant/{name}/parameters") => Self::TenantParameters(p(0)),
+            ("PATCH", "/api/v1/tenant/{name}/backup/log") => Self::TenantArchiveLog(p(0)),
+            ("GET", "/api/v1/tenant/{name}/backup/config/storage") => Self::TenantStorage(p(0)),
+            ("GET", "/api/v1/tenant/{name}/backup/log/tasks") => Self::TenantArchiveTasks(p(0)),
+            (method, path) => {
+                unreachable!("routes::ROUTES lists {method} {path} without a handler")
+            }
         })
     }
 
@@ -441,9 +480,6 @@ impl Route {
                 Ok(Some(Value::Array(list)))
             }
             Self::AllDags => {
-                if version < ObshellVersion::new(4, 3, 0, 0) {
-                    return Err(not_found(version, "GET /api/v1/task/dags/ob"));
-                }
                 let details = show_details(query);
                 Ok(Some(Value::Array(
                     state
@@ -481,6 +517,7 @@ impl Route {
                 Ok(None)
             }
             Self::ClusterInfo => Ok(Some(cluster_info_json(state, shared.port))),
+            Self::ObInfo => Ok(Some(ob_info_json(state, shared.port))),
             Self::TenantsOverview => {
                 let mode = query_param(query, "mode")
                     .unwrap_or_default()
@@ -548,12 +585,6 @@ impl Route {
                 Ok(Some(Value::Array(list)))
             }
             Self::TenantStorage(name) => {
-                if !version.has_backup_reads() {
-                    return Err(not_found(
-                        version,
-                        &format!("GET /api/v1/tenant/{name}/backup/config/storage"),
-                    ));
-                }
                 let tenant = find_backup_tenant(state, version, &name)?;
                 let strip = |uri: &str| {
                     if uri.is_empty() {
@@ -583,12 +614,6 @@ impl Route {
                 })))
             }
             Self::TenantArchiveTasks(name) => {
-                if !version.has_backup_reads() {
-                    return Err(not_found(
-                        version,
-                        &format!("GET /api/v1/tenant/{name}/backup/log/tasks"),
-                    ));
-                }
                 let now = state.now();
                 let tenant = find_backup_tenant(state, version, &name)?;
                 let listed = ["PREPARE", "BEGINNING", "DOING", "STOPPING", "SUSPEND"];
@@ -720,6 +745,26 @@ fn cluster_info_json(state: &State, port: u16) -> Value {
         "tenants": all_tenants(state).iter().map(|t| json!({
             "tenant_name": t.name, "tenant_id": t.id, "mode": "MYSQL", "status": t.status,
         })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/v1/ob/info` (`param.ObInfoResp`): the agents and the cluster, whose `id` is the only
+/// place 4.2.x reports the cluster id.
+fn ob_info_json(state: &State, port: u16) -> Value {
+    json!({
+        "agent_info": [{
+            "ip": "127.0.0.1", "port": port, "zone": "zone1", "identity": "CLUSTER AGENT",
+            "version": state.version.to_string(),
+        }],
+        "obcluster_info": {
+            "id": state.cluster_id,
+            "name": state.cluster_name,
+            "version": "4.2.5.1",
+            "topology": {"zone1": [{
+                "svr_ip": "127.0.0.1", "svr_port": 2882, "sql_port": 2881, "agent_port": port,
+                "with_rootserver": "YES", "status": "ACTIVE", "build_version": "4.2.5.1_101000012024120711",
+            }]},
+        },
     })
 }
 

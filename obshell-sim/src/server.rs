@@ -132,6 +132,21 @@ async fn serve(
             tracing::info!(%method, %target, status, "answered by an injected status fault");
             return Ok(json_response(status, &body));
         }
+        Some(HttpFaultKind::NoRoute) => {
+            let (status, body, err_code) = obshell::no_route_envelope(&mut shared.lock());
+            record(
+                &shared,
+                &method,
+                &target,
+                Some(status),
+                false,
+                Value::Null,
+                Some(err_code),
+                fault_name,
+            );
+            tracing::info!(%method, %target, status, "answered by an injected no-route fault");
+            return Ok(json_response(status, &body));
+        }
         Some(HttpFaultKind::DropBeforeRead) => {
             record(
                 &shared,

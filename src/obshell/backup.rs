@@ -157,7 +157,7 @@ impl BackupConfigRequest {
     }
 }
 
-/// The cluster, from `GET /api/v1/obcluster/info`.
+/// The cluster, from `GET /api/v1/obcluster/info` (obshell ≥ 4.3.0) or `GET /api/v1/ob/info`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterInfo {
     /// `cluster_id`.
@@ -267,6 +267,29 @@ impl ArchiveLogStatus {
 
 // ---------------------------------------------------------------------------------------------
 // Wire DTOs.
+
+/// The route that reports the cluster id.
+fn cluster_info_path(obcluster_info: bool) -> &'static str {
+    if obcluster_info {
+        "/api/v1/obcluster/info"
+    } else {
+        "/api/v1/ob/info"
+    }
+}
+
+/// `param.ObInfoResp` of `GET /api/v1/ob/info`; only the cluster part is used.
+#[derive(Deserialize)]
+struct ObInfoDto {
+    obcluster_info: ObClusterConfigDto,
+}
+
+#[derive(Deserialize)]
+struct ObClusterConfigDto {
+    #[serde(default)]
+    id: i64,
+    #[serde(default)]
+    name: String,
+}
 
 #[derive(Deserialize)]
 struct ClusterInfoDto {
@@ -448,18 +471,49 @@ impl Client {
         self.write_once(&call).await.map(|_| ())
     }
 
-    /// `GET /api/v1/obcluster/info`: the cluster's id and name.
+    /// The cluster's id and name: `GET /api/v1/obcluster/info` from obshell 4.3.0, `GET
+    /// /api/v1/ob/info` (`obcluster_info`) before, which is the only place 4.2.x reports them.
+    /// When the agent answers that the route it should have does not exist (a build whose
+    /// version says otherwise), the other route is asked.
     ///
     /// # Errors
-    /// Transport, API and decode errors.
+    /// Transport, API and decode errors; [`Error::Decode`] when obshell reports no cluster id
+    /// (`0`, which `ob/info` answers when it cannot read the cluster's configuration).
     pub async fn cluster_info(&self) -> Result<ClusterInfo, Error> {
-        let dto: ClusterInfoDto = self
-            .call_decoded(&Call::get("/api/v1/obcluster/info"))
-            .await?;
-        Ok(ClusterInfo {
-            id: dto.cluster_id,
-            name: dto.cluster_name,
-        })
+        let info = self.agent_info().await?;
+        let first = info.version.has_obcluster_info();
+        let cluster = match self.cluster_info_from(first).await {
+            Err(error) if error.is_no_route() => self.cluster_info_from(!first).await?,
+            other => other?,
+        };
+        if cluster.id <= 0 {
+            return Err(Error::Decode {
+                method: "GET".to_owned(),
+                path: cluster_info_path(first).to_owned(),
+                reason: format!(
+                    "obshell reported cluster id {} (it could not read the cluster's configuration); try again once the cluster is up",
+                    cluster.id
+                ),
+            });
+        }
+        Ok(cluster)
+    }
+
+    async fn cluster_info_from(&self, obcluster_info: bool) -> Result<ClusterInfo, Error> {
+        let call = Call::get(cluster_info_path(obcluster_info));
+        if obcluster_info {
+            let dto: ClusterInfoDto = self.call_decoded(&call).await?;
+            Ok(ClusterInfo {
+                id: dto.cluster_id,
+                name: dto.cluster_name,
+            })
+        } else {
+            let dto: ObInfoDto = self.call_decoded(&call).await?;
+            Ok(ClusterInfo {
+                id: dto.obcluster_info.id,
+                name: dto.obcluster_info.name,
+            })
+        }
     }
 
     /// `GET /api/v1/tenants/overview`: every tenant, sys included (see [`TenantOverview::is_sys`]).

@@ -308,6 +308,12 @@ impl ObshellVersion {
     pub fn lists_all_dags(&self) -> bool {
         *self >= Self::ALL_DAGS_LIST
     }
+
+    /// Whether `GET /api/v1/obcluster/info` exists (obshell ≥ 4.3.0, like the full DAG list:
+    /// both came with PR 378); before it the cluster id is only in `GET /api/v1/ob/info`.
+    pub fn has_obcluster_info(&self) -> bool {
+        *self >= Self::ALL_DAGS_LIST
+    }
 }
 
 impl fmt::Display for ObshellVersion {
@@ -948,7 +954,7 @@ impl Client {
             .await
         {
             // An agent without the full list still answered the unfinished one.
-            Err(Error::Api { status: 404, .. }) => Ok(unfinished),
+            Err(error) if error.is_no_route() => Ok(unfinished),
             other => other,
         }
     }

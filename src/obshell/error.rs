@@ -218,6 +218,26 @@ impl Error {
         }
     }
 
+    /// Whether obshell answered that it has no such route: 404 from 4.3.1 (`Common.NotFound`,
+    /// "404 not found"), and HTTP 400, code 1000, "Bad request: 404 not found" up to 4.3.0
+    /// (gin's `NoRoute` handler). A plain 404 without a code counts too (a proxy in front).
+    pub fn is_no_route(&self) -> bool {
+        match self {
+            Error::Api {
+                status,
+                code,
+                err_code,
+                message,
+                ..
+            } => match (*status, *code, err_code.as_deref()) {
+                (404, _, None | Some("Common.NotFound")) => true,
+                (400, Some(1000), None) => message.contains("404 not found"),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether this is a fault that a read may retry: a transport failure, or HTTP 502, 503 or 504.
     /// A 500 or a 4xx is an answer, not a transient fault, and so is a server that does not speak
     /// TLS where `https://` asks for it.

@@ -168,6 +168,15 @@ async fn backup_reads_need_4_3_2_and_are_refused_without_a_request() {
     );
 }
 
+/// Where `version` reports the cluster id: `ob/info` before 4.3.0, `obcluster/info` from it.
+fn cluster_info_path(version: &str) -> &'static str {
+    if version == LEGACY {
+        "/api/v1/ob/info"
+    } else {
+        "/api/v1/obcluster/info"
+    }
+}
+
 #[tokio::test]
 async fn reads_return_the_cluster_and_its_tenants() {
     for version in ERAS {
@@ -472,10 +481,10 @@ async fn a_rotated_key_is_fetched_again_once() {
             assert_eq!(
                 lines,
                 vec![
-                    line("/api/v1/obcluster/info", 401),
+                    line("/api/v1/ob/info", 401),
                     line("/api/v1/time", 200),
                     line("/api/v1/secret", 200),
-                    line("/api/v1/obcluster/info", 200),
+                    line("/api/v1/ob/info", 200),
                 ]
             );
         } else {
@@ -507,10 +516,11 @@ async fn clock_skew_is_corrected_from_the_server_time() {
         sim.clear_requests().await;
         client.cluster_info().await.unwrap();
         let lines = sim.request_lines().await;
+        let info = cluster_info_path(version);
         let mut expected = vec![
-            ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 401),
+            ("GET".to_owned(), info.to_owned(), 401),
             ("GET".to_owned(), "/api/v1/time".to_owned(), 200),
-            ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 200),
+            ("GET".to_owned(), info.to_owned(), 200),
         ];
         if version == LEGACY {
             // A legacy 10008 does not say why: the key is fetched again too.
@@ -558,7 +568,7 @@ async fn a_wrong_password_is_an_answer_not_retried() {
         // taken again, and the second 10008 is the answer.
         let sent = if version == LEGACY { 2 } else { 1 };
         assert_eq!(
-            count_requests(&lines, "GET", "/api/v1/obcluster/info"),
+            count_requests(&lines, "GET", cluster_info_path(version)),
             sent,
             "{lines:?}"
         );
@@ -1439,4 +1449,56 @@ async fn https_against_a_plain_http_obshell_is_not_tls_and_not_retried() {
     assert!(error.to_string().contains("does not speak TLS"), "{error}");
     // Not retried for the 5 s budget: the answer is the same every time.
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn the_cluster_id_comes_from_the_route_the_version_has() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        // The first call also fetches the key; clear the log after it.
+        client.cluster_info().await.unwrap();
+        sim.clear_requests().await;
+        let cluster = client.cluster_info().await.unwrap();
+        assert_eq!(
+            cluster.id,
+            sim.state().await["cluster"]["id"].as_i64().unwrap()
+        );
+        let lines = sim.request_lines().await;
+        assert_eq!(
+            lines,
+            vec![("GET".to_owned(), cluster_info_path(version).to_owned(), 200)],
+            "{version}"
+        );
+
+        // A build whose version says it has the route but answers that it has not: the other
+        // route is asked, once.
+        sim.http_fault(json!({"kind": "no_route", "path_prefix": cluster_info_path(version)}))
+            .await;
+        sim.clear_requests().await;
+        let again = client.cluster_info().await;
+        let path = cluster_info_path(version).to_owned();
+        let lines = sim.request_lines().await;
+        if version == LEGACY {
+            // 4.2.4 has no obcluster/info either: its no-route answer is the error.
+            let error = again.unwrap_err();
+            assert!(error.is_no_route(), "{error:?}");
+            assert_eq!(
+                lines,
+                vec![
+                    ("GET".to_owned(), path, 400),
+                    ("GET".to_owned(), "/api/v1/obcluster/info".to_owned(), 400),
+                ]
+            );
+        } else {
+            assert_eq!(again.unwrap(), cluster);
+            assert_eq!(
+                lines,
+                vec![
+                    ("GET".to_owned(), path, 404),
+                    ("GET".to_owned(), "/api/v1/ob/info".to_owned(), 200),
+                ]
+            );
+        }
+    }
 }

@@ -124,3 +124,111 @@ fn docs_cover_every_attribute_and_embed_the_examples() {
         );
     }
 }
+
+/// The routes the version guide's notes name, by the version whose note names them: every
+/// backticked `METHOD /api/v1/...` (and `METHOD`/`METHOD /path`) under a `- **X.Y.Z**` bullet.
+fn routes_named_by_version(guide: &str) -> BTreeSet<(String, String, String)> {
+    let mut bullets: Vec<(String, String)> = Vec::new();
+    for line in guide.lines() {
+        if let Some(rest) = line.strip_prefix("- **") {
+            let (version, text) = rest.split_once("**").expect("a version in bold");
+            bullets.push((version.to_owned(), text.to_owned()));
+        } else if line.starts_with("  ") {
+            if let Some((_, text)) = bullets.last_mut() {
+                text.push(' ');
+                text.push_str(line.trim());
+            }
+        } else if !line.trim().is_empty() {
+            // A paragraph ends the notes' last bullet.
+            bullets.push((String::new(), String::new()));
+        }
+    }
+    let methods = ["GET", "POST", "PATCH", "PUT", "DELETE"];
+    let mut found = BTreeSet::new();
+    for (version, text) in bullets.iter().filter(|(v, _)| !v.is_empty()) {
+        let mut pending: Vec<&str> = Vec::new();
+        for span in text.split('`').skip(1).step_by(2) {
+            if methods.contains(&span) {
+                pending.push(span);
+                continue;
+            }
+            let Some((method, path)) = span.split_once(' ') else {
+                pending.clear();
+                continue;
+            };
+            if methods.contains(&method) && path.starts_with("/api/") {
+                pending.push(method);
+                for method in pending.drain(..) {
+                    found.insert((version.clone(), method.to_owned(), path.to_owned()));
+                }
+            }
+            pending.clear();
+        }
+    }
+    found
+}
+
+/// The obshell version guide tells the truth the simulator is built on: each route its notes
+/// introduce at a version is one obshell-sim serves from exactly that version, and every route
+/// the simulator gates by version is in the notes.
+#[test]
+fn the_version_guide_matches_the_simulators_route_table() {
+    let guide = rendered()
+        .into_iter()
+        .find(|file| file.path == Path::new("docs/guides/obshell-versions.md"))
+        .expect("the version guide")
+        .contents;
+    let named = routes_named_by_version(&guide);
+    assert!(!named.is_empty(), "the guide's notes name no route");
+    let short = |version: obshell_sim::ObshellVersion| {
+        let text = version.to_string();
+        text.strip_suffix(".0").map(str::to_owned).unwrap_or(text)
+    };
+    let min = obshell_sim::ObshellVersion::MIN_SUPPORTED;
+    let gated: BTreeSet<(String, String, String)> = obshell_sim::ROUTES
+        .iter()
+        .filter(|route| route.since > min)
+        .map(|route| {
+            (
+                short(route.since),
+                route.method.to_owned(),
+                route.path.to_owned(),
+            )
+        })
+        .collect();
+    for (version, method, path) in &named {
+        let route = obshell_sim::ROUTES
+            .iter()
+            .find(|route| route.method == method && route.path == path)
+            .unwrap_or_else(|| {
+                panic!("the guide names {method} {path}, which obshell-sim does not serve")
+            });
+        assert_eq!(
+            &short(route.since.max(min)),
+            version,
+            "the guide says {method} {path} comes with {version}; obshell-sim serves it from {}",
+            route.since
+        );
+    }
+    let missing: Vec<_> = gated.difference(&named).collect();
+    assert!(
+        missing.is_empty(),
+        "obshell-sim gates these routes by version but the guide's notes do not name them: {missing:?}"
+    );
+}
+
+#[test]
+fn the_guide_parser_reads_joined_methods_and_wrapped_lines() {
+    let guide = "Notes:\n\n- **4.2.4** adds (`POST`/`PATCH\n  /api/v1/a`) and `GET /api/v1/b/{name}`.\n- **4.3.0** has `GET /api/v1/c` and `not a route`.\n\nAfter `GET /api/v1/d`.\n";
+    let named = routes_named_by_version(guide);
+    let expected: BTreeSet<(String, String, String)> = [
+        ("4.2.4", "POST", "/api/v1/a"),
+        ("4.2.4", "PATCH", "/api/v1/a"),
+        ("4.2.4", "GET", "/api/v1/b/{name}"),
+        ("4.3.0", "GET", "/api/v1/c"),
+    ]
+    .into_iter()
+    .map(|(v, m, p)| (v.to_owned(), m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(named, expected);
+}

@@ -7,4 +7,5 @@ mod faults;
 mod latency;
 mod operators;
 mod reads;
+mod routes;
 mod support;
