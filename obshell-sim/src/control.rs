@@ -242,6 +242,11 @@ fn patch_tenant(shared: &Shared, name: &str, body: &Value) -> ControlReply {
         }
         Some(_) => return error(400, "\"archive_dest\" must be an object or null"),
     };
+    let in_recyclebin = match body.get("in_recyclebin") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return error(400, "\"in_recyclebin\" must be a boolean"),
+    };
     let data_dest = match body.get("data_dest") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -264,6 +269,9 @@ fn patch_tenant(shared: &Shared, name: &str, body: &Value) -> ControlReply {
     };
     if let Some(status) = status {
         tenant.status = status;
+    }
+    if let Some(in_recyclebin) = in_recyclebin {
+        tenant.in_recyclebin = in_recyclebin;
     }
     tenant.parameters.extend(parameters);
     if let Some(status) = archive_log_status {

@@ -10,7 +10,8 @@ use crate::api_error::{ApiError, Era};
 use crate::backup_param::{
     oceanbase_accepts_lag_target, oceanbase_accepts_recovery_window, parse_storage_uri, ValidConfig,
 };
-use crate::state::{ArchiveDest, BackupTask, Dag, DagKind, Node, Shared, State, SubTask};
+use crate::faults::DagFault;
+use crate::state::{ArchiveDest, BackupTask, Dag, DagKind, Node, Shared, State, SubTask, Tenant};
 
 /// Node 1 of the backup-config DAG.
 pub(crate) const CHECK_NODE: &str = "Check backup config";
@@ -234,24 +235,31 @@ fn finish_node(state: &mut State, index: usize) -> bool {
         .as_ref()
         .filter(|f| f.node == node_name)
         .cloned();
+    if injected.is_some() {
+        state.dags[index].fault = None;
+    }
+    // What the node logged before it ended, successful or not.
+    let mut logs = Vec::new();
     let result = match injected {
-        Some(fault) => {
-            state.dags[index].fault = None;
-            Err(NodeFailure {
-                code: fault.code,
-                chain: fault.message.clone(),
-                legacy_chain: fault.message,
-            })
-        }
-        None => {
+        // A fault without a step fails the whole node before it changes anything.
+        Some(fault) if fault.step.is_none() => Err(NodeFailure {
+            code: fault.code,
+            chain: fault.message.clone(),
+            legacy_chain: fault.message,
+        }),
+        step_fault => {
             let kind = state.dags[index].kind.clone();
             let agent = "127.0.0.1".to_owned();
             match kind {
                 DagKind::BackupConfig(config) if node_name == CHECK_NODE => {
-                    check_backup_config(state, &config, &agent)
+                    check_backup_config(state, &config, &agent).map(|l| logs.extend(l))
                 }
-                DagKind::BackupConfig(config) => set_backup_config(state, &config),
-                DagKind::StartBackup => start_backup_step(state, node_name, now),
+                DagKind::BackupConfig(config) => {
+                    set_backup_config(state, &config, step_fault, &mut logs)
+                }
+                DagKind::StartBackup => {
+                    start_backup_step(state, node_name, now).map(|l| logs.extend(l))
+                }
             }
         }
     };
@@ -261,7 +269,7 @@ fn finish_node(state: &mut State, index: usize) -> bool {
     let node = &mut dag.nodes[stage - 1];
     node.end_time = Some(now);
     match result {
-        Ok(logs) => {
+        Ok(()) => {
             node.state = "SUCCEED";
             for task in &mut node.sub_tasks {
                 task.logs.extend(logs.iter().cloned());
@@ -285,6 +293,7 @@ fn finish_node(state: &mut State, index: usize) -> bool {
             };
             node.state = "FAILED";
             for task in &mut node.sub_tasks {
+                task.logs.extend(logs.iter().cloned());
                 task.logs.push(line.clone());
                 task.state = "FAILED";
                 task.end_time = Some(now);
@@ -332,24 +341,83 @@ fn check_backup_config(
     Ok(logs)
 }
 
-fn close_archive_log(tenant: &mut crate::state::Tenant, logs: &mut Vec<String>) {
-    if tenant.archive_log_open() {
-        logs.push(format!(
-            "Close archive log for {}({})",
-            tenant.name, tenant.id
-        ));
-        tenant.archive_log_status = "STOP".to_owned();
+/// One statement of node 2 on `tenant`: it fails where an injected step fault names it, and
+/// where OceanBase refuses `ALTER SYSTEM ... TENANT = t` (a tenant that is not NORMAL or is in
+/// the recycle bin; obshell-api.md §10.3).
+fn statement(
+    tenant: &Tenant,
+    step: &str,
+    context: &str,
+    fault: &mut Option<DagFault>,
+) -> Result<(), NodeFailure> {
+    let hit = fault.as_ref().is_some_and(|f| {
+        f.step.as_deref() == Some(step) && f.tenant.as_deref().is_none_or(|t| t == tenant.name)
+    });
+    if hit {
+        let fault = fault.take().expect("just matched");
+        return Err(NodeFailure {
+            code: fault.code,
+            chain: format!("MySQL error: {context}: {}", fault.message),
+            legacy_chain: format!("{context}: {}", fault.message),
+        });
     }
+    if !tenant.accepts_alter_system() {
+        let why = if tenant.in_recyclebin {
+            "in the recycle bin".to_owned()
+        } else {
+            tenant.status.clone()
+        };
+        return Err(NodeFailure::mysql(
+            context,
+            &format!(
+                "Error 4179 (HY000): Operation not allowed now: tenant {} is {why}",
+                tenant.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
-/// Node 2: the SQL steps of obshell-api.md §3.1, step by step over every user tenant.
-fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<String>, NodeFailure> {
+/// `closeAllArchiveLog`: archive log stops on every tenant before the step that needs it.
+fn close_all_archive_log(
+    tenants: &mut [Tenant],
+    logs: &mut Vec<String>,
+    fault: &mut Option<DagFault>,
+) -> Result<(), NodeFailure> {
+    for tenant in tenants.iter_mut() {
+        if tenant.archive_log_open() {
+            logs.push(format!(
+                "Close archive log for {}({})",
+                tenant.name, tenant.id
+            ));
+            let context = format!("close archive log for {}({})", tenant.name, tenant.id);
+            statement(tenant, "close_archive_log", &context, fault)?;
+            tenant.archive_log_status = "STOP".to_owned();
+        }
+        logs.push(format!(
+            "Archive log has been closed for {}({})",
+            tenant.name, tenant.id
+        ));
+    }
+    Ok(())
+}
+
+/// Node 2: obshell's `SetBackupConfigTask.Execute`. Each step runs over every user tenant
+/// (recycle-bin and non-NORMAL ones included), and the first failing statement ends the node:
+/// earlier steps and tenants stay applied (obshell-api.md §10.2).
+fn set_backup_config(
+    state: &mut State,
+    config: &ValidConfig,
+    fault: Option<DagFault>,
+    logs: &mut Vec<String>,
+) -> Result<(), NodeFailure> {
+    let mut fault = fault;
     let param = &config.param;
     let cluster_id = state.cluster_id;
-    let mut logs = vec![format!(
+    logs.push(format!(
         "Set backup config for {} tenant(s)",
         state.tenants.len()
-    )];
+    ));
     let base = config
         .base_uri
         .as_deref()
@@ -367,10 +435,15 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
     }
     let tenants = &mut state.tenants;
     if let Some(concurrency) = param.log_archive_concurrency {
+        close_all_archive_log(tenants, logs, &mut fault)?;
         for tenant in tenants.iter_mut() {
-            close_archive_log(tenant, &mut logs);
+            let context = format!(
+                "set log archive concurrency for {}({})",
+                tenant.name, tenant.id
+            );
+            statement(tenant, "log_archive_concurrency", &context, &mut fault)?;
             logs.push(format!(
-                "Set log archive concurrency for {}({})",
+                "Set log archive concurrency to '{concurrency}' for {}({})",
                 tenant.name, tenant.id
             ));
             tenant
@@ -379,8 +452,8 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
         }
     }
     if let Some(base) = &base {
+        close_all_archive_log(tenants, logs, &mut fault)?;
         for tenant in tenants.iter_mut() {
-            close_archive_log(tenant, &mut logs);
             let path = base.join(&format!("{cluster_id}/{}/clog", tenant.id));
             logs.push(format!(
                 "Set log archive dest for {}({})",
@@ -390,6 +463,11 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
                 .map(|u| u.without_secrets())
                 .unwrap_or_default();
             logs.push(format!("URI is '{shown}'"));
+            let context = format!(
+                "set log archive: set log archive dest for {}({})",
+                tenant.name, tenant.id
+            );
+            statement(tenant, "log_archive_dest", &context, &mut fault)?;
             // LOG_ARCHIVE_DEST is not incremental: what is not sent falls back to the defaults.
             tenant.archive_dest = Some(ArchiveDest {
                 path,
@@ -407,6 +485,7 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
         }
     }
     if let Some(lag) = param.archive_lag_target.as_deref() {
+        logs.push(format!("Set archive lag target to {lag}"));
         for tenant in tenants.iter_mut() {
             let context = format!("set archive lag target for {}({})", tenant.name, tenant.id);
             if !config.lag_target_checked && !oceanbase_accepts_lag_target(lag) {
@@ -415,10 +494,7 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
                     "Error 1210 (HY000): Incorrect arguments to archive_lag_target",
                 ));
             }
-            logs.push(format!(
-                "Set archive lag target for {}({})",
-                tenant.name, tenant.id
-            ));
+            statement(tenant, "archive_lag_target", &context, &mut fault)?;
             tenant
                 .parameters
                 .insert("archive_lag_target".into(), lag.to_owned());
@@ -430,13 +506,17 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
                 "Set data backup dest for {}({})",
                 tenant.name, tenant.id
             ));
+            let context = format!("set data path for {}({})", tenant.name, tenant.id);
+            statement(tenant, "data_backup_dest", &context, &mut fault)?;
             tenant.data_dest = base.join(&format!("{cluster_id}/{}/data", tenant.id));
         }
     }
     if let Some(score) = param.ha_low_thread_score {
         for tenant in tenants.iter_mut() {
+            let context = format!("set ha low thread score for {}({})", tenant.name, tenant.id);
+            statement(tenant, "ha_low_thread_score", &context, &mut fault)?;
             logs.push(format!(
-                "Set ha low thread score for {}({})",
+                "Set ha low thread score to '{score}' for {}({})",
                 tenant.name, tenant.id
             ));
             tenant
@@ -446,8 +526,25 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
     }
     if let Some(policy) = &param.delete_policy {
         for tenant in tenants.iter_mut() {
+            // The current policy is dropped first: a failure before the add leaves none.
+            if let Some((current, _)) = tenant.delete_policy.clone() {
+                logs.push(format!(
+                    "Drop delete policy {current} for {}({})",
+                    tenant.name, tenant.id
+                ));
+                let context = format!(
+                    "set delete policy: drop delete backup policy for {}({})",
+                    tenant.name, tenant.id
+                );
+                statement(tenant, "drop_delete_policy", &context, &mut fault)?;
+                tenant.delete_policy = None;
+            }
+            logs.push(format!(
+                "Set delete policy to {} for {}({})",
+                policy.policy, tenant.name, tenant.id
+            ));
             let context = format!(
-                "add delete backup policy for {}({})",
+                "set delete policy: add delete backup policy for {}({})",
                 tenant.name, tenant.id
             );
             if !oceanbase_accepts_recovery_window(&policy.recovery_window) {
@@ -456,14 +553,11 @@ fn set_backup_config(state: &mut State, config: &ValidConfig) -> Result<Vec<Stri
                     "Error 1210 (HY000): Incorrect arguments to recovery_window",
                 ));
             }
-            logs.push(format!(
-                "Set delete backup policy for {}({})",
-                tenant.name, tenant.id
-            ));
+            statement(tenant, "add_delete_policy", &context, &mut fault)?;
             tenant.delete_policy = Some((policy.policy.clone(), policy.recovery_window.clone()));
         }
     }
-    Ok(logs)
+    Ok(())
 }
 
 /// One node of the start-backup DAG.

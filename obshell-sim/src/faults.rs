@@ -110,7 +110,25 @@ pub(crate) struct DagFault {
     pub(crate) code: String,
     /// The error text.
     pub(crate) message: String,
+    /// Inside node 2: the step that fails (one of [`STEPS`]); `None` fails the whole node
+    /// before it changes anything.
+    pub(crate) step: Option<String>,
+    /// With `step`: the tenant whose statement fails; `None` is the first tenant the step
+    /// touches.
+    pub(crate) tenant: Option<String>,
 }
+
+/// The steps of node 2 "Set backup config", in obshell's order (`SetBackupConfigTask.Execute`).
+pub(crate) const STEPS: [&str; 8] = [
+    "close_archive_log",
+    "log_archive_concurrency",
+    "log_archive_dest",
+    "archive_lag_target",
+    "data_backup_dest",
+    "ha_low_thread_score",
+    "drop_delete_policy",
+    "add_delete_policy",
+];
 
 impl DagFault {
     /// Parses the body of `POST /sim/v1/faults/dag` into the fault and its count.
@@ -129,11 +147,25 @@ impl DagFault {
             .and_then(Value::as_str)
             .ok_or("\"message\" is required")?;
         let code = optional_string(body, "code")?.unwrap_or_else(|| "MySQL.Error".to_owned());
+        let step = optional_string(body, "step")?;
+        let tenant = optional_string(body, "tenant")?;
+        if let Some(step) = &step {
+            if node != "Set backup config" {
+                return Err("\"step\" is a step of node \"Set backup config\"".to_owned());
+            }
+            if !STEPS.contains(&step.as_str()) {
+                return Err(format!("unknown step {step:?}: use one of {STEPS:?}"));
+            }
+        } else if tenant.is_some() {
+            return Err("\"tenant\" needs a \"step\"".to_owned());
+        }
         Ok((
             Self {
                 node: node.to_owned(),
                 code,
                 message: message.to_owned(),
+                step,
+                tenant,
             },
             count(body)?,
         ))

@@ -768,10 +768,10 @@ fn ob_info_json(state: &State, port: u16) -> Value {
     })
 }
 
-/// The sys tenant followed by the user tenants.
+/// The sys tenant followed by the user tenants outside the recycle bin (`IN_RECYCLEBIN='NO'`).
 fn all_tenants(state: &State) -> Vec<Tenant> {
     let mut tenants = vec![sys_tenant(state)];
-    tenants.extend(state.tenants.iter().cloned());
+    tenants.extend(state.tenants.iter().filter(|t| !t.in_recyclebin).cloned());
     tenants
 }
 
@@ -786,6 +786,7 @@ fn sys_tenant(state: &State) -> Tenant {
         delete_policy: None,
         archive_log_status: String::new(),
         created_time: state.tenants.first().map_or(UNIX_EPOCH, |t| t.created_time),
+        in_recyclebin: false,
     }
 }
 
@@ -857,7 +858,7 @@ fn overview_json(version: ObshellVersion, tenant: &Tenant) -> Value {
         "locked": "NO",
         "primary_zone": "RANDOM",
         "locality": "FULL{1}@zone1",
-        "in_recyclebin": "NO",
+        "in_recyclebin": if tenant.in_recyclebin { "YES" } else { "NO" },
         "created_time": format_time(Some(tenant.created_time)),
     });
     if version >= ObshellVersion::new(4, 3, 0, 0) {
@@ -879,7 +880,7 @@ fn tenant_info_json(version: ObshellVersion, tenant: &Tenant) -> Value {
         "locked": "NO",
         "primary_zone": "RANDOM",
         "locality": "FULL{1}@zone1",
-        "in_recyclebin": "NO",
+        "in_recyclebin": if tenant.in_recyclebin { "YES" } else { "NO" },
         "charset": "utf8mb4",
         "collation": "utf8mb4_general_ci",
         "whitelist": "%",

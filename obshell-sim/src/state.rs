@@ -88,6 +88,9 @@ pub(crate) struct Tenant {
     pub(crate) delete_policy: Option<(String, String)>,
     pub(crate) archive_log_status: String,
     pub(crate) created_time: SystemTime,
+    /// Dropped into the recycle bin (`DBA_OB_TENANTS.IN_RECYCLEBIN = 'YES'`): hidden from
+    /// `/tenants/overview`, still a `TENANT_TYPE='USER'` tenant that the config DAG touches.
+    pub(crate) in_recyclebin: bool,
 }
 
 /// `LOG_ARCHIVE_DEST` of one tenant, as `CDB_OB_ARCHIVE_DEST` holds it.
@@ -286,6 +289,7 @@ impl State {
             delete_policy: None,
             archive_log_status: String::new(),
             created_time,
+            in_recyclebin: false,
         });
         self.tenants.last().expect("just pushed")
     }
@@ -343,6 +347,12 @@ impl State {
 }
 
 impl Tenant {
+    /// True when OceanBase runs `ALTER SYSTEM ... TENANT = t` on it: a NORMAL tenant outside the
+    /// recycle bin (obshell-api.md §10.3, inferred: the statement fails on any other).
+    pub(crate) fn accepts_alter_system(&self) -> bool {
+        self.status == "NORMAL" && !self.in_recyclebin
+    }
+
     /// True when archive log is on (`DBA_OB_TENANTS.LOG_MODE = 'ARCHIVELOG'`).
     pub(crate) fn archive_log_open(&self) -> bool {
         matches!(
@@ -365,6 +375,7 @@ impl Tenant {
             "delete_policy": self.delete_policy.as_ref().map(|(p, w)| json!({"policy": p, "recovery_window": w})),
             "archive_log_status": self.archive_log_status,
             "ever_archived": !self.archive_log_status.is_empty(),
+            "in_recyclebin": self.in_recyclebin,
         })
     }
 }

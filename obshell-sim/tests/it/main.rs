@@ -6,6 +6,7 @@ mod binary;
 mod faults;
 mod latency;
 mod operators;
+mod partial;
 mod reads;
 mod routes;
 mod support;
