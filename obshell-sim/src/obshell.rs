@@ -26,7 +26,17 @@ pub(crate) struct Outcome {
     pub(crate) log_body: Value,
     /// The errCode of an error answer.
     pub(crate) error_code: Option<String>,
+    /// The decrypted header's `ts` as sent, when a header could be decrypted.
+    pub(crate) ts: Option<String>,
+    /// The server's clock (Unix seconds) when `Verify()` checked the header.
+    pub(crate) checked_at: Option<i64>,
 }
+
+/// The furthest ahead of the server's clock that a header's `ts` (its expiry) may be. obshell
+/// itself sets no upper bound; a careful server does, so that a client whose headers never
+/// expire (a lifetime in milliseconds, say) is caught. The longest lifetime a real client uses
+/// is the web UI's 1800 s; a day also leaves room for clients whose clocks run ahead.
+pub(crate) const MAX_TS_AHEAD_SECONDS: i64 = 86_400;
 
 /// What a handler produced: data (or none) or an error; DAGs to start once the lock is released.
 type Handled = Result<Option<Value>, ApiError>;
@@ -46,6 +56,8 @@ pub(crate) fn handle(
     let version = state.version;
     let mut authenticated = false;
     let mut log_body = Value::Null;
+    let mut ts = None;
+    let mut checked_at = None;
     let result = (|| -> Handled {
         // HeaderDecrypt runs on every route whenever a header is present.
         let decoded = match header {
@@ -72,6 +84,7 @@ pub(crate) fn handle(
                 }
             },
         };
+        ts = decoded.as_ref().map(|(_, header)| header.ts.clone());
         // BodyDecrypt, then PaddingBody (an empty body is `{}`).
         let plain = match (&decoded, body.is_empty()) {
             (Some((_, header)), false) => {
@@ -95,6 +108,7 @@ pub(crate) fn handle(
             return Err(no_route(version));
         };
         if route.needs_auth() {
+            checked_at = Some(unix_seconds(received));
             verify(
                 &state,
                 version,
@@ -120,6 +134,8 @@ pub(crate) fn handle(
             authenticated,
             log_body,
             error_code: None,
+            ts,
+            checked_at,
         },
         Err(error) => Outcome {
             status: error.status,
@@ -134,6 +150,8 @@ pub(crate) fn handle(
             authenticated,
             log_body,
             error_code: Some(error.err_code.to_owned()),
+            ts,
+            checked_at,
         },
     }
 }
@@ -322,15 +340,21 @@ fn verify(
                 &format!("Invalid timestamp: {}, err: {e}", header.ts),
             )
         })?;
-        let now = received
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = unix_seconds(received);
         if now > ts {
             return Err(unauthorized(
                 version,
                 "Security.Authentication.Expired",
                 "Authentication expired",
+            ));
+        }
+        if ts - now > MAX_TS_AHEAD_SECONDS {
+            return Err(unauthorized(
+                version,
+                "Security.Authentication.Timestamp.Invalid",
+                &format!(
+                    "Invalid timestamp: {ts} is more than {MAX_TS_AHEAD_SECONDS} s ahead of the server's clock ({now})"
+                ),
             ));
         }
     }
@@ -349,6 +373,12 @@ fn verify(
         ));
     }
     Ok(())
+}
+
+fn unix_seconds(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Every emulated route.

@@ -128,6 +128,7 @@ async fn serve(
                 Value::Null,
                 Some("Common.Unexpected"),
                 fault_name,
+                (None, None),
             );
             tracing::info!(%method, %target, status, "answered by an injected status fault");
             return Ok(json_response(status, &body));
@@ -157,6 +158,7 @@ async fn serve(
                 Value::Null,
                 None,
                 fault_name,
+                (None, None),
             );
             tracing::info!(%method, %target, "dropped before reading by an injected fault");
             kill.notify_one();
@@ -187,6 +189,7 @@ async fn serve(
         outcome.log_body,
         outcome.error_code.as_deref(),
         fault_name,
+        (outcome.ts, outcome.checked_at),
     );
     tracing::info!(%method, %target, status = outcome.status, "obshell request");
     if fault == Some(HttpFaultKind::DropAfterRead) {
@@ -219,6 +222,7 @@ fn record(
     body: Value,
     error_code: Option<&str>,
     fault: Option<&str>,
+    (ts, checked_at): (Option<String>, Option<i64>),
 ) {
     let mut state = shared.lock();
     let seq = state.next_request_seq;
@@ -226,5 +230,6 @@ fn record(
     state.requests.push(json!({
         "seq": seq, "method": method, "uri": target, "status": status, "authenticated": authenticated,
         "body": body, "error_code": error_code, "fault": fault,
+        "ts": ts, "checked_at": checked_at,
     }));
 }

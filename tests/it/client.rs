@@ -500,6 +500,52 @@ async fn a_rotated_key_is_fetched_again_once() {
     }
 }
 
+/// Each auth header expires a minute after it is sent, by the server's clock: the sim logs the
+/// decrypted `ts` with the server time of its check, and a check delayed past a second (a slow
+/// or busy agent) still passes. A header with no lifetime expires at once; one that never
+/// expires is refused.
+#[tokio::test]
+async fn auth_headers_expire_a_minute_after_sending_by_the_servers_clock() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    // The server runs five minutes ahead: ts follows its clock once the client has learnt it.
+    sim.control(
+        "POST",
+        "/sim/v1/clock",
+        Some(json!({"offset_seconds": 300})),
+    )
+    .await;
+    client.cluster_info().await.unwrap();
+    sim.clear_requests().await;
+    // The auth check of the next two cluster-info requests (the call and its one retry) runs
+    // 1.5 s after they arrive.
+    sim.control(
+        "POST",
+        "/sim/v1/faults/http",
+        Some(json!({"kind": "hang", "ms": 1500, "count": 2, "path_prefix": "/api/v1/obcluster/info"})),
+    )
+    .await;
+    client.cluster_info().await.unwrap();
+    client.tenants_overview().await.unwrap();
+    let entries = sim.requests().await;
+    assert_eq!(
+        entries.len(),
+        2,
+        "one request each, none refused: {entries:?}"
+    );
+    for entry in &entries {
+        assert_eq!(entry["status"], 200, "{entry}");
+        let ts: i64 = entry["ts"].as_str().expect("a ts").parse().expect("digits");
+        let checked_at = entry["checked_at"].as_i64().expect("checked");
+        // 60 s from sending; the hang and the clock estimate take up to a few seconds off.
+        assert!(
+            (55..=61).contains(&(ts - checked_at)),
+            "ts {ts} is {} s after the server's check: {entry}",
+            ts - checked_at
+        );
+    }
+}
+
 #[tokio::test]
 async fn clock_skew_is_corrected_from_the_server_time() {
     for version in ERAS {

@@ -20,6 +20,9 @@ use terraform_provider_oceanbase::tf::{
 const PASSWORD: &str = "sim-root-password";
 const CLUSTER_ID: i64 = 1_726_000_000;
 
+/// Update-path failures that once passed every test; found by mutation testing.
+mod data_protection;
+
 struct Harness {
     sim: SimHandle,
     provider: Arc<Provider>,

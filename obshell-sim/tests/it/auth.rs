@@ -337,3 +337,67 @@ async fn request_log_holds_decrypted_bodies_never_the_password() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn a_ts_far_ahead_of_the_server_clock_is_refused_and_every_ts_is_logged() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    control(&sim, "DELETE", "/sim/v1/requests", json!({})).await;
+    let target = "/api/v1/tenants/overview";
+    let send = |ts: i64| {
+        let header = client.header(HeaderSpec {
+            auth: PASSWORD,
+            ts: json!(ts.to_string()),
+            uri: target,
+        });
+        let sim = &sim;
+        async move {
+            raw(sim, "GET", target, &[("X-OCS-Header", header)], b"")
+                .await
+                .unwrap()
+        }
+    };
+    // The web UI's 1800 s lifetime is the longest a real client uses: accepted.
+    assert_eq!(send(now_secs() + 1800).await.0, 200);
+    // A header that never expires in practice (a lifetime in milliseconds, say) is refused.
+    let far = now_secs() * 1000;
+    let reply = send(far).await;
+    check_error(&reply, 401, "Security.Authentication.Timestamp.Invalid");
+    let message = reply.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("ahead of the server's clock"), "{message}");
+    // Just past the bound by the server's clock (which the clock offset moves) is refused too.
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/clock",
+        json!({"offset_seconds": -100}),
+    )
+    .await;
+    check_error(
+        &send(now_secs() + 86_400).await,
+        401,
+        "Security.Authentication.Timestamp.Invalid",
+    );
+    control(&sim, "POST", "/sim/v1/clock", json!({"offset_seconds": 0})).await;
+
+    // The request log shows each decrypted ts and the server time of the auth check.
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{log}");
+    assert_eq!(entries[1]["ts"], json!(far.to_string()));
+    for entry in entries {
+        let ts: i64 = entry["ts"].as_str().unwrap().parse().unwrap();
+        let checked_at = entry["checked_at"].as_i64().unwrap();
+        assert!(
+            (now_secs() - 100 - 5..=now_secs()).contains(&checked_at),
+            "{entry}"
+        );
+        assert!(ts > checked_at, "{entry}");
+    }
+    // No header, no ts; an unauthenticated route checks none.
+    control(&sim, "DELETE", "/sim/v1/requests", json!({})).await;
+    raw(&sim, "GET", "/api/v1/info", &[], b"").await.unwrap();
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    assert_eq!(log[0]["ts"], json!(null));
+    assert_eq!(log[0]["checked_at"], json!(null));
+}
