@@ -16,7 +16,11 @@ fn rendered() -> Vec<DocFile> {
     generate(&schemas, &repo_root()).expect("the docs render")
 }
 
-/// Every file under `dir`, relative to the repository root.
+/// Developers' notes kept beside the generated Registry docs (mutation-testing results); neither
+/// generated nor removed by `make docs`.
+const HAND_WRITTEN: &str = "docs/development";
+
+/// Every generated-docs file under `dir`, relative to the repository root.
 fn files_under(root: &Path, dir: &Path) -> BTreeSet<PathBuf> {
     let mut found = BTreeSet::new();
     let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
@@ -25,6 +29,9 @@ fn files_under(root: &Path, dir: &Path) -> BTreeSet<PathBuf> {
     for entry in entries {
         let entry = entry.expect("a directory entry");
         let relative = dir.join(entry.file_name());
+        if relative == Path::new(HAND_WRITTEN) {
+            continue;
+        }
         if entry.file_type().expect("a file type").is_dir() {
             found.extend(files_under(root, &relative));
         } else {
