@@ -12,10 +12,12 @@ variable "obshell_endpoint" {
   default     = null
 }
 
+# Ephemeral (Terraform 1.10 or later): the password is in no plan file and no state.
 variable "root_password" {
   description = "The root@sys password obshell authenticates requests with."
   type        = string
   sensitive   = true
+  ephemeral   = true
   default     = null
 }
 

@@ -76,6 +76,9 @@ fn render_attribute(
     if attribute.sensitive {
         flags.push("Sensitive".to_owned());
     }
+    if attribute.write_only {
+        flags.push("Write-only".to_owned());
+    }
     if attribute.deprecated {
         flags.push("Deprecated".to_owned());
     }

@@ -140,11 +140,16 @@ impl ProviderHandler for Provider {
         diagnostics
     }
 
-    fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics {
+    fn validate_resource_config(
+        &self,
+        type_name: &str,
+        config: &Value,
+        capabilities: crate::tf::ClientCapabilities,
+    ) -> Diagnostics {
         if type_name != BACKUP_CONFIG_TYPE {
             return unknown_type(type_name);
         }
-        validate_config_value(config)
+        validate_config_value(config, capabilities)
     }
 
     fn validate_data_source_config(&self, type_name: &str, _config: &Value) -> Diagnostics {

@@ -283,13 +283,15 @@ fn attribute_to_pb(attribute: &tf::Attribute) -> pb::schema::Attribute {
         sensitive: attribute.sensitive,
         description_kind: pb::StringKind::Plain as i32,
         deprecated: attribute.deprecated,
-        write_only: false,
+        write_only: attribute.write_only,
     }
 }
 
 fn client_capabilities(capabilities: Option<pb::ClientCapabilities>) -> tf::ClientCapabilities {
     tf::ClientCapabilities {
         deferral_allowed: capabilities.is_some_and(|c| c.deferral_allowed),
+        write_only_attributes_allowed: capabilities
+            .is_some_and(|c| c.write_only_attributes_allowed),
     }
 }
 
@@ -338,8 +340,11 @@ impl<P: tf::ProviderHandler> pb::provider_server::Provider for ProviderService<P
             request.config.as_ref(),
             "resource configuration",
             |config| {
-                self.handler
-                    .validate_resource_config(&request.type_name, config)
+                self.handler.validate_resource_config(
+                    &request.type_name,
+                    config,
+                    client_capabilities(request.client_capabilities),
+                )
             },
         );
         Ok(Response::new(pb::validate_resource_config::Response {

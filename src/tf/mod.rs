@@ -33,6 +33,8 @@ pub struct ProviderSchemas {
 pub struct ClientCapabilities {
     /// Terraform accepts deferred actions.
     pub deferral_allowed: bool,
+    /// Terraform (1.11+) keeps write-only attributes out of plans and state.
+    pub write_only_attributes_allowed: bool,
 }
 
 /// `ConfigureProvider`: the provider block's configuration.
@@ -186,7 +188,13 @@ pub trait ProviderHandler: Send + Sync + 'static {
     fn configure(&self, request: ConfigureRequest) -> impl Future<Output = Diagnostics> + Send;
 
     /// `ValidateResourceConfig`: static checks of one resource's configuration; no network.
-    fn validate_resource_config(&self, type_name: &str, config: &Value) -> Diagnostics;
+    /// `capabilities` say whether this Terraform supports write-only attributes.
+    fn validate_resource_config(
+        &self,
+        type_name: &str,
+        config: &Value,
+        capabilities: ClientCapabilities,
+    ) -> Diagnostics;
 
     /// `ValidateDataResourceConfig`.
     fn validate_data_source_config(&self, type_name: &str, config: &Value) -> Diagnostics;

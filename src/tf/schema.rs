@@ -82,6 +82,9 @@ pub struct Attribute {
     pub presence: Presence,
     /// Terraform hides the value in plan output.
     pub sensitive: bool,
+    /// Write-only (Terraform 1.11+): the value is in the configuration only, never in a plan or
+    /// the state; the provider returns it null.
+    pub write_only: bool,
     /// Deprecated.
     pub deprecated: bool,
 }
@@ -95,6 +98,7 @@ impl Attribute {
             description: description.to_owned(),
             presence,
             sensitive: false,
+            write_only: false,
             deprecated: false,
         }
     }
@@ -116,6 +120,7 @@ impl Attribute {
             description: description.to_owned(),
             presence,
             sensitive: false,
+            write_only: false,
             deprecated: false,
         }
     }
@@ -123,6 +128,12 @@ impl Attribute {
     /// The same attribute, marked sensitive.
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+
+    /// The same attribute, marked write-only.
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
 

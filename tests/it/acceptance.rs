@@ -651,3 +651,179 @@ fn no_secret_reaches_the_state_plan_output_or_trace_logs() {
         assert!(sent.contains("access_key=SECRET-KEY-5512"), "{sent}");
     }
 }
+
+/// Every text a saved plan file holds (a zip archive, with a copy of the configuration's source
+/// files): each entry inflated, through the system's Python (no zip crate for this one check).
+fn plan_file_text(path: &std::path::Path) -> String {
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor n in z.namelist():\n    sys.stdout.buffer.write(z.read(n))",
+        ])
+        .arg(path)
+        .output()
+        .expect("run python3 to read the plan file");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const WRITE_ONLY_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    oceanbase = { source = "oceanbase/oceanbase" }
+  }
+}
+
+variable "access_id" {
+  type      = string
+  ephemeral = true
+}
+
+variable "access_key" {
+  type      = string
+  ephemeral = true
+}
+
+variable "obshell_password" {
+  type      = string
+  ephemeral = true
+}
+
+provider "oceanbase" {
+  password = var.obshell_password
+}
+
+resource "oceanbase_backup_config" "this" {
+  backup_base_uri = "oss://bucket/backup?host=oss.example.com"
+  storage_credentials_wo = {
+    access_id  = var.access_id
+    access_key = var.access_key
+  }
+  storage_credentials_wo_version = VERSION
+}
+"#;
+
+/// Write-only credentials fed from an ephemeral variable, and an ephemeral provider password: on
+/// both Terraforms, neither the credentials nor the password is in the state, the saved plan,
+/// `terraform show -json` of it, or the TF_LOG=trace log, while obshell receives the credentials
+/// in the URI. Bumping `storage_credentials_wo_version` sends the new key; an unchanged
+/// configuration plans empty.
+#[test]
+fn write_only_credentials_and_an_ephemeral_password_are_never_at_rest() {
+    for terraform in terraforms() {
+        let sim = Sim::start("4.5.0.0");
+        let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        // The password comes from the ephemeral variable only.
+        dir.set_env("OCEANBASE_PASSWORD", "");
+        dir.set_env("TF_VAR_obshell_password", &sim.password);
+        dir.set_env("TF_VAR_access_id", "AKID-WO-4411");
+        dir.set_env("TF_VAR_access_key", "SECRET-WO-9923");
+        let log = dir.path().join("trace.log");
+        dir.set_env("TF_LOG", "TRACE");
+        dir.set_env("TF_LOG_PATH", &log.display().to_string());
+        dir.write_main(&WRITE_ONLY_CONFIG.replace("VERSION", "1"));
+
+        let plan = dir.run(&["plan", "-out=saved.tfplan"]);
+        plan.expect_code(0);
+        let shown = dir.run(&["show", "-json", "saved.tfplan"]);
+        shown.expect_code(0);
+        let plan_text = plan_file_text(&dir.path().join("saved.tfplan"));
+        assert!(
+            plan_text.contains("storage_credentials_wo_version"),
+            "the plan file was read: {}",
+            plan_text.len()
+        );
+        let apply = dir.run(&["apply", "saved.tfplan"]);
+        apply.expect_code(0);
+        let writes = sim.config_writes();
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        let sent = writes[0]["body"]["backup_base_uri"]
+            .as_str()
+            .expect("a URI");
+        assert!(
+            sent.contains("access_id=AKID-WO-4411") && sent.contains("access_key=SECRET-WO-9923"),
+            "{sent}"
+        );
+        let state = dir.state_attributes();
+        assert_eq!(state["storage_credentials_wo"], Value::Null, "{state}");
+        assert_eq!(state["storage_credentials_wo_version"], 1, "{state}");
+
+        // Unchanged: an empty plan, and nothing sent.
+        dir.plan().expect_code(0);
+        // A rotation: a new key and a new version send the location again.
+        dir.set_env("TF_VAR_access_key", "SECRET-WO-ROTATED-3318");
+        dir.write_main(&WRITE_ONLY_CONFIG.replace("VERSION", "2"));
+        dir.plan()
+            .expect_code(2)
+            .expect_contains("storage_credentials_wo_version");
+        let rotate = dir.apply();
+        let writes = sim.config_writes();
+        assert_eq!(writes.len(), 2, "{writes:?}");
+        let sent = writes[1]["body"]["backup_base_uri"]
+            .as_str()
+            .expect("a URI");
+        assert!(sent.contains("access_key=SECRET-WO-ROTATED-3318"), "{sent}");
+        dir.plan().expect_code(0);
+
+        let trace = std::fs::read_to_string(&log).expect("the trace log");
+        let state_text = dir.state_text();
+        for secret in [
+            sim.password.as_str(),
+            "SECRET-WO-9923",
+            "SECRET-WO-ROTATED-3318",
+            "AKID-WO-4411",
+        ] {
+            for (what, text) in [
+                ("plan output", plan.output()),
+                ("show -json", shown.output()),
+                ("saved plan", plan_text.clone()),
+                ("apply output", apply.output()),
+                ("rotation output", rotate.output()),
+                ("state", state_text.clone()),
+                ("trace log", trace.clone()),
+            ] {
+                assert!(
+                    !text.contains(secret),
+                    "{}: the {what} contains {secret}",
+                    terraform.label
+                );
+            }
+        }
+    }
+}
+
+/// Exactly one of the two credential attributes, and the version only with the write-only one:
+/// plan-time errors that name the attributes, before anything is sent.
+#[test]
+fn credential_attributes_are_exclusive() {
+    for terraform in terraforms() {
+        let sim = Sim::start("4.5.0.0");
+        let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        let resource = |body: &str| {
+            format!(
+                "terraform {{\n  required_providers {{\n    oceanbase = {{ source = \"oceanbase/oceanbase\" }}\n  }}\n}}\nprovider \"oceanbase\" {{}}\nresource \"oceanbase_backup_config\" \"this\" {{\n  backup_base_uri = \"oss://bucket/backup?host=oss.example.com\"\n{body}\n}}\n"
+            )
+        };
+        dir.write_main(&resource(
+            "  storage_credentials = { access_id = \"a\", access_key = \"b\" }\n  storage_credentials_wo = { access_id = \"c\", access_key = \"d\" }",
+        ));
+        dir.plan()
+            .expect_code(1)
+            .expect_contains("Set only one of storage_credentials and storage_credentials_wo");
+        dir.write_main(&resource("  storage_credentials_wo_version = 1"));
+        dir.plan()
+            .expect_code(1)
+            .expect_contains("storage_credentials_wo_version only says when");
+        dir.write_main(&resource(
+            "  storage_credentials_wo = { access_id = \"c\", access_key = \"d&e\" }",
+        ));
+        dir.plan()
+            .expect_code(1)
+            .expect_contains("storage_credentials_wo.access_key");
+        dir.write_main(&resource(""));
+        dir.plan()
+            .expect_code(1)
+            .expect_contains("Missing storage_credentials_wo");
+        assert!(sim.config_writes().is_empty());
+    }
+}

@@ -132,7 +132,12 @@ impl tf::ProviderHandler for FakeHandler {
         Diagnostics::new()
     }
 
-    fn validate_resource_config(&self, _type_name: &str, config: &Value) -> Diagnostics {
+    fn validate_resource_config(
+        &self,
+        _type_name: &str,
+        config: &Value,
+        _capabilities: tf::ClientCapabilities,
+    ) -> Diagnostics {
         let mut diagnostics = Diagnostics::new();
         if let Some(Value::Map(tags)) = config.get("tags") {
             for key in tags.keys() {

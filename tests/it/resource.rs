@@ -19,6 +19,11 @@ use terraform_provider_oceanbase::tf::{
 
 const PASSWORD: &str = "sim-root-password";
 const CLUSTER_ID: i64 = 1_726_000_000;
+/// A Terraform (1.11+) that supports write-only attributes.
+const MODERN_TERRAFORM: ClientCapabilities = ClientCapabilities {
+    deferral_allowed: true,
+    write_only_attributes_allowed: true,
+};
 
 /// Update-path failures that once passed every test; found by mutation testing.
 mod data_protection;
@@ -548,11 +553,11 @@ async fn import_by_cluster_id_then_adopt_unreadable_fields() {
     generated.id = Field::Null;
     generated.tenants = Field::Null;
     let generated = generated.to_value();
-    check_no_errors(
-        &harness
-            .provider
-            .validate_resource_config(BACKUP_CONFIG_TYPE, &generated),
-    );
+    check_no_errors(&harness.provider.validate_resource_config(
+        BACKUP_CONFIG_TYPE,
+        &generated,
+        MODERN_TERRAFORM,
+    ));
     let plan = harness.plan(&stored, &generated).await;
     check_empty_plan(&stored, &plan);
 
@@ -808,9 +813,10 @@ async fn invalid_configurations_send_nothing() {
         c.backup_base_uri = text("oss://bucket/backup?host=h&access_key=SECRET");
         c.piece_switch_interval = text("8d");
     });
-    let validation = harness
-        .provider
-        .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+    let validation =
+        harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &config, MODERN_TERRAFORM);
     let paths: Vec<String> = validation
         .0
         .iter()
@@ -994,9 +1000,11 @@ async fn a_query_parameter_obshell_drops_is_rejected_and_never_drifts() {
         "oss://bucket/backup?host=oss.example.com&delete_mode=",
     ] {
         let config = object_store_config(uri);
-        let validation = harness
-            .provider
-            .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+        let validation = harness.provider.validate_resource_config(
+            BACKUP_CONFIG_TYPE,
+            &config,
+            MODERN_TERRAFORM,
+        );
         check_error_containing(&validation, &["backup_base_uri", "drops"]);
         assert!(validation.0.iter().all(|d| d
             .attribute
@@ -1005,9 +1013,11 @@ async fn a_query_parameter_obshell_drops_is_rejected_and_never_drifts() {
         let plan = harness.plan(&empty(), &config).await;
         check_error_containing(&plan.diagnostics, &["drops"]);
     }
-    let rejected = harness
-        .provider
-        .validate_resource_config(BACKUP_CONFIG_TYPE, &object_store_config(EXTRA));
+    let rejected = harness.provider.validate_resource_config(
+        BACKUP_CONFIG_TYPE,
+        &object_store_config(EXTRA),
+        MODERN_TERRAFORM,
+    );
     check_error_containing(&rejected, &["checksum_type"]);
     assert!(harness.config_writes().await.is_empty());
 
@@ -1073,9 +1083,11 @@ async fn required_attributes_set_to_null_fail_at_plan_not_at_apply() {
         ),
     ];
     for (config, path) in cases {
-        let validation = harness
-            .provider
-            .validate_resource_config(BACKUP_CONFIG_TYPE, &config);
+        let validation = harness.provider.validate_resource_config(
+            BACKUP_CONFIG_TYPE,
+            &config,
+            MODERN_TERRAFORM,
+        );
         check_error_containing(&validation, &[path, "cannot be null"]);
         assert!(validation
             .0
@@ -1098,9 +1110,10 @@ async fn a_config_generated_after_a_legacy_import_says_to_set_the_uri() {
     generated.id = Field::Null;
     generated.tenants = Field::Null;
     let generated = generated.to_value();
-    let validation = harness
-        .provider
-        .validate_resource_config(BACKUP_CONFIG_TYPE, &generated);
+    let validation =
+        harness
+            .provider
+            .validate_resource_config(BACKUP_CONFIG_TYPE, &generated, MODERN_TERRAFORM);
     check_error_containing(
         &validation,
         &["backup_base_uri", "before 4.3.2", "current base URI"],
@@ -1109,11 +1122,11 @@ async fn a_config_generated_after_a_legacy_import_says_to_set_the_uri() {
     let mut completed = model(&generated);
     completed.backup_base_uri = text("file:///data/backup");
     let completed = completed.to_value();
-    check_no_errors(
-        &harness
-            .provider
-            .validate_resource_config(BACKUP_CONFIG_TYPE, &completed),
-    );
+    check_no_errors(&harness.provider.validate_resource_config(
+        BACKUP_CONFIG_TYPE,
+        &completed,
+        MODERN_TERRAFORM,
+    ));
     harness.clear_requests().await;
     let plan = harness.plan(&stored, &completed).await;
     check_no_errors(&plan.diagnostics);

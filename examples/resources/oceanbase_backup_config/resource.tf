@@ -1,3 +1,28 @@
+# Backups to object storage, credentials write-only (Terraform 1.11 or later): they reach the
+# provider at plan and apply and are stored nowhere, not in the state and not in a saved plan.
+variable "oss_access_id" {
+  type      = string
+  ephemeral = true
+}
+
+variable "oss_access_key" {
+  type      = string
+  ephemeral = true
+}
+
+resource "oceanbase_backup_config" "oss" {
+  backup_base_uri = "oss://backup-bucket/oceanbase?host=oss-cn-hangzhou.aliyuncs.com"
+  storage_credentials_wo = {
+    access_id  = var.oss_access_id
+    access_key = var.oss_access_key
+  }
+  # Terraform cannot see a change of a write-only value: change this number whenever the
+  # credentials change, and the provider sends them again.
+  storage_credentials_wo_version = 1
+
+  archive_lag_target = "2m"
+}
+
 # Backups to a file system mounted at the same path on every OBServer node.
 resource "oceanbase_backup_config" "this" {
   backup_base_uri         = "file:///data/backup"
@@ -22,7 +47,8 @@ resource "oceanbase_backup_config" "this" {
   }
 }
 
-# Object storage instead: the URI carries no secret; the credentials are sensitive and separate.
+# Terraform before 1.11 has no write-only attributes: use the sensitive form instead, which is
+# stored (in clear text) in the state and in saved plans.
 #
 # resource "oceanbase_backup_config" "oss" {
 #   backup_base_uri = "oss://backup-bucket/oceanbase?host=oss-cn-hangzhou.aliyuncs.com"

@@ -12,7 +12,7 @@ pub mod schema;
 pub mod uri;
 pub mod validate;
 
-use crate::tf::{Diagnostic, Diagnostics, Value};
+use crate::tf::{ClientCapabilities, Diagnostic, Diagnostics, Value};
 
 use model::BackupConfigModel;
 
@@ -27,10 +27,15 @@ pub fn model_from_value(value: &Value) -> Result<BackupConfigModel, Diagnostics>
     })
 }
 
-/// `ValidateResourceConfig`: every static rule, with attribute paths.
-pub fn validate_config_value(config: &Value) -> Diagnostics {
+/// `ValidateResourceConfig`: every static rule, with attribute paths. `capabilities` tell
+/// whether this Terraform keeps write-only attributes out of plans and state.
+pub fn validate_config_value(config: &Value, capabilities: ClientCapabilities) -> Diagnostics {
     match model_from_value(config) {
-        Ok(model) => validate::validate_backup_config(&model),
+        Ok(model) => {
+            let mut diagnostics = validate::validate_backup_config(&model);
+            diagnostics.extend(validate::validate_write_only(&model, capabilities));
+            diagnostics
+        }
         Err(diagnostics) => diagnostics,
     }
 }

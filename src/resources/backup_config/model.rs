@@ -146,6 +146,11 @@ pub struct BackupConfigModel {
     pub backup_base_uri: Field<String>,
     /// `storage_credentials`.
     pub storage_credentials: Field<StorageCredentialsModel>,
+    /// `storage_credentials_wo`: write-only, so known only in a configuration (and in the model
+    /// apply builds from it); [`BackupConfigModel::to_value`] always writes it null.
+    pub storage_credentials_wo: Field<StorageCredentialsModel>,
+    /// `storage_credentials_wo_version`.
+    pub storage_credentials_wo_version: Field<Number>,
     /// `log_archive_concurrency`.
     pub log_archive_concurrency: Field<Number>,
     /// `ha_low_thread_score`.
@@ -257,7 +262,45 @@ fn optional_integer_value(number: Option<i64>) -> Value {
     number.map_or(Value::Null, Value::from)
 }
 
+fn credentials_field(
+    object: &BTreeMap<String, Value>,
+    name: &str,
+) -> Result<Field<StorageCredentialsModel>, ModelError> {
+    let path = AttributePath::root(name);
+    object_field(attribute(object, name), &path, |credentials| {
+        Ok(StorageCredentialsModel {
+            access_id: string_field(
+                attribute(credentials, "access_id"),
+                &path.clone().attribute("access_id"),
+            )?,
+            access_key: string_field(
+                attribute(credentials, "access_key"),
+                &path.clone().attribute("access_key"),
+            )?,
+        })
+    })
+}
+
 impl BackupConfigModel {
+    /// The two credential attributes by name, for rules that hold for both.
+    pub fn credential_attributes(&self) -> [(&'static str, &Field<StorageCredentialsModel>); 2] {
+        [
+            ("storage_credentials", &self.storage_credentials),
+            ("storage_credentials_wo", &self.storage_credentials_wo),
+        ]
+    }
+
+    /// The credentials a request merges into the URI: `storage_credentials`, or else the
+    /// write-only `storage_credentials_wo` (validation allows at most one of them), with the
+    /// attribute's name.
+    pub fn credentials(&self) -> (&'static str, &Field<StorageCredentialsModel>) {
+        if self.storage_credentials.is_null() {
+            ("storage_credentials_wo", &self.storage_credentials_wo)
+        } else {
+            ("storage_credentials", &self.storage_credentials)
+        }
+    }
+
     /// Converts a resource object. [`Value::Null`] is not a resource object; callers handle it.
     pub fn from_value(value: &Value) -> Result<Self, ModelError> {
         let root = AttributePath::default();
@@ -271,22 +314,11 @@ impl BackupConfigModel {
                 attribute(object, "backup_base_uri"),
                 &path("backup_base_uri"),
             )?,
-            storage_credentials: object_field(
-                attribute(object, "storage_credentials"),
-                &path("storage_credentials"),
-                |credentials| {
-                    let nested = |name: &str| path("storage_credentials").attribute(name);
-                    Ok(StorageCredentialsModel {
-                        access_id: string_field(
-                            attribute(credentials, "access_id"),
-                            &nested("access_id"),
-                        )?,
-                        access_key: string_field(
-                            attribute(credentials, "access_key"),
-                            &nested("access_key"),
-                        )?,
-                    })
-                },
+            storage_credentials: credentials_field(object, "storage_credentials")?,
+            storage_credentials_wo: credentials_field(object, "storage_credentials_wo")?,
+            storage_credentials_wo_version: number_field(
+                attribute(object, "storage_credentials_wo_version"),
+                &path("storage_credentials_wo_version"),
             )?,
             log_archive_concurrency: number_field(
                 attribute(object, "log_archive_concurrency"),
@@ -339,9 +371,36 @@ impl BackupConfigModel {
         })
     }
 
-    /// Converts back to a resource object with every attribute present.
+    /// Converts back to a resource object with every attribute present, as a plan or state: the
+    /// write-only `storage_credentials_wo` is always null (Terraform rejects anything else, and
+    /// no credential given write-only may reach a plan or the state).
     pub fn to_value(&self) -> Value {
+        let mut value = self.to_value_with_write_only();
+        if let Value::Object(object) = &mut value {
+            object.insert("storage_credentials_wo".to_owned(), Value::Null);
+        }
+        value
+    }
+
+    /// Converts back to a resource object with every attribute present, write-only ones included:
+    /// a configuration, as tests build one.
+    pub fn to_value_with_write_only(&self) -> Value {
+        let credentials_value = |field: &Field<StorageCredentialsModel>| match field {
+            Field::Null => Value::Null,
+            Field::Unknown => Value::Unknown,
+            Field::Known(credentials) => Value::Object(BTreeMap::from([
+                ("access_id".to_owned(), string_value(&credentials.access_id)),
+                (
+                    "access_key".to_owned(),
+                    string_value(&credentials.access_key),
+                ),
+            ])),
+        };
         let mut object = BTreeMap::new();
+        object.insert(
+            "storage_credentials_wo".to_owned(),
+            credentials_value(&self.storage_credentials_wo),
+        );
         object.insert("id".to_owned(), string_value(&self.id));
         object.insert(
             "backup_base_uri".to_owned(),
@@ -349,23 +408,17 @@ impl BackupConfigModel {
         );
         object.insert(
             "storage_credentials".to_owned(),
-            match &self.storage_credentials {
-                Field::Null => Value::Null,
-                Field::Unknown => Value::Unknown,
-                Field::Known(credentials) => Value::Object(BTreeMap::from([
-                    ("access_id".to_owned(), string_value(&credentials.access_id)),
-                    (
-                        "access_key".to_owned(),
-                        string_value(&credentials.access_key),
-                    ),
-                ])),
-            },
+            credentials_value(&self.storage_credentials),
         );
         let number_value = |field: &Field<Number>| match field {
             Field::Null => Value::Null,
             Field::Unknown => Value::Unknown,
             Field::Known(number) => Value::Number(*number),
         };
+        object.insert(
+            "storage_credentials_wo_version".to_owned(),
+            number_value(&self.storage_credentials_wo_version),
+        );
         object.insert(
             "log_archive_concurrency".to_owned(),
             number_value(&self.log_archive_concurrency),
@@ -439,6 +492,8 @@ impl BackupConfigModel {
             id: Field::Null,
             backup_base_uri: Field::Null,
             storage_credentials: Field::Null,
+            storage_credentials_wo: Field::Null,
+            storage_credentials_wo_version: Field::Null,
             log_archive_concurrency: Field::Null,
             ha_low_thread_score: Field::Null,
             archive_lag_target: Field::Null,
@@ -463,6 +518,9 @@ impl BackupConfigModel {
                 access_id: credentials.access_id.unknown_to_null(),
                 access_key: credentials.access_key.unknown_to_null(),
             });
+        // Never part of a state.
+        self.storage_credentials_wo = Field::Null;
+        self.storage_credentials_wo_version = self.storage_credentials_wo_version.unknown_to_null();
         self.log_archive_concurrency = self.log_archive_concurrency.unknown_to_null();
         self.ha_low_thread_score = self.ha_low_thread_score.unknown_to_null();
         self.archive_lag_target = self.archive_lag_target.unknown_to_null();
@@ -599,6 +657,8 @@ mod tests {
                 access_id: Field::Known("AK".to_owned()),
                 access_key: Field::Known("SECRET".to_owned()),
             }),
+            storage_credentials_wo: Field::Null,
+            storage_credentials_wo_version: Field::Known(Number::Int(3)),
             log_archive_concurrency: Field::Known(Number::Int(4)),
             ha_low_thread_score: Field::Unknown,
             archive_lag_target: Field::Known("2m".to_owned()),
@@ -666,6 +726,36 @@ mod tests {
         }
         let error = BackupConfigModel::from_value(&value).expect_err("a bool binding");
         assert_eq!(error.path, "binding");
+    }
+
+    #[test]
+    fn write_only_credentials_reach_no_plan_or_state_value() {
+        let mut model = full_model();
+        model.storage_credentials = Field::Null;
+        model.storage_credentials_wo = Field::Known(StorageCredentialsModel {
+            access_id: Field::Known("WOID".to_owned()),
+            access_key: Field::Known("WOSECRET".to_owned()),
+        });
+        let config = model.to_value_with_write_only();
+        assert_eq!(
+            BackupConfigModel::from_value(&config)
+                .expect("a configuration")
+                .storage_credentials_wo,
+            model.storage_credentials_wo
+        );
+        for value in [
+            model.to_value(),
+            model.clone().without_unknowns().to_value(),
+        ] {
+            assert_eq!(value.get("storage_credentials_wo"), Some(&Value::Null));
+            let text = format!("{value:?}");
+            assert!(
+                !text.contains("WOSECRET") && !text.contains("WOID"),
+                "{text}"
+            );
+        }
+        let debug = format!("{model:?}");
+        assert!(!debug.contains("WOSECRET"), "{debug}");
     }
 
     #[test]

@@ -96,10 +96,10 @@ fn is_object_store(uri: &Field<String>) -> bool {
 }
 
 fn credentials_required(planned: &BackupConfigModel, changes: &ChangeSet) -> Option<Diagnostic> {
-    (changes.location && is_object_store(&planned.backup_base_uri) && planned.storage_credentials.is_null()).then(|| {
+    (changes.location && is_object_store(&planned.backup_base_uri) && planned.credentials().1.is_null()).then(|| {
         Diagnostic::error(
-            "Missing storage_credentials",
-            "This change sends backup_base_uri to an object store, which needs access_id and access_key. Set storage_credentials (they are sensitive and merged into the URI obshell receives).",
+            "Missing storage_credentials_wo",
+            "This change sends backup_base_uri to an object store, which needs access_id and access_key. Set storage_credentials_wo (write-only, Terraform 1.11 or later: never stored), or storage_credentials on older Terraform (sensitive, but stored in the state); they are merged into the URI obshell receives.",
         )
         // storage_credentials is absent from the configuration, so Terraform could only point at
         // the resource block; the URI's line is what makes the credentials necessary.
@@ -663,14 +663,16 @@ impl ApplyChange {
     /// Decodes the request and recomputes the change set from the prior state and configuration
     /// (the plan's private state says whether an import's adoption still applies).
     fn decode(request: &ApplyRequest, sql_read: bool) -> Result<Self, Diagnostics> {
-        let planned = model_from_value(&request.planned_state)?;
+        let mut planned = model_from_value(&request.planned_state)?;
+        let config = model_from_value(&request.config)?;
+        // Write-only credentials reach apply in the configuration only.
+        planned.storage_credentials_wo = config.storage_credentials_wo.clone();
         let is_create = request.prior_state.is_null();
         let private = PrivateState::decode(&request.planned_private);
         let (prior, changes, adopted) = if is_create {
             (None, create_changes(&planned), Vec::new())
         } else {
             let prior = model_from_value(&request.prior_state)?;
-            let config = model_from_value(&request.config)?;
             let update = plan_update_verified(&prior, &config, private.imported, sql_read);
             (Some(prior), update.changes, update.adopted)
         };

@@ -224,6 +224,18 @@ fn same_integer(prior: &Field<Number>, planned: &Field<Number>) -> bool {
     }
 }
 
+/// Equal as numbers: `1` and `1.0` are the same version.
+fn same_number(prior: &Number, planned: &Number) -> bool {
+    let as_f64 = |number: &Number| match *number {
+        Number::Int(n) => n as f64,
+        Number::Float(f) => f,
+    };
+    match (prior.as_i64(), planned.as_i64()) {
+        (Some(prior), Some(planned)) => prior == planned,
+        _ => as_f64(prior) == as_f64(planned),
+    }
+}
+
 fn same_duration(prior: &Field<String>, planned: &Field<String>) -> bool {
     match (prior, planned) {
         (Field::Known(prior), Field::Known(planned)) => obshell_durations_equal(prior, planned),
@@ -299,6 +311,22 @@ pub fn plan_update_verified(
                 prior_credentials != planned_credentials || planned_credentials.is_unknown();
         }
     }
+    // Write-only credentials are never seen at plan (nor ever stored): their version number is
+    // what says to send them again. Switching between the two credential attributes changes
+    // storage_credentials, so it re-sends the location above.
+    match (
+        &prior.storage_credentials_wo_version,
+        &planned.storage_credentials_wo_version,
+    ) {
+        (Field::Null, Field::Known(_)) if imported => {
+            adopted.push("storage_credentials_wo_version")
+        }
+        (Field::Known(prior_version), Field::Known(planned_version)) => {
+            location |= !same_number(prior_version, planned_version);
+        }
+        (Field::Null, Field::Null) => {}
+        _ => location = true,
+    }
     if adopt_unreadable && prior.binding.is_null() && planned.binding.known().is_some() {
         adopted.push("binding");
     } else {
@@ -352,7 +380,11 @@ pub fn plan_update_verified(
         adopted.retain(|name| {
             !matches!(
                 *name,
-                "backup_base_uri" | "storage_credentials" | "binding" | "piece_switch_interval"
+                "backup_base_uri"
+                    | "storage_credentials"
+                    | "storage_credentials_wo_version"
+                    | "binding"
+                    | "piece_switch_interval"
             )
         });
     }
@@ -383,7 +415,7 @@ pub enum RequestError {
     #[error("{0} is not known")]
     Missing(&'static str),
     /// An object store without credentials.
-    #[error("storage_credentials is required because the request sends backup_base_uri to an object store")]
+    #[error("storage_credentials_wo (or storage_credentials) is required because the request sends backup_base_uri to an object store")]
     CredentialsRequired,
 }
 
@@ -400,22 +432,31 @@ pub fn build_request(
             .known()
             .ok_or(RequestError::Missing("backup_base_uri"))?;
         let object_store = !uri.starts_with("file://");
-        request.backup_base_uri = Some(match &planned.storage_credentials {
-            Field::Known(credentials) => {
-                let access_id = credentials
-                    .access_id
-                    .known()
-                    .ok_or(RequestError::Missing("storage_credentials.access_id"))?;
-                let access_key = credentials
-                    .access_key
-                    .known()
-                    .ok_or(RequestError::Missing("storage_credentials.access_key"))?;
-                merge_credentials(uri, access_id, access_key)
-            }
-            Field::Null if object_store => return Err(RequestError::CredentialsRequired),
-            Field::Null => uri.clone(),
-            Field::Unknown => return Err(RequestError::Missing("storage_credentials")),
-        });
+        let (attribute, credentials) = planned.credentials();
+        let write_only = attribute == "storage_credentials_wo";
+        request.backup_base_uri =
+            Some(match credentials {
+                Field::Known(credentials) => {
+                    let access_id = credentials.access_id.known().ok_or(RequestError::Missing(
+                        if write_only {
+                            "storage_credentials_wo.access_id"
+                        } else {
+                            "storage_credentials.access_id"
+                        },
+                    ))?;
+                    let access_key = credentials.access_key.known().ok_or(
+                        RequestError::Missing(if write_only {
+                            "storage_credentials_wo.access_key"
+                        } else {
+                            "storage_credentials.access_key"
+                        }),
+                    )?;
+                    merge_credentials(uri, access_id, access_key)
+                }
+                Field::Null if object_store => return Err(RequestError::CredentialsRequired),
+                Field::Null => uri.clone(),
+                Field::Unknown => return Err(RequestError::Missing(attribute)),
+            });
         request.binding = planned
             .binding
             .known()
@@ -618,6 +659,58 @@ mod tests {
         assert!(plan.changes.location);
         let plan = plan_update(&prior, &with_credentials, false);
         assert!(plan.changes.is_empty());
+    }
+
+    #[test]
+    fn write_only_credentials_resend_the_location_when_their_version_changes() {
+        let mut write_only = config();
+        write_only.backup_base_uri = known("oss://b/k?host=h");
+        write_only.storage_credentials_wo = Field::Known(StorageCredentialsModel {
+            access_id: known("a"),
+            access_key: known("b"),
+        });
+        write_only.storage_credentials_wo_version = Field::Known(Number::Int(1));
+        // The state never holds write-only values.
+        let prior = state_of(&write_only).without_unknowns();
+        assert_eq!(prior.storage_credentials_wo, Field::Null);
+        // Same version, other (unseeable) credentials: nothing to send.
+        let mut new_key = write_only.clone();
+        new_key.storage_credentials_wo = Field::Known(StorageCredentialsModel {
+            access_id: known("a"),
+            access_key: known("c"),
+        });
+        assert!(plan_update(&prior, &new_key, false).changes.is_empty());
+        // 1 and 1.0 are the same version.
+        let mut same = new_key.clone();
+        same.storage_credentials_wo_version = Field::Known(Number::Float(1.0));
+        assert!(plan_update(&prior, &same, false).changes.is_empty());
+        // A new version sends the location, with the configuration's credentials.
+        let mut bumped = new_key.clone();
+        bumped.storage_credentials_wo_version = Field::Known(Number::Int(2));
+        let plan = plan_update(&prior, &bumped, false);
+        assert!(plan.changes.location);
+        let request = build_request(&plan.planned, &plan.changes).expect("a request");
+        assert!(request
+            .backup_base_uri
+            .expect("the URI")
+            .contains("access_key=c"));
+        // Moving from storage_credentials to the write-only form sends the location once.
+        let mut sensitive = write_only.clone();
+        sensitive.storage_credentials = sensitive.storage_credentials_wo.clone();
+        sensitive.storage_credentials_wo = Field::Null;
+        sensitive.storage_credentials_wo_version = Field::Null;
+        let prior_sensitive = state_of(&sensitive);
+        assert!(
+            plan_update(&prior_sensitive, &write_only, false)
+                .changes
+                .location
+        );
+        // After an import, a version in the configuration is adopted, not sent.
+        let mut imported_prior = prior.clone();
+        imported_prior.storage_credentials_wo_version = Field::Null;
+        let plan = plan_update(&imported_prior, &write_only, true);
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.adopted, vec!["storage_credentials_wo_version"]);
     }
 
     #[test]

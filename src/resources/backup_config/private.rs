@@ -6,10 +6,13 @@
 //! "Failures after obshell accepted a request"). It is stored in the state file, like the
 //! sensitive `storage_credentials`.
 //!
-//! When that update sent the location, [`SentValues::storage_credentials`] holds the credentials
-//! in clear JSON: the Read that sees the DAG succeed needs them to adopt what obshell now uses
-//! (obshell never returns credentials). The state file holds them in clear anyway, as the
-//! sensitive attribute's value; the resource docs say so. `Debug` never shows them.
+//! When that update sent the location with the sensitive `storage_credentials`,
+//! [`SentValues::storage_credentials`] holds them in clear JSON: the Read that sees the DAG
+//! succeed needs them to adopt what obshell now uses (obshell never returns credentials). The
+//! state file holds them in clear anyway, as the sensitive attribute's value; the resource docs
+//! say so. `Debug` never shows them. With the write-only `storage_credentials_wo` nothing of the
+//! credentials is recorded: only [`SentValues::write_only_credentials`], that the location needs
+//! them, which the configuration gives again on the next apply, and the version number sent.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +62,13 @@ pub struct SentValues {
     /// `storage_credentials` as (access_id, access_key).
     #[serde(default)]
     pub storage_credentials: Option<(String, String)>,
+    /// The location went with the write-only `storage_credentials_wo`, which are never recorded:
+    /// re-sending the location needs them from the configuration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_only_credentials: bool,
+    /// `storage_credentials_wo_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_credentials_wo_version: Option<f64>,
     /// `binding`.
     #[serde(default)]
     pub binding: Option<String>,
@@ -84,6 +94,11 @@ impl std::fmt::Debug for SentValues {
         f.debug_struct("SentValues")
             .field("location", &self.location)
             .field("backup_base_uri", &self.backup_base_uri)
+            .field("write_only_credentials", &self.write_only_credentials)
+            .field(
+                "storage_credentials_wo_version",
+                &self.storage_credentials_wo_version,
+            )
             .field("log_archive_concurrency", &self.log_archive_concurrency)
             .field("ha_low_thread_score", &self.ha_low_thread_score)
             .field("archive_lag_target", &self.archive_lag_target)
@@ -125,6 +140,15 @@ impl SentValues {
                 .storage_credentials
                 .known()
                 .and_then(|c| Some((c.access_id.known()?.clone(), c.access_key.known()?.clone())));
+            sent.write_only_credentials =
+                planned.storage_credentials.is_null() && !planned.storage_credentials_wo.is_null();
+            sent.storage_credentials_wo_version = planned
+                .storage_credentials_wo_version
+                .known()
+                .map(|number| match *number {
+                    Number::Int(n) => n as f64,
+                    Number::Float(f) => f,
+                });
             sent.binding = planned.binding.known().cloned();
             sent.piece_switch_interval = planned.piece_switch_interval.known().cloned();
         }
@@ -164,6 +188,13 @@ impl SentValues {
                 }),
                 None => Field::Null,
             };
+            state.storage_credentials_wo_version = self
+                .storage_credentials_wo_version
+                .map(|version| match Number::Float(version).as_i64() {
+                    Some(whole) => Number::Int(whole),
+                    None => Number::Float(version),
+                })
+                .into();
             state.binding = self.binding.clone().into();
             state.piece_switch_interval = self.piece_switch_interval.clone().into();
         }
@@ -197,6 +228,7 @@ pub fn state_keeping_prior_sent_fields(
     if changes.location {
         state.backup_base_uri = prior.backup_base_uri.clone();
         state.storage_credentials = prior.storage_credentials.clone();
+        state.storage_credentials_wo_version = prior.storage_credentials_wo_version.clone();
         state.binding = prior.binding.clone();
         state.piece_switch_interval = prior.piece_switch_interval.clone();
     }
@@ -219,6 +251,58 @@ pub fn state_keeping_prior_sent_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_only_credentials_are_recorded_as_needed_never_as_values() {
+        let mut planned = BackupConfigModel::empty();
+        planned.backup_base_uri = Field::Known("oss://b/k?host=h".to_owned());
+        planned.storage_credentials_wo = Field::Known(StorageCredentialsModel {
+            access_id: Field::Known("WO-ID-1".to_owned()),
+            access_key: Field::Known("WO-KEY-2".to_owned()),
+        });
+        planned.storage_credentials_wo_version = Field::Known(Number::Int(7));
+        let changes = ChangeSet {
+            location: true,
+            ..ChangeSet::default()
+        };
+        let sent = SentValues::from_plan(&planned, &changes);
+        assert!(sent.write_only_credentials);
+        assert_eq!(sent.storage_credentials, None);
+        let bytes = PrivateState {
+            imported: false,
+            pending: Some(PendingUpdate {
+                dag_id: "9".to_owned(),
+                sent: sent.clone(),
+                stops_archive_log: true,
+                archiving_tenants: None,
+            }),
+        }
+        .encode();
+        let text = String::from_utf8(bytes).expect("JSON");
+        assert!(
+            !text.contains("WO-ID-1") && !text.contains("WO-KEY-2"),
+            "{text}"
+        );
+        assert!(text.contains("\"write_only_credentials\":true"), "{text}");
+        // The task succeeded: the state takes the version, and no credential at all.
+        let mut state = BackupConfigModel::empty();
+        sent.adopt_into(&mut state);
+        assert_eq!(state.storage_credentials, Field::Null);
+        assert_eq!(state.storage_credentials_wo, Field::Null);
+        assert_eq!(
+            state.storage_credentials_wo_version,
+            Field::Known(Number::Int(7))
+        );
+        // Its outcome unknown: the prior version stays, so the next plan sends them again.
+        let mut prior = BackupConfigModel::empty();
+        prior.storage_credentials_wo_version = Field::Known(Number::Int(6));
+        let kept = state_keeping_prior_sent_fields(&prior, &planned, &changes);
+        assert_eq!(
+            kept.storage_credentials_wo_version,
+            Field::Known(Number::Int(6))
+        );
+        assert_eq!(kept.storage_credentials_wo, Field::Null);
+    }
 
     #[test]
     fn private_state_round_trips_and_empty_is_default() {

@@ -39,7 +39,29 @@ pub fn backup_config_schema() -> Schema {
                     .sensitive(),
             ],
             Optional,
-            "Credentials for oss://, cos:// and s3:// storage, merged into the URI sent to obshell. obshell never returns them, so they are not checked against the cluster. Required whenever backup_base_uri is sent to an object store. Both values are sensitive.",
+            "Credentials for oss://, cos:// and s3:// storage, merged into the URI sent to obshell, for Terraform before 1.11: they are stored (sensitive, but in clear text) in the state and in saved plans. With Terraform 1.11 or later use storage_credentials_wo instead; set at most one of the two. obshell never returns them, so they are not checked against the cluster. Required whenever backup_base_uri is sent to an object store.",
+        ),
+        Attribute::nested(
+            "storage_credentials_wo",
+            Nesting::Single,
+            vec![
+                Attribute::new("access_id", Type::String, Required, "The object store's access key id.")
+                    .sensitive()
+                    .write_only(),
+                Attribute::new("access_key", Type::String, Required, "The object store's secret access key.")
+                    .sensitive()
+                    .write_only(),
+            ],
+            Optional,
+            "Write-only credentials for oss://, cos:// and s3:// storage (Terraform 1.11 or later), merged into the URI sent to obshell and never stored: not in the state, not in a saved plan, not in the provider's private data; an ephemeral value may be given. Terraform never shows a change of a write-only value, so change storage_credentials_wo_version to send new credentials. Set at most one of storage_credentials and storage_credentials_wo; one is required whenever backup_base_uri is sent to an object store.",
+        )
+        .sensitive()
+        .write_only(),
+        Attribute::new(
+            "storage_credentials_wo_version",
+            Type::Number,
+            Optional,
+            "Any number that changes whenever storage_credentials_wo should be sent again (a credential rotation): a change sends the storage location with the current credentials, which stops archive log and cancels running data backups like a change of backup_base_uri. Only with storage_credentials_wo.",
         ),
         Attribute::new(
             "log_archive_concurrency",
