@@ -767,12 +767,23 @@ impl Client {
             }
         };
         let status = response.status();
-        let bytes = match response.bytes().await {
+        let bytes = match read_bounded(response).await {
             Ok(bytes) => bytes,
-            Err(error) => {
+            Err(BodyError::Transport(error)) => {
                 let failure = classify_transport(&error);
                 tracing::debug!(method = %call.method, path = call.path(), status = status.as_u16(), %failure, "obshell answer broke off");
                 return Err(transport_error(call, failure, error));
+            }
+            Err(BodyError::TooLarge) => {
+                tracing::debug!(method = %call.method, path = call.path(), status = status.as_u16(), "obshell answer over the size bound");
+                return Err(Error::Decode {
+                    method: call.method.to_string(),
+                    path: call.path().to_owned(),
+                    reason: format!(
+                        "{ANSWER_TOO_LARGE} {} MiB, more than any obshell answer; the provider stopped reading it",
+                        MAX_ANSWER_BYTES / (1024 * 1024)
+                    ),
+                });
             }
         };
         tracing::debug!(
@@ -1021,9 +1032,15 @@ fn not_obshell_answer(error: &Error) -> Option<String> {
             status: status @ (404 | 405),
             ..
         } => Some(format!("it answered {method} {path} with HTTP {status}")),
-        Error::Decode { method, path, .. } => Some(format!(
-            "its answer to {method} {path} is not obshell's agent information"
-        )),
+        Error::Decode {
+            method,
+            path,
+            reason,
+        } => Some(if reason.contains(ANSWER_TOO_LARGE) {
+            format!("its answer to {method} {path}: {reason}")
+        } else {
+            format!("its answer to {method} {path} is not obshell's agent information")
+        }),
         _ => None,
     }
 }
@@ -1049,6 +1066,39 @@ fn is_not_tls(error: &reqwest::Error) -> bool {
         };
     }
     false
+}
+
+/// The most of one obshell answer the client buffers. Real answers are a few KiB (a tenant list
+/// of thousands of tenants stays well under 1 MiB); anything larger is not obshell's answer, and
+/// reading it whole could exhaust the provider's memory.
+pub(crate) const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// How a too-large answer's error begins.
+const ANSWER_TOO_LARGE: &str = "the answer is larger than";
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads the answer's body, chunk by chunk, stopping as soon as it passes [`MAX_ANSWER_BYTES`]
+/// (at once when its Content-Length says so). The request timeout covers the whole read, so an
+/// answer trickled byte by byte, or never finished, ends at that timeout.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn classify_transport(error: &reqwest::Error) -> TransportFailure {

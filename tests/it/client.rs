@@ -1546,5 +1546,112 @@ async fn the_cluster_id_comes_from_the_route_the_version_has() {
                 ]
             );
         }
+
+/// A hostile HTTP server on 127.0.0.1: every connection gets `head` (status line and headers),
+/// then `body_chunk` every `pause`, `chunks` times (`None`: forever, until the client leaves).
+async fn hostile_server(
+    head: &'static str,
+    body_chunk: Vec<u8>,
+    pause: Duration,
+    chunks: Option<usize>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body_chunk = body_chunk.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut sent = 0;
+                while chunks.is_none_or(|chunks| sent < chunks) {
+                    if stream.write_all(&body_chunk).await.is_err() {
+                        return;
+                    }
+                    sent += 1;
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn hostile_client(url: &str, request_timeout: Duration) -> Client {
+    Client::builder(url)
+        .password(PASSWORD)
+        .request_timeout(request_timeout)
+        .read_retry_budget(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
+/// An answer that trickles one byte at a time, or never ends, is cut off by the request timeout
+/// (a bound on the whole exchange, body included), not waited on for ever.
+#[tokio::test]
+async fn a_trickling_or_endless_answer_ends_at_the_request_timeout() {
+    for (what, chunks) in [("trickled", Some(100_000)), ("endless", None)] {
+        let url = hostile_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+            b" ".to_vec(),
+            Duration::from_millis(20),
+            chunks,
+        )
+        .await;
+        let client = hostile_client(&url, Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        let error = client.agent_info().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transport {
+                    failure: TransportFailure::Timeout,
+                    ..
+                }
+            ),
+            "{what}: {error:?}"
+        );
+        // A guard against waiting for the whole answer (100000 × 20 ms), not a timing target.
+        assert!(started.elapsed() < Duration::from_secs(30), "{what}");
+    }
+}
+
+/// No answer over 16 MiB is buffered: a Content-Length above it is refused before reading, and a
+/// chunked answer that passes it is dropped as soon as it does.
+#[tokio::test]
+async fn an_answer_over_sixteen_mib_is_refused_without_buffering_it() {
+    let declared = hostile_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17000000\r\n\r\n",
+        vec![b' '; 64 * 1024],
+        Duration::ZERO,
+        None,
+    )
+    .await;
+    // 1 MiB chunks, chunked encoding, with no end.
+    let mut chunk = format!("{:x}\r\n", 1024 * 1024).into_bytes();
+    chunk.extend(std::iter::repeat_n(b' ', 1024 * 1024));
+    chunk.extend_from_slice(b"\r\n");
+    let chunked = hostile_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        chunk,
+        Duration::ZERO,
+        None,
+    )
+    .await;
+    for url in [declared, chunked] {
+        let client = hostile_client(&url, Duration::from_secs(60));
+        let error = client.agent_info().await.unwrap_err();
+        // The first request of a client reads /api/v1/info, whose failures say the endpoint is
+        // not obshell; the reason names the bound.
+        assert!(
+            error.to_string().contains("larger than 16 MiB"),
+            "{url}: {error:?}"
+        );
     }
 }

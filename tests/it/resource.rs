@@ -242,7 +242,8 @@ fn base_config() -> BackupConfigModel {
 fn config_with(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
     let mut model = base_config();
     edit(&mut model);
-    model.to_value()
+    // A configuration: write-only values included.
+    model.to_value_with_write_only()
 }
 
 fn model(value: &Value) -> BackupConfigModel {
@@ -1513,4 +1514,86 @@ async fn wait_for_polls(harness: &Harness, dag_id: &str, times: usize) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("DAG {dag_id} was not polled {times} times");
+}
+
+/// Write-only credentials through an update that outlives its apply: obshell gets them in the
+/// URI, while the state, the plan and the private state recording the unfinished update hold
+/// only that credentials were sent write-only, and their version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_only_credentials_stay_out_of_state_plan_and_private_state() {
+    use terraform_provider_oceanbase::resources::backup_config::model::StorageCredentialsModel;
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let write_only = |version: i64, key: &str, update: Option<&str>| {
+        let key = key.to_owned();
+        let update = update.map(str::to_owned);
+        config_with(move |c| {
+            c.backup_base_uri = text("oss://bucket/backup?host=oss.example.com");
+            c.storage_credentials_wo = Field::Known(StorageCredentialsModel {
+                access_id: text("WO-AKID-51"),
+                access_key: text(&key),
+            });
+            c.storage_credentials_wo_version = Field::Known(Number::Int(version));
+            if let Some(update) = update {
+                c.timeouts = Field::Known(TimeoutsModel {
+                    create: Field::Null,
+                    update: text(&update),
+                    read: Field::Null,
+                });
+            }
+        })
+    };
+    let config = write_only(1, "WO-KEY-FIRST-77", None);
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    let created = harness.apply(&empty(), &plan, &config).await;
+    check_no_errors(&created.diagnostics);
+    let stored = Stored {
+        state: created.new_state.clone(),
+        private: created.private.clone(),
+    };
+
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let rotated = write_only(2, "WO-KEY-SECOND-88", Some("300ms"));
+    let plan = harness.plan(&stored, &rotated).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&stored, &plan, &rotated).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let writes = harness.config_writes().await;
+    let uris: Vec<&str> = writes
+        .iter()
+        .filter_map(|(_, body)| body["backup_base_uri"].as_str())
+        .collect();
+    assert_eq!(uris.len(), 2, "{writes:?}");
+    assert!(uris[0].contains("access_key=WO-KEY-FIRST-77"), "{uris:?}");
+    assert!(uris[1].contains("access_key=WO-KEY-SECOND-88"), "{uris:?}");
+    let private = String::from_utf8(applied.private.clone()).expect("JSON private state");
+    assert!(
+        private.contains("\"write_only_credentials\":true"),
+        "{private}"
+    );
+    for secret in ["WO-AKID-51", "WO-KEY-FIRST-77", "WO-KEY-SECOND-88"] {
+        for (what, text) in [
+            (
+                "create plan",
+                format!("{:?}", harness.plan(&empty(), &config).await.planned_state),
+            ),
+            ("created state", format!("{:?}", created.new_state)),
+            ("update plan", format!("{:?}", plan.planned_state)),
+            (
+                "state after the timeout",
+                format!("{:?}", applied.new_state),
+            ),
+            ("private state", private.clone()),
+            ("diagnostics", format!("{:?}", applied.diagnostics)),
+        ] {
+            assert!(!text.contains(secret), "the {what} holds {secret}: {text}");
+        }
+    }
+    // The unfinished update keeps the prior version, so the next plan sends the credentials again.
+    assert_eq!(
+        model(&applied.new_state).storage_credentials_wo_version,
+        Field::Known(Number::Int(1))
+    );
 }
