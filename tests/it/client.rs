@@ -1546,6 +1546,8 @@ async fn the_cluster_id_comes_from_the_route_the_version_has() {
                 ]
             );
         }
+    }
+}
 
 /// A hostile HTTP server on 127.0.0.1: every connection gets `head` (status line and headers),
 /// then `body_chunk` every `pause`, `chunks` times (`None`: forever, until the client leaves).
