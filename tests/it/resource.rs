@@ -1270,16 +1270,18 @@ async fn an_unfinished_change_that_stops_archive_log_names_the_archiving_tenants
     let plan = harness.plan(&stored, &config).await;
     let applied = harness.apply(&stored, &plan, &config).await;
     check_error_containing(&applied.diagnostics, &["continues on obshell"]);
-    let detail = warning_detail(&applied.diagnostics, "Archive log may stay stopped");
+    let detail = warning_detail(&applied.diagnostics, "Archive log may have been stopped");
     assert!(
         detail.contains("archiving before this apply: t1."),
         "{detail}"
     );
     assert!(!detail.contains("t2"), "{detail}");
+    // A remedy an SRE can run as written: SQL in the sys tenant, for exactly those tenants.
     assert!(
-        detail.contains("PATCH /api/v1/obcluster/backup/log {\"status\":\"DOING\"}"),
+        detail.contains("`ALTER SYSTEM ARCHIVELOG TENANT = t1;`"),
         "{detail}"
     );
+    assert!(!detail.contains("PATCH /api"), "{detail}");
     let pending = pending_of(&applied.private);
     assert!(pending.stops_archive_log);
     assert_eq!(pending.archiving_tenants, Some(vec!["t1".to_owned()]));
@@ -1312,6 +1314,54 @@ async fn an_unfinished_change_that_stops_archive_log_names_the_archiving_tenants
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_archive_log_warning_when_no_tenant_was_archiving() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness.set_archive_log("t1", "").await;
+    harness.set_archive_log("t2", "").await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let config = with_update_timeout(|c| {
+        c.log_archive_concurrency = Field::Known(Number::Int(6));
+    });
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    assert!(
+        !applied
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("Archive log")),
+        "nothing to reopen, nothing said: {:#?}",
+        applied.diagnostics
+    );
+    assert_eq!(
+        pending_of(&applied.private).archiving_tenants,
+        Some(Vec::new())
+    );
+    // The DAG succeeds later: the read that learns it has no archive log to talk about either.
+    let held = harness.wait_for_held_dag().await;
+    harness.release(&held).await;
+    let resolved = harness
+        .read_until_resolved(&Stored {
+            state: applied.new_state.clone(),
+            private: applied.private.clone(),
+        })
+        .await;
+    assert!(
+        !resolved
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.summary.contains("Archive log")),
+        "{:#?}",
+        resolved.diagnostics
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_archive_log_stopped_says_how_to_reopen_it() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
@@ -1332,9 +1382,11 @@ async fn a_failure_after_archive_log_stopped_says_how_to_reopen_it() {
         &applied.diagnostics,
         &["set log_archive_concurrency failed"],
     );
-    let detail = warning_detail(&applied.diagnostics, "Archive log may stay stopped");
+    let detail = warning_detail(&applied.diagnostics, "Archive log may have been stopped");
     assert!(
-        detail.contains("t1") && detail.contains("DOING"),
+        detail.contains("`ALTER SYSTEM ARCHIVELOG TENANT = t1;`")
+            && detail.contains("were archiving before this apply: t1.")
+            && !detail.contains("will stop"),
         "{detail}"
     );
 
@@ -1353,7 +1405,7 @@ async fn a_failure_after_archive_log_stopped_says_how_to_reopen_it() {
             .diagnostics
             .0
             .iter()
-            .any(|d| d.summary.contains("Archive log may stay stopped")),
+            .any(|d| d.summary.contains("Archive log may have been stopped")),
         "{:#?}",
         applied.diagnostics
     );

@@ -121,7 +121,7 @@ fn archive_log_warning(planned: &BackupConfigModel, changes: &ChangeSet) -> Opti
     .collect::<Vec<_>>()
     .join(" and ");
     let restore = match planned.restore_archive_log {
-        Field::Known(false) => "restore_archive_log is false, so archive log stays stopped until you reopen it (PATCH /api/v1/obcluster/backup/log {\"status\":\"DOING\"} or a backup).".to_owned(),
+        Field::Known(false) => format!("restore_archive_log is false, so archive log stays stopped until you reopen it: {}", reopen_sql(None)),
         _ => "With restore_archive_log = true, the provider reopens archive log afterwards on the tenants that were archiving, where obshell (4.3.2 or later) can report that.".to_owned(),
     };
     Some(Diagnostic::warning(
@@ -561,22 +561,24 @@ async fn send_and_wait(
 }
 
 /// Reopens archive log on `tenants`; failures become warnings.
-async fn reopen_archive_log(client: &Client, tenants: &[String], endpoint: &str) -> Diagnostics {
+async fn reopen_archive_log(client: &Client, tenants: &[String]) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
     let mut failed = Vec::new();
+    let mut failed_detail = Vec::new();
     for tenant in tenants {
         if let Err(error) = client
             .set_tenant_archive_log(tenant, ArchiveLogStatus::Doing)
             .await
         {
             tracing::warn!(tenant = %tenant, %error, "reopening archive log failed");
-            failed.push(format!("{tenant}: {error}"));
+            failed_detail.push(format!("{tenant}: {error}"));
+            failed.push(tenant.clone());
         }
     }
     if !failed.is_empty() {
         diagnostics.push(Diagnostic::warning(
             "Archive log not reopened",
-            format!("The backup configuration was applied, but archive log could not be reopened on every tenant that was archiving before: {}. Reopen it with PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} on obshell at {endpoint}.", failed.join("; ")),
+            format!("The backup configuration was applied, but archive log could not be reopened on every tenant that was archiving before: {}. {}", failed_detail.join("; "), reopen_sql(Some(&failed))),
         ));
     }
     diagnostics
@@ -802,7 +804,6 @@ async fn pre_write_checks(
                 &other,
                 archiving_before.as_deref(),
                 archiving.as_deref(),
-                &session.endpoint,
             ) {
                 warnings.push(warning);
             }
@@ -833,18 +834,18 @@ async fn reopen_archive_log_after_success(
     if stops_archive_log && restore {
         match &checked.archiving {
             Some(tenants) => apply.diagnostics.extend(
-                reopen_archive_log(&session.client, tenants, &session.endpoint).await,
+                reopen_archive_log(&session.client, tenants).await,
             ),
             None => apply.diagnostics.push(Diagnostic::warning(
                 "Archive log may be stopped",
-                format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider could not reopen archive log. Check each tenant and reopen it where needed (PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}}).", session.endpoint),
+                format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider did not reopen archive log, which obshell stopped on every user tenant. {}", session.endpoint, reopen_sql(None)),
             )),
         }
     }
     if !restore && stops_archive_log {
         apply.diagnostics.push(Diagnostic::warning(
             "Archive log is stopped",
-            "obshell stopped archive log on every user tenant, and restore_archive_log is false, so it stays stopped until you reopen it.",
+            format!("obshell stopped archive log on every user tenant, and restore_archive_log is false, so it stays stopped until you reopen it: {}", reopen_sql(None)),
         ));
     }
 }
@@ -904,11 +905,11 @@ fn after_unsuccessful_write(
     };
     let stops_archive_log = apply.changes.stops_archive_log();
     if stops_archive_log && outcome.may_have_stopped_archive_log() {
-        apply.diagnostics.push(archive_log_left_stopped_warning(
-            &outcome,
-            checked.archiving.as_deref(),
-            &session.endpoint,
-        ));
+        if let Some(warning) =
+            archive_log_left_stopped_warning(&outcome, checked.archiving.as_deref())
+        {
+            apply.diagnostics.push(warning);
+        }
     }
     let archive_log = stops_archive_log.then_some(checked.archiving);
     accepted_but_failed(
@@ -968,9 +969,32 @@ fn capitalised(text: &str) -> String {
     }
 }
 
-/// How to reopen archive log, for warnings.
-fn reopen_advice(endpoint: &str) -> String {
-    format!("Reopen it on obshell at {endpoint} once the task has ended: PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} for each of those tenants, PATCH /api/v1/obcluster/backup/log {{\"status\":\"DOING\"}} (which opens it on every user tenant), obshell's command line, or a data backup, which opens archive log first.")
+/// How to reopen archive log, as commands an SRE can run: SQL in the sys tenant, for `tenants`
+/// when they are known, else for whichever tenants should archive.
+pub(crate) fn reopen_sql(tenants: Option<&[String]>) -> String {
+    match tenants {
+        Some(tenants) if !tenants.is_empty() => format!(
+            "To reopen it, connect to the sys tenant as root@sys and run `ALTER SYSTEM ARCHIVELOG TENANT = {};` (a data backup also opens archive log first).",
+            tenants.join(", ")
+        ),
+        _ => "To reopen it, connect to the sys tenant as root@sys, see which tenants archive with `SELECT TENANT_NAME, LOG_MODE FROM oceanbase.DBA_OB_TENANTS WHERE TENANT_TYPE = 'USER';`, and run `ALTER SYSTEM ARCHIVELOG TENANT = <name>;` for each tenant that should archive, or `ALTER SYSTEM ARCHIVELOG;` for every tenant (a data backup also opens archive log first).".to_owned(),
+    }
+}
+
+/// How to reopen archive log once a task has ended, for warnings.
+fn reopen_advice(tenants: Option<&[String]>) -> String {
+    format!(
+        "Once the task has ended: {}",
+        lower_first(&reopen_sql(tenants))
+    )
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn tenant_list(archiving: Option<&[String]>) -> String {
@@ -987,21 +1011,24 @@ fn tenant_list(archiving: Option<&[String]>) -> String {
 fn archive_log_left_stopped_warning(
     outcome: &Outcome,
     archiving: Option<&[String]>,
-    endpoint: &str,
-) -> Diagnostic {
+) -> Option<Diagnostic> {
+    if archiving.is_some_and(<[String]>::is_empty) {
+        // No tenant was archiving: there is nothing to reopen.
+        return None;
+    }
     let what = match outcome {
-        Outcome::Unfinished(dag_id, _) => format!("DAG {dag_id} may still stop archive log on every user tenant, and the provider reopens archive log only after it sees the task succeed, which it did not"),
-        Outcome::Unknown(_) => "obshell may have started a task that stops archive log on every user tenant, and the provider, which could not identify it, reopens archive log only after it sees a task succeed".to_owned(),
-        _ => "obshell may have stopped archive log on every user tenant before the task failed, and the provider reopens archive log only after a task succeeds".to_owned(),
+        Outcome::Unfinished(dag_id, _) => format!("DAG {dag_id} was still running when the provider stopped following it; it stops archive log on every user tenant, and the provider reopens archive log only after it has seen the task succeed, which it did not"),
+        Outcome::Unknown(_) => "obshell may have started a task that stops archive log on every user tenant, and the provider, which could not identify it, did not reopen archive log".to_owned(),
+        _ => "obshell may have stopped archive log on every user tenant before the task failed, and the provider did not reopen it".to_owned(),
     };
-    Diagnostic::warning(
-        "Archive log may stay stopped",
+    Some(Diagnostic::warning(
+        "Archive log may have been stopped",
         format!(
-            "This change carries backup_base_uri or log_archive_concurrency. {what}. Tenants that were archiving before this apply: {}. {}",
+            "This change carried backup_base_uri or log_archive_concurrency. {what}. Tenants that were archiving before this apply: {}. {}",
             tenant_list(archiving),
-            reopen_advice(endpoint)
+            reopen_advice(archiving)
         ),
-    )
+    ))
 }
 
 /// The warning when another client's config DAG, which apply waited for, stopped archive log on
@@ -1010,7 +1037,6 @@ fn stopped_by_other_dag_warning(
     other: &Dag,
     before: Option<&[String]>,
     after: Option<&[String]>,
-    endpoint: &str,
 ) -> Option<Diagnostic> {
     let (Some(before), Some(after)) = (before, after) else {
         return None;
@@ -1024,10 +1050,11 @@ fn stopped_by_other_dag_warning(
         Diagnostic::warning(
             "Archive log stopped by another task",
             format!(
-                "Apply waited for DAG {} ({}), started by another client or an earlier run, and archive log stopped meanwhile on {}. The provider reopens archive log only where it was archiving when this change was sent, so it leaves these tenants as that task left them. If they should archive, reopen it with PATCH /api/v1/tenant/<name>/backup/log {{\"status\":\"DOING\"}} on obshell at {endpoint}.",
+                "Apply waited for DAG {} ({}), started by another client or an earlier run, and archive log stopped meanwhile on {}. The provider reopens archive log only where it was archiving when this change was sent, so it left these tenants as that task left them. If they should archive: {}",
                 other.id,
                 other.name,
-                stopped.join(", ")
+                stopped.join(", "),
+                lower_first(&reopen_sql(Some(&stopped.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())))
             ),
         )
     })
@@ -1075,7 +1102,6 @@ fn accepted_but_failed(
 /// still running keeps waiting (warning), anything else drops it.
 async fn resolve_pending(
     client: &Client,
-    endpoint: &str,
     pending: PendingUpdate,
     state: &mut BackupConfigModel,
 ) -> Result<(Option<PendingUpdate>, Option<Diagnostic>), Error> {
@@ -1095,14 +1121,16 @@ async fn resolve_pending(
         pending.sent.adopt_into(state);
         tracing::info!(dag_id = %dag.id, "pending update succeeded; adopting its values");
         // A refresh never writes to the cluster, so archive log stays as the DAG left it.
-        let warning = pending.stops_archive_log.then(|| {
+        let archived_before = pending.archiving_tenants.as_deref();
+        let nothing_to_reopen = archived_before.is_some_and(<[String]>::is_empty);
+        let warning = (pending.stops_archive_log && !nothing_to_reopen).then(|| {
             Diagnostic::warning(
                 "Archive log is still stopped",
                 format!(
                     "DAG {} from an earlier apply succeeded after that apply stopped waiting, so the provider did not reopen archive log, which the change stopped on every user tenant. Tenants that were archiving before that apply: {}. {}",
                     dag.id,
-                    tenant_list(pending.archiving_tenants.as_deref()),
-                    reopen_advice(endpoint),
+                    tenant_list(archived_before),
+                    reopen_advice(archived_before),
                 ),
             )
         });
@@ -1117,11 +1145,14 @@ async fn resolve_pending(
             )),
         ));
     }
-    let archive_log = if pending.stops_archive_log {
+    let archived_before = pending.archiving_tenants.as_deref();
+    let archive_log = if pending.stops_archive_log
+        && !archived_before.is_some_and(<[String]>::is_empty)
+    {
         format!(
             " Archive log may have been stopped by that task on every user tenant and is not reopened by a refresh; tenants that were archiving before that apply: {}. {}",
-            tenant_list(pending.archiving_tenants.as_deref()),
-            reopen_advice(endpoint),
+            tenant_list(archived_before),
+            reopen_advice(archived_before),
         )
     } else {
         String::new()
@@ -1160,10 +1191,9 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
     let mut diagnostics = Diagnostics::new();
     let work = async {
         if let Some(pending) = private.pending.take() {
-            let (still_pending, warning) =
-                resolve_pending(&session.client, &session.endpoint, pending, &mut state)
-                    .await
-                    .map_err(ReadFailure::Obshell)?;
+            let (still_pending, warning) = resolve_pending(&session.client, pending, &mut state)
+                .await
+                .map_err(ReadFailure::Obshell)?;
             private.pending = still_pending;
             if let Some(warning) = warning {
                 diagnostics.push(warning);
