@@ -144,6 +144,7 @@ async fn serve(
                 Value::Null,
                 Some(err_code),
                 fault_name,
+                (None, None),
             );
             tracing::info!(%method, %target, status, "answered by an injected no-route fault");
             return Ok(json_response(status, &body));
