@@ -20,12 +20,13 @@ mod error;
 
 pub use auth::Password;
 pub use backup::{
-    ArchiveLogStatus, ArchiveLogTask, BackupConfigRequest, BackupStorage, ClusterInfo,
-    DeletePolicy, Parameter, StorageUri, TenantInfo, TenantOverview,
+    ArchiveLogStatus, ArchiveLogTask, BackupConfigRequest, BackupParameters, BackupStorage,
+    ClusterInfo, DeletePolicy, Parameter, StorageUri, TenantInfo, TenantOverview,
 };
 pub use client::{
     AgentInfo, Client, ClientBuilder, ObshellVersion, CLUSTER_AGENT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_RETRY_BUDGET, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UNREACHABLE_LIMIT,
+    DEFAULT_MAX_PARALLEL_REQUESTS, DEFAULT_READ_RETRY_BUDGET, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_UNREACHABLE_LIMIT, MAX_PARALLEL_REQUESTS_LIMIT,
 };
 pub use dag::{
     poll_interval, wait_for_dag, Dag, DagFailure, DagId, DagNode, DagOperator, DagState, SubTask,

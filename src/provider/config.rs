@@ -18,6 +18,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long obshell may fail to answer the polls of a running task when `unreachable_timeout`
 /// is not set.
 pub const DEFAULT_UNREACHABLE_TIMEOUT: Duration = crate::obshell::DEFAULT_UNREACHABLE_LIMIT;
+/// The environment variable read when `max_parallel_requests` is not set.
+pub const MAX_PARALLEL_REQUESTS_ENV: &str = "OCEANBASE_MAX_PARALLEL_REQUESTS";
+pub use crate::obshell::{DEFAULT_MAX_PARALLEL_REQUESTS, MAX_PARALLEL_REQUESTS_LIMIT};
 
 /// The provider block's schema.
 pub fn provider_schema() -> Schema {
@@ -70,6 +73,12 @@ pub fn provider_schema() -> Schema {
                     Optional,
                     "How long an apply keeps polling a running obshell task while obshell does not answer, a Go duration such as \"5m\" (the default). Then the apply ends with an error that says since when obshell has not answered and that the task may still be running there.",
                 ),
+                Attribute::new(
+                    "max_parallel_requests",
+                    Type::Number,
+                    Optional,
+                    "The most requests sent to obshell at once, and so the most connections open to it, from 1 to 64 (default 8). Reads of different tenants run in parallel up to this bound; lower it to spare a busy cluster, raise it for many tenants behind a slow network. Falls back to the OCEANBASE_MAX_PARALLEL_REQUESTS environment variable.",
+                ),
             ]
             .into_iter()
             .chain(super::sql_config::sql_attributes())
@@ -98,6 +107,8 @@ pub struct ProviderConfig {
     pub unreachable_timeout: Duration,
     /// The optional SQL read (`sql_endpoint`); `None` without it.
     pub sql: Option<crate::sql::SqlSettings>,
+    /// The bound on requests in flight to obshell.
+    pub max_parallel_requests: usize,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -109,6 +120,7 @@ impl fmt::Debug for ProviderConfig {
             .field("request_timeout", &self.request_timeout)
             .field("unreachable_timeout", &self.unreachable_timeout)
             .field("sql", &self.sql)
+            .field("max_parallel_requests", &self.max_parallel_requests)
             .finish_non_exhaustive()
     }
 }
@@ -236,10 +248,72 @@ fn is_unknown(config: &Value, name: &str) -> bool {
     config.get(name).is_some_and(Value::is_unknown)
 }
 
+/// The rule for `max_parallel_requests`, as the error says it.
+fn parallel_requests_rule() -> String {
+    format!("must be a whole number from 1 to {MAX_PARALLEL_REQUESTS_LIMIT}")
+}
+
+/// A configured `max_parallel_requests`: `Ok(None)` when null or unknown.
+fn max_parallel_requests(config: &Value) -> Result<Option<usize>, Diagnostic> {
+    let Some(value) = config.get("max_parallel_requests") else {
+        return Ok(None);
+    };
+    if value.is_null() || value.is_unknown() {
+        return Ok(None);
+    }
+    value
+        .as_number()
+        .and_then(|number| number.as_i64())
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (1..=MAX_PARALLEL_REQUESTS_LIMIT).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            let shown = value
+                .as_number()
+                .map_or_else(|| "a non-number".to_owned(), |n| n.to_string());
+            Diagnostic::error(
+                "Invalid max_parallel_requests",
+                format!(
+                    "max_parallel_requests {}; got {shown}.",
+                    parallel_requests_rule()
+                ),
+            )
+            .at(AttributePath::root("max_parallel_requests"))
+        })
+}
+
+/// `OCEANBASE_MAX_PARALLEL_REQUESTS` when set and not empty.
+fn max_parallel_requests_from_environment(
+    environment: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<usize>, Diagnostic> {
+    let Some(text) = environment(MAX_PARALLEL_REQUESTS_ENV).filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_PARALLEL_REQUESTS_LIMIT).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "Invalid max_parallel_requests",
+                format!(
+                    "The {MAX_PARALLEL_REQUESTS_ENV} environment variable (read because max_parallel_requests is not set) {}; got {:?}.",
+                    parallel_requests_rule(),
+                    text.chars().take(40).collect::<String>()
+                ),
+            )
+            .at(AttributePath::root("max_parallel_requests"))
+        })
+}
+
 /// Static checks of the provider block: only what is written in it (the environment is read by
 /// ConfigureProvider). Unknown values are skipped.
 pub fn validate_provider_block(config: &Value) -> Diagnostics {
     let mut diagnostics = super::sql_config::validate_sql_block(config);
+    if let Err(error) = max_parallel_requests(config) {
+        diagnostics.push(error);
+    }
     if let Some(endpoint) = known_string(config, "endpoint") {
         if let Err(error) = parse_endpoint(endpoint) {
             diagnostics.push(
@@ -306,6 +380,7 @@ pub fn provider_config_from_block(
         "client_key",
         "request_timeout",
         "unreachable_timeout",
+        "max_parallel_requests",
     ]
     .iter()
     .any(|name| is_unknown(config, name))
@@ -368,6 +443,20 @@ pub fn provider_config_from_block(
     let unreachable_timeout = known_string(config, "unreachable_timeout")
         .and_then(|text| parse_timeout(text).ok())
         .unwrap_or(DEFAULT_UNREACHABLE_TIMEOUT);
+    let max_parallel_requests = match max_parallel_requests(config) {
+        Ok(Some(n)) => n,
+        Ok(None) => match max_parallel_requests_from_environment(&environment) {
+            Ok(n) => n.unwrap_or(DEFAULT_MAX_PARALLEL_REQUESTS),
+            Err(error) => {
+                diagnostics.push(error);
+                DEFAULT_MAX_PARALLEL_REQUESTS
+            }
+        },
+        Err(error) => {
+            diagnostics.push(error);
+            DEFAULT_MAX_PARALLEL_REQUESTS
+        }
+    };
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -395,6 +484,7 @@ pub fn provider_config_from_block(
         request_timeout,
         unreachable_timeout,
         sql,
+        max_parallel_requests,
     }))
 }
 
@@ -458,6 +548,7 @@ mod tests {
             "client_key",
             "request_timeout",
             "unreachable_timeout",
+            "max_parallel_requests",
         ]
         .iter()
         .map(|name| ((*name).to_owned(), Value::Null))
@@ -492,6 +583,77 @@ mod tests {
         .expect("known");
         assert_eq!(config.base_url, "https://h:1");
         assert_eq!(config.request_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn max_parallel_requests_from_block_then_environment_then_default() {
+        let environment = |value: &'static str| {
+            move |name: &str| match name {
+                ENDPOINT_ENV => Some("127.0.0.1:2886".to_owned()),
+                PASSWORD_ENV => Some("pw".to_owned()),
+                MAX_PARALLEL_REQUESTS_ENV => Some(value.to_owned()),
+                _ => None,
+            }
+        };
+        let configured = |entries: &[(&str, Value)], env: &'static str| {
+            provider_config_from_block(&block(entries), environment(env))
+        };
+        let bound = |entries: &[(&str, Value)], env: &'static str| {
+            configured(entries, env)
+                .expect("valid")
+                .expect("known")
+                .max_parallel_requests
+        };
+        assert_eq!(bound(&[], ""), DEFAULT_MAX_PARALLEL_REQUESTS);
+        assert_eq!(bound(&[], " 3 "), 3);
+        assert_eq!(
+            bound(&[("max_parallel_requests", Value::from(16i64))], "3"),
+            16
+        );
+        assert_eq!(
+            bound(&[("max_parallel_requests", Value::from(64i64))], ""),
+            64
+        );
+        for bad in [0i64, 65, -1] {
+            let config = block(&[("max_parallel_requests", Value::from(bad))]);
+            let diagnostics = validate_provider_block(&config);
+            assert_eq!(diagnostics.0.len(), 1, "{bad}");
+            let diagnostic = &diagnostics.0[0];
+            assert_eq!(
+                diagnostic
+                    .attribute
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .as_deref(),
+                Some("max_parallel_requests")
+            );
+            assert!(
+                diagnostic.detail.contains("from 1 to 64"),
+                "{}",
+                diagnostic.detail
+            );
+            assert!(configured(&[("max_parallel_requests", Value::from(bad))], "").is_err());
+        }
+        let fractional = block(&[(
+            "max_parallel_requests",
+            Value::Number(crate::tf::Number::Float(2.5)),
+        )]);
+        assert!(validate_provider_block(&fractional).has_errors());
+        for bad in ["0", "many", "65"] {
+            let diagnostics = configured(&[], bad).expect_err(bad);
+            assert!(
+                diagnostics.0[0].detail.contains(MAX_PARALLEL_REQUESTS_ENV),
+                "{}",
+                diagnostics.0[0].detail
+            );
+        }
+        assert!(matches!(
+            provider_config_from_block(
+                &block(&[("max_parallel_requests", Value::Unknown)]),
+                |_| None
+            ),
+            Ok(None)
+        ));
     }
 
     #[test]
@@ -581,6 +743,7 @@ mod tests {
                 tls: crate::sql::SqlTls::default(),
                 timeout: DEFAULT_REQUEST_TIMEOUT,
             }),
+            max_parallel_requests: DEFAULT_MAX_PARALLEL_REQUESTS,
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("SECRET"), "{debug}");

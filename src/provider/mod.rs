@@ -46,7 +46,8 @@ fn build_session(
     let mut builder = crate::obshell::Client::builder(config.base_url.clone())
         .password(crate::obshell::Password::new(config.password.clone()))
         .request_timeout(config.request_timeout)
-        .unreachable_limit(config.unreachable_timeout);
+        .unreachable_limit(config.unreachable_timeout)
+        .max_parallel_requests(config.max_parallel_requests);
     if let Some(pem) = &config.ca_certificate_pem {
         builder = builder.ca_certificate_pem(pem.clone().into_bytes());
     }

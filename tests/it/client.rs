@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    capture_test_log, check_api_error, count_requests, spawn_info_only_agent, Sim, PASSWORD,
+    capture_test_log, check_api_error, count_requests, spawn_info_only_agent, CountingProxy, Sim,
+    PASSWORD,
 };
 
 /// obshell ≤ 4.3.0: legacy `{code}` errors, 512-bit key, no backup reads.
@@ -234,6 +235,105 @@ async fn reads_return_the_cluster_and_its_tenants() {
                 200
             )),
             "{lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_three_backup_parameters_come_from_two_requests() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        sim.control(
+            "PATCH",
+            "/sim/v1/tenants/t2",
+            Some(json!({"parameters": {"log_archive_concurrency": "7", "ha_low_thread_score": "9", "archive_lag_target": "5m"}})),
+        )
+        .await;
+        let client = sim.client();
+        client.agent_info().await.unwrap();
+        sim.clear_requests().await;
+        let parameters = client.tenant_backup_parameters("t2").await.unwrap();
+        assert_eq!(
+            (
+                parameters.log_archive_concurrency.as_deref(),
+                parameters.ha_low_thread_score.as_deref(),
+                parameters.archive_lag_target.as_deref()
+            ),
+            (Some("7"), Some("9"), Some("5m"))
+        );
+        let mut lines: Vec<String> = sim
+            .request_lines()
+            .await
+            .into_iter()
+            .filter(|(_, uri, _)| uri.starts_with("/api/v1/tenant/"))
+            .map(|(method, uri, status)| format!("{method} {uri} {status}"))
+            .collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "GET /api/v1/tenant/t2/parameter/ha_low_thread_score 200",
+                "GET /api/v1/tenant/t2/parameters?filter=%25archive%25 200",
+            ],
+            "{version}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_more_requests_or_connections_than_the_bound_at_once() {
+    let sim = Sim::start(MODERN).await;
+    for n in 3..=24 {
+        sim.control(
+            "POST",
+            "/sim/v1/tenants",
+            Some(json!({"name": format!("t{n}")})),
+        )
+        .await;
+    }
+    let proxy = CountingProxy::start(&sim.url).await;
+    let client = Client::builder(&proxy.url)
+        .password(PASSWORD)
+        .max_parallel_requests(3)
+        .build()
+        .unwrap();
+    assert_eq!(client.max_parallel_requests(), 3);
+    client.agent_info().await.unwrap();
+    // Every answer takes 20 ms, so that requests overlap when they can.
+    sim.http_fault(json!({"kind": "hang", "ms": 20, "count": 1000}))
+        .await;
+    let reads = (1..=24).map(|n| {
+        let client = client.clone();
+        async move {
+            let name = format!("t{n}");
+            let (parameters, storage) = tokio::join!(
+                client.tenant_backup_parameters(&name),
+                client.tenant_backup_storage(&name)
+            );
+            (parameters.unwrap(), storage.unwrap())
+        }
+    });
+    let results = futures_util::future::join_all(reads).await;
+    assert_eq!(results.len(), 24);
+    assert_eq!(
+        proxy.peak(),
+        3,
+        "{} connections were open at once ({} opened in all)",
+        proxy.peak(),
+        proxy.accepted()
+    );
+    assert!(proxy.open() <= 3);
+    for bad in [0, 65] {
+        let error = Client::builder(&proxy.url)
+            .password(PASSWORD)
+            .max_parallel_requests(bad)
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("max_parallel_requests must be from 1 to 64"),
+            "{error}"
         );
     }
 }

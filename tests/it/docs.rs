@@ -20,7 +20,13 @@ fn rendered() -> Vec<DocFile> {
 /// generated nor removed by `make docs`.
 const HAND_WRITTEN: &str = "docs/development";
 
-/// Every generated-docs file under `dir`, relative to the repository root.
+/// Not the generator's: the scale benchmark's page and plots, which `scripts/bench-scale.sh`
+/// writes from a measured run. The Registry ignores them; the generator leaves them alone.
+fn written_by_the_benchmark(path: &Path) -> bool {
+    path == Path::new("docs/benchmarks.md") || path.starts_with("docs/benchmarks")
+}
+
+/// Every file under `dir`, relative to the repository root, but the benchmark's.
 fn files_under(root: &Path, dir: &Path) -> BTreeSet<PathBuf> {
     let mut found = BTreeSet::new();
     let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
@@ -29,7 +35,7 @@ fn files_under(root: &Path, dir: &Path) -> BTreeSet<PathBuf> {
     for entry in entries {
         let entry = entry.expect("a directory entry");
         let relative = dir.join(entry.file_name());
-        if relative == Path::new(HAND_WRITTEN) {
+        if relative == Path::new(HAND_WRITTEN) || written_by_the_benchmark(&relative) {
             continue;
         }
         if entry.file_type().expect("a file type").is_dir() {

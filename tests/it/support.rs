@@ -320,3 +320,69 @@ pub(crate) fn captured_log() -> &'static CapturedLog {
         log
     })
 }
+
+/// A TCP proxy in front of an HTTP server that counts the connections open through it at once.
+pub(crate) struct CountingProxy {
+    /// `http://127.0.0.1:<port>` of the proxy.
+    pub(crate) url: String,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingProxy {
+    /// Starts a proxy to `target` (`http://host:port`); it runs until the test ends.
+    pub(crate) async fn start(target: &str) -> CountingProxy {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let open = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (open_count, peak_count, accepted_count) =
+            (open.clone(), peak.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                accepted_count.fetch_add(1, Ordering::SeqCst);
+                let now = open_count.fetch_add(1, Ordering::SeqCst) + 1;
+                peak_count.fetch_max(now, Ordering::SeqCst);
+                let (target, open_count) = (target.clone(), open_count.clone());
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                    open_count.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        CountingProxy {
+            url,
+            open,
+            peak,
+            accepted,
+        }
+    }
+
+    /// The most connections that were open at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The connections open now.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Every connection accepted so far.
+    pub(crate) fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

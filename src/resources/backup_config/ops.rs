@@ -33,7 +33,7 @@ use super::read::{
 use super::schema::{DEFAULT_CREATE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
 use super::uri::parse_backup_base_uri;
 use super::{model_from_value, validate::validate_backup_config};
-use crate::resources::BACKUP_CONFIG_TYPE;
+use crate::resources::{all_in_tenant_order, in_tenant_order, BACKUP_CONFIG_TYPE};
 
 /// What the operations need from the configured provider.
 #[derive(Debug, Clone)]
@@ -173,74 +173,105 @@ fn tenant_not_readable(error: &Error) -> bool {
     ) || (error.legacy_code() == Some(1010))
 }
 
-/// Reads every NORMAL user tenant's settings. Tenants that are not NORMAL are skipped with a
-/// warning. `cluster_id` is the cluster id when this process has just read it (apply, before
-/// its request); otherwise it is read here.
+/// What reading one user tenant gave.
+enum TenantRead {
+    Read(LiveTenant),
+    /// Not readable now: the text for the "Tenants skipped" warning.
+    Skipped(String),
+}
+
+/// Reads one user tenant: its three parameters and (obshell ≥ 4.3.2) its destinations, all
+/// requests sent together.
+async fn read_tenant(
+    client: &Client,
+    tenant: TenantOverview,
+    backup_reads: bool,
+) -> Result<TenantRead, Error> {
+    if tenant.status != "NORMAL" {
+        return Ok(TenantRead::Skipped(format!(
+            "{} ({})",
+            tenant.name, tenant.status
+        )));
+    }
+    let storage = async {
+        if backup_reads {
+            client.tenant_backup_storage(&tenant.name).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (parameters, storage) =
+        tokio::join!(client.tenant_backup_parameters(&tenant.name), storage);
+    let storage = match storage {
+        Ok(Some(Some(storage))) => LiveStorage::Known {
+            archive_dest: storage.archive_base_uri.without_credentials(),
+            data_dest: storage.data_base_uri.without_credentials(),
+        },
+        Ok(Some(None)) => LiveStorage::Hidden,
+        Ok(None) => LiveStorage::NotReadable,
+        Err(error) if tenant_not_readable(&error) => {
+            return Ok(TenantRead::Skipped(format!("{} ({})", tenant.name, error)));
+        }
+        Err(error) => return Err(error),
+    };
+    let parameters = match parameters {
+        Ok(parameters) => parameters,
+        Err(error) if tenant_not_readable(&error) => {
+            return Ok(TenantRead::Skipped(format!(
+                "{} (its parameters cannot be read now)",
+                tenant.name
+            )));
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(TenantRead::Read(LiveTenant {
+        name: tenant.name,
+        tenant_id: tenant.id,
+        log_archive_concurrency: parameters.log_archive_concurrency,
+        ha_low_thread_score: parameters.ha_low_thread_score,
+        archive_lag_target: parameters.archive_lag_target,
+        storage,
+        sql: None,
+    }))
+}
+
+/// Reads every NORMAL user tenant's settings, up to the client's bound of requests at once, and
+/// folds them in tenant-id order. Tenants that are not NORMAL are skipped with a warning.
+/// `cluster_id` is the cluster id when this process has just read it (apply, before its request);
+/// otherwise it is read here. `tenants` is the overview when this process has already read it.
 async fn read_live(
     client: &Client,
     cluster_id: Option<i64>,
+    tenants: Option<Vec<TenantOverview>>,
 ) -> Result<(LiveCluster, Diagnostics), Error> {
     let info = client.agent_info().await?;
-    let cluster_id = match cluster_id {
-        Some(id) => id,
-        None => client.cluster_info().await?.id,
+    let (cluster_id, tenants) = match (cluster_id, tenants) {
+        (Some(id), Some(tenants)) => (id, tenants),
+        (Some(id), None) => (id, user_tenants(client.tenants_overview().await?)),
+        (None, tenants) => {
+            let overview = async {
+                match tenants {
+                    Some(tenants) => Ok(tenants),
+                    None => client.tenants_overview().await.map(user_tenants),
+                }
+            };
+            let (cluster, tenants) = tokio::try_join!(client.cluster_info(), overview)?;
+            (cluster.id, tenants)
+        }
     };
-    let tenants = user_tenants(client.tenants_overview().await?);
+    let backup_reads = info.version.supports_backup_reads();
+    let reads = in_tenant_order(tenants, client.max_parallel_requests(), |tenant| {
+        read_tenant(client, tenant, backup_reads)
+    })
+    .await?;
     let mut warnings = Diagnostics::new();
     let mut live_tenants = Vec::new();
     let mut skipped = Vec::new();
-    for tenant in tenants {
-        if tenant.status != "NORMAL" {
-            skipped.push(format!("{} ({})", tenant.name, tenant.status));
-            continue;
+    for read in reads {
+        match read {
+            TenantRead::Read(tenant) => live_tenants.push(tenant),
+            TenantRead::Skipped(text) => skipped.push(text),
         }
-        let (concurrency, score, lag) = tokio::join!(
-            client.tenant_parameter(&tenant.name, "log_archive_concurrency"),
-            client.tenant_parameter(&tenant.name, "ha_low_thread_score"),
-            client.tenant_parameter(&tenant.name, "archive_lag_target"),
-        );
-        let storage = if info.version.supports_backup_reads() {
-            match client.tenant_backup_storage(&tenant.name).await {
-                Ok(Some(storage)) => LiveStorage::Known {
-                    archive_dest: storage.archive_base_uri.without_credentials(),
-                    data_dest: storage.data_base_uri.without_credentials(),
-                },
-                Ok(None) => LiveStorage::Hidden,
-                Err(error) if tenant_not_readable(&error) => {
-                    skipped.push(format!("{} ({})", tenant.name, error));
-                    continue;
-                }
-                Err(error) => return Err(error),
-            }
-        } else {
-            LiveStorage::NotReadable
-        };
-        let mut values = Vec::new();
-        let mut unreadable = false;
-        for result in [concurrency, score, lag] {
-            match result {
-                Ok(parameter) => values.push(Some(parameter.value)),
-                Err(error) if tenant_not_readable(&error) => unreadable = true,
-                Err(error) => return Err(error),
-            }
-        }
-        if unreadable {
-            skipped.push(format!(
-                "{} (its parameters cannot be read now)",
-                tenant.name
-            ));
-            continue;
-        }
-        let mut values = values.into_iter();
-        live_tenants.push(LiveTenant {
-            name: tenant.name,
-            tenant_id: tenant.id,
-            log_archive_concurrency: values.next().flatten(),
-            ha_low_thread_score: values.next().flatten(),
-            archive_lag_target: values.next().flatten(),
-            storage,
-            sql: None,
-        });
     }
     if !skipped.is_empty() {
         warnings.push(Diagnostic::warning(
@@ -292,14 +323,15 @@ fn sql_error(summary: &str, error: &crate::sql::SqlError) -> Diagnostic {
 async fn read_cluster(
     session: &Session,
     cluster_id: Option<i64>,
+    tenants: Option<Vec<TenantOverview>>,
 ) -> Result<(LiveCluster, Diagnostics), ReadFailure> {
     let Some(sql) = &session.sql else {
-        return read_live(&session.client, cluster_id)
+        return read_live(&session.client, cluster_id, tenants)
             .await
             .map_err(ReadFailure::Obshell);
     };
     let (live, views) = tokio::join!(
-        read_live(&session.client, cluster_id),
+        read_live(&session.client, cluster_id, tenants),
         sql.read_backup_views()
     );
     let (mut live, warnings) = live.map_err(ReadFailure::Obshell)?;
@@ -314,28 +346,37 @@ async fn create_plan_checks(client: &Client) -> Result<Diagnostics, Error> {
     let info = client.agent_info().await?;
     let tenants = user_tenants(client.tenants_overview().await?);
     if info.version.supports_backup_reads() {
-        let mut existing = Vec::new();
-        for tenant in tenants.iter().filter(|t| t.status == "NORMAL") {
-            match client.tenant_backup_storage(&tenant.name).await {
-                Ok(Some(storage)) => {
-                    let dest = storage.archive_base_uri.without_credentials();
-                    let data = storage.data_base_uri.without_credentials();
-                    if !dest.is_empty() || !data.is_empty() {
-                        existing.push(format!(
-                            "{}: {}",
-                            tenant.name,
-                            if dest.is_empty() { data } else { dest }
-                        ));
+        let normal: Vec<TenantOverview> = tenants
+            .into_iter()
+            .filter(|t| t.status == "NORMAL")
+            .collect();
+        let found = in_tenant_order(
+            normal,
+            client.max_parallel_requests(),
+            |tenant| async move {
+                match client.tenant_backup_storage(&tenant.name).await {
+                    Ok(Some(storage)) => {
+                        let dest = storage.archive_base_uri.without_credentials();
+                        let data = storage.data_base_uri.without_credentials();
+                        Ok((!dest.is_empty() || !data.is_empty()).then(|| {
+                            format!(
+                                "{}: {}",
+                                tenant.name,
+                                if dest.is_empty() { data } else { dest }
+                            )
+                        }))
                     }
+                    Ok(None) => Ok(Some(format!(
+                        "{}: a destination obshell does not show",
+                        tenant.name
+                    ))),
+                    Err(error) if tenant_not_readable(&error) => Ok(None),
+                    Err(error) => Err(error),
                 }
-                Ok(None) => existing.push(format!(
-                    "{}: a destination obshell does not show",
-                    tenant.name
-                )),
-                Err(error) if tenant_not_readable(&error) => {}
-                Err(error) => return Err(error),
-            }
-        }
+            },
+        )
+        .await?;
+        let existing: Vec<String> = found.into_iter().flatten().collect();
         if !existing.is_empty() {
             warnings.push(Diagnostic::warning(
                 "Existing backup destinations will be overwritten",
@@ -456,29 +497,29 @@ fn to_obshell_request(request: ConfigRequest) -> BackupConfigRequest {
     }
 }
 
-/// The user tenants that are archiving now; `None` when obshell cannot tell (before 4.3.2).
+/// Which of `tenants` (the user tenants) are archiving now, in tenant-id order; `None` when
+/// obshell cannot tell (before 4.3.2). The tenants are read up to the client's bound at once.
 async fn archiving_tenants(
     client: &Client,
     version: ObshellVersion,
+    tenants: &[TenantOverview],
 ) -> Result<Option<Vec<String>>, Error> {
     if !version.supports_backup_reads() {
         return Ok(None);
     }
-    let mut archiving = Vec::new();
-    for tenant in user_tenants(client.tenants_overview().await?) {
-        let tasks = match client.tenant_archive_log_tasks(&tenant.name).await {
-            Ok(tasks) => tasks,
-            Err(error) if tenant_not_readable(&error) => continue,
-            Err(error) => return Err(error),
-        };
-        if tasks
-            .iter()
-            .any(|task| ARCHIVING_STATUSES.contains(&task.status.as_str()))
-        {
-            archiving.push(tenant.name);
+    let names: Vec<String> = tenants.iter().map(|tenant| tenant.name.clone()).collect();
+    let archiving = in_tenant_order(names, client.max_parallel_requests(), |name| async move {
+        match client.tenant_archive_log_tasks(&name).await {
+            Ok(tasks) => Ok(tasks
+                .iter()
+                .any(|task| ARCHIVING_STATUSES.contains(&task.status.as_str()))
+                .then_some(name)),
+            Err(error) if tenant_not_readable(&error) => Ok(None),
+            Err(error) => Err(error),
         }
-    }
-    Ok(Some(archiving))
+    })
+    .await?;
+    Ok(Some(archiving.into_iter().flatten().collect()))
 }
 
 /// How a request that obshell accepted ended, as far as the provider saw.
@@ -563,13 +604,18 @@ async fn send_and_wait(
 /// Reopens archive log on `tenants`; failures become warnings.
 async fn reopen_archive_log(client: &Client, tenants: &[String]) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
+    let names: Vec<String> = tenants.to_vec();
+    let results = all_in_tenant_order(names, client.max_parallel_requests(), |tenant| async move {
+        let result = client
+            .set_tenant_archive_log(&tenant, ArchiveLogStatus::Doing)
+            .await;
+        (tenant, result)
+    })
+    .await;
     let mut failed = Vec::new();
     let mut failed_detail = Vec::new();
-    for tenant in tenants {
-        if let Err(error) = client
-            .set_tenant_archive_log(tenant, ArchiveLogStatus::Doing)
-            .await
-        {
+    for (tenant, result) in results {
+        if let Err(error) = result {
             tracing::warn!(tenant = %tenant, %error, "reopening archive log failed");
             failed_detail.push(format!("{tenant}: {error}"));
             failed.push(tenant.clone());
@@ -755,6 +801,10 @@ struct Checked {
     /// The user tenants archiving before the write (after any other client's config DAG);
     /// `None` when obshell cannot tell; empty when the change does not stop archive log.
     archiving: Option<Vec<String>>,
+    /// The user tenants, when this apply read them (a change that stops archive log, obshell
+    /// ≥ 4.3.2): the archive-log reads and the read-back share them, as a backup-config DAG does
+    /// not change which tenants exist.
+    tenants: Option<Vec<TenantOverview>>,
     /// Warnings for the apply's answer.
     warnings: Diagnostics,
 }
@@ -772,7 +822,18 @@ async fn pre_write_checks(
     let fail =
         |error: Error| Diagnostics::from(obshell_error(apply.summary(), &error, &session.endpoint));
     let info = client.agent_info().await.map_err(fail)?;
-    let cluster = client.cluster_info().await.map_err(fail)?;
+    let stops_archive_log = apply.changes.stops_archive_log();
+    let tenants = async {
+        if stops_archive_log && info.version.supports_backup_reads() {
+            client
+                .tenants_overview()
+                .await
+                .map(|tenants| Some(user_tenants(tenants)))
+        } else {
+            Ok(None)
+        }
+    };
+    let (cluster, tenants) = tokio::try_join!(client.cluster_info(), tenants).map_err(fail)?;
     let cluster_id = cluster.id.to_string();
     if let Some(prior_id) = apply.prior.as_ref().and_then(|p| p.id.known()) {
         if *prior_id != cluster_id {
@@ -783,10 +844,9 @@ async fn pre_write_checks(
         }
     }
     let version = info.version;
-    let stops_archive_log = apply.changes.stops_archive_log();
     let archiving_now = || async {
         if stops_archive_log {
-            archiving_tenants(client, version).await
+            archiving_tenants(client, version, tenants.as_deref().unwrap_or_default()).await
         } else {
             Ok(Some(Vec::new()))
         }
@@ -813,6 +873,7 @@ async fn pre_write_checks(
     Ok(Checked {
         cluster_number: cluster.id,
         archiving,
+        tenants,
         warnings,
     })
 }
@@ -855,7 +916,13 @@ async fn reopen_archive_log_after_success(
 async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked) -> ApplyResponse {
     let mut state = apply.planned.clone();
     state.id = Field::Known(checked.cluster_number.to_string());
-    let state = match read_cluster(session, Some(checked.cluster_number)).await {
+    let state = match read_cluster(
+        session,
+        Some(checked.cluster_number),
+        checked.tenants.clone(),
+    )
+    .await
+    {
         Ok((live, warnings)) => {
             apply.diagnostics.extend(warnings);
             fill_unknowns_from_live(&state, &live)
@@ -1199,7 +1266,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                 diagnostics.push(warning);
             }
         }
-        read_cluster(session, None).await
+        read_cluster(session, None, None).await
     };
     let result = tokio::select! {
         biased;

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use crate::obshell::{Client, Error};
 use crate::resources::backup_config::ops::Session;
 use crate::resources::diagnostics::obshell_error;
+use crate::resources::in_tenant_order;
 use crate::tf::{
     Attribute, Block, Diagnostic, Diagnostics, Nesting, Presence, ReadDataSourceRequest,
     ReadDataSourceResponse, Schema, Type, Value,
@@ -245,25 +246,30 @@ async fn read_tenant(
     backup_reads: bool,
 ) -> Result<Option<TenantReport>, Error> {
     let mut report = TenantReport::unread(tenant_id, "NORMAL".to_owned());
-    let (concurrency, score, lag) = tokio::join!(
-        client.tenant_parameter(name, "log_archive_concurrency"),
-        client.tenant_parameter(name, "ha_low_thread_score"),
-        client.tenant_parameter(name, "archive_lag_target"),
-    );
-    let mut values = Vec::new();
-    for result in [concurrency, score, lag] {
-        match result {
-            Ok(parameter) => values.push(parameter.value),
-            Err(error) if tenant_not_readable(&error) => return Ok(None),
-            Err(error) => return Err(error),
+    // Every request of the tenant is sent together; the client bounds how many run at once.
+    let backup = async {
+        if backup_reads {
+            let (storage, tasks) = tokio::join!(
+                client.tenant_backup_storage(name),
+                client.tenant_archive_log_tasks(name)
+            );
+            Some((storage, tasks))
+        } else {
+            None
         }
-    }
-    let integer = |text: &str| text.trim().parse::<i64>().ok();
-    report.log_archive_concurrency = integer(&values[0]);
-    report.ha_low_thread_score = integer(&values[1]);
-    report.archive_lag_target = Some(values[2].clone());
-    if backup_reads {
-        match client.tenant_backup_storage(name).await {
+    };
+    let (parameters, backup) = tokio::join!(client.tenant_backup_parameters(name), backup);
+    let parameters = match parameters {
+        Ok(parameters) => parameters,
+        Err(error) if tenant_not_readable(&error) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let integer = |text: Option<String>| text.and_then(|text| text.trim().parse::<i64>().ok());
+    report.log_archive_concurrency = integer(parameters.log_archive_concurrency);
+    report.ha_low_thread_score = integer(parameters.ha_low_thread_score);
+    report.archive_lag_target = parameters.archive_lag_target;
+    if let Some((storage, tasks)) = backup {
+        match storage {
             Ok(Some(storage)) => {
                 report.archive_dest = Some(storage.archive_base_uri.without_credentials());
                 report.data_dest = Some(storage.data_base_uri.without_credentials());
@@ -272,7 +278,7 @@ async fn read_tenant(
             Err(error) if tenant_not_readable(&error) => return Ok(None),
             Err(error) => return Err(error),
         }
-        match client.tenant_archive_log_tasks(name).await {
+        match tasks {
             Ok(tasks) => {
                 report.archive_log_status = Some(
                     tasks
@@ -294,19 +300,27 @@ async fn read_cluster(
     views: Option<&crate::sql::BackupViews>,
 ) -> Result<(Value, Diagnostics), Error> {
     let info = client.agent_info().await?;
-    let cluster = client.cluster_info().await?;
-    let mut tenants = client.tenants_overview().await?;
+    let (cluster, mut tenants) =
+        tokio::try_join!(client.cluster_info(), client.tenants_overview())?;
     tenants.retain(|tenant| !tenant.is_sys());
     tenants.sort_by_key(|tenant| tenant.id);
     let backup_reads = info.version.supports_backup_reads();
+    let read = in_tenant_order(
+        tenants,
+        client.max_parallel_requests(),
+        |tenant| async move {
+            let report = if tenant.status == "NORMAL" {
+                read_tenant(client, &tenant.name, tenant.id, backup_reads).await?
+            } else {
+                None
+            };
+            Ok::<_, Error>((tenant, report))
+        },
+    )
+    .await?;
     let mut reports = BTreeMap::new();
     let mut unread = Vec::new();
-    for tenant in tenants {
-        let report = if tenant.status == "NORMAL" {
-            read_tenant(client, &tenant.name, tenant.id, backup_reads).await?
-        } else {
-            None
-        };
+    for (tenant, report) in read {
         let report = report.map(|mut report| {
             if let Some(views) = views {
                 report.apply_sql(views.tenant(tenant.id));
