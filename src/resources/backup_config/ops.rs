@@ -175,7 +175,7 @@ fn tenant_not_readable(error: &Error) -> bool {
 
 /// What reading one user tenant gave.
 enum TenantRead {
-    Read(LiveTenant),
+    Read(Box<LiveTenant>),
     /// Not readable now: the text for the "Tenants skipped" warning.
     Skipped(String),
 }
@@ -224,7 +224,7 @@ async fn read_tenant(
         }
         Err(error) => return Err(error),
     };
-    Ok(TenantRead::Read(LiveTenant {
+    Ok(TenantRead::Read(Box::new(LiveTenant {
         name: tenant.name,
         tenant_id: tenant.id,
         log_archive_concurrency: parameters.log_archive_concurrency,
@@ -232,7 +232,7 @@ async fn read_tenant(
         archive_lag_target: parameters.archive_lag_target,
         storage,
         sql: None,
-    }))
+    })))
 }
 
 /// Reads every NORMAL user tenant's settings, up to the client's bound of requests at once, and
@@ -269,7 +269,7 @@ async fn read_live(
     let mut skipped = Vec::new();
     for read in reads {
         match read {
-            TenantRead::Read(tenant) => live_tenants.push(tenant),
+            TenantRead::Read(tenant) => live_tenants.push(*tenant),
             TenantRead::Skipped(text) => skipped.push(text),
         }
     }
