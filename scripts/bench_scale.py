@@ -168,10 +168,10 @@ def sdk_read(host, port):
     """The baseline, in its own process: the same data a refresh reads, with the SDK, one request
     after another (the tenants, then per user tenant its three parameters and destinations)."""
     v1 = sdk_client(host, port)
-    tenants = [t for t in v1.get_all_tenants() if t.tenant_name != "sys"]
+    tenants = [t for t in v1.get_all_tenants() if t.name != "sys"]
     found = {}
     for tenant in tenants:
-        name = tenant.tenant_name
+        name = tenant.name
         values = [v1.get_tenant_parameter(name, parameter).value
                   for parameter in ("log_archive_concurrency", "ha_low_thread_score",
                                     "archive_lag_target")]
