@@ -55,7 +55,8 @@ pub fn backup_config_schema() -> Schema {
             Optional,
             "Write-only credentials for oss://, cos:// and s3:// storage (Terraform 1.11 or later), merged into the URI sent to obshell and never stored: not in the state, not in a saved plan, not in the provider's private data; an ephemeral value may be given. Terraform never shows a change of a write-only value, so change storage_credentials_wo_version to send new credentials. Set at most one of storage_credentials and storage_credentials_wo; one is required whenever backup_base_uri is sent to an object store.",
         )
-        .sensitive()
+        // Not sensitive itself, like storage_credentials: `plan -generate-config-out` writes a
+        // sensitive nested object as `{}`, which fails the nested attributes' Required rule.
         .write_only(),
         Attribute::new(
             "storage_credentials_wo_version",
@@ -265,6 +266,18 @@ mod tests {
             panic!("storage_credentials is a nested attribute")
         };
         assert!(attributes.iter().all(|attribute| attribute.sensitive));
+        assert!(!credentials.sensitive);
+        let write_only = schema
+            .block
+            .attribute("storage_credentials_wo")
+            .expect("write-only credentials");
+        let AttributeKind::Nested { attributes, .. } = &write_only.kind else {
+            panic!("storage_credentials_wo is a nested attribute")
+        };
+        assert!(attributes
+            .iter()
+            .all(|attribute| attribute.sensitive && attribute.write_only));
+        assert!(write_only.write_only && !write_only.sensitive);
         assert!(
             !schema
                 .block
