@@ -21,3 +21,6 @@ pub mod resources;
 pub mod server;
 pub mod sql;
 pub mod tf;
+
+#[cfg(test)]
+mod hostile;

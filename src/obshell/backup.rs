@@ -855,3 +855,31 @@ mod tests {
         assert!(empty.contents.is_none());
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use crate::hostile;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any JSON where cluster info, tenant lists, parameters, storage answers or archive-log
+        /// tasks belong: decoded or refused, never a panic.
+        #[test]
+        fn arbitrary_answers_never_panic(json in hostile::json()) {
+            let _ = serde_json::from_value::<ClusterInfoDto>(json.clone());
+            let _ = serde_json::from_value::<Contents<TenantDto>>(json.clone());
+            let _ = serde_json::from_value::<TenantDto>(json.clone());
+            if let Ok(list) = serde_json::from_value::<Vec<ParameterDto>>(json.clone()) {
+                let _: Vec<Parameter> = list.into_iter().map(Parameter::from).collect();
+            }
+            if let Ok(Some(storage)) = serde_json::from_value::<Option<BackupStorageDto>>(json.clone()) {
+                for uri in [storage.archive_base_uri, storage.data_base_uri] {
+                    let uri = StorageUri::new(uri);
+                    let _ = (uri.without_credentials(), uri.has_credentials(), uri.redacted());
+                }
+            }
+            let _ = serde_json::from_value::<Contents<ArchiveLogTaskDto>>(json);
+        }
+    }
+}

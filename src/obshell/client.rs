@@ -1453,3 +1453,33 @@ mod tests {
         assert_eq!(describe_foreign_body(b""), "no error details in the answer");
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use crate::hostile;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes, and any JSON, as an answer's body: an envelope or not, never a panic.
+        #[test]
+        fn arbitrary_envelopes_never_panic(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+            json in hostile::json(),
+        ) {
+            let _ = serde_json::from_slice::<Envelope>(&bytes);
+            let body = json.to_string();
+            if let Ok(envelope) = serde_json::from_str::<Envelope>(&body) {
+                if let Some(time) = envelope.timestamp.as_deref() {
+                    let _ = parse_go_time(time);
+                }
+                if let Some(data) = envelope.data {
+                    let call = Call::get_public("/api/v1/info");
+                    let _ = decode_data::<AgentInfoDto>(&call, data.clone());
+                    let _ = decode_data::<SecretDto>(&call, data);
+                }
+            }
+            let _ = redact_secrets(&body);
+        }
+    }
+}

@@ -705,3 +705,21 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use crate::hostile;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any JSON where a DAG belongs: decoded and converted, or a decode error; never a panic.
+        #[test]
+        fn arbitrary_dag_json_never_panics(json in hostile::json(), text in ".{0,40}") {
+            if let Ok(dto) = serde_json::from_value::<DagDto>(json) {
+                let _ = Dag::from(dto);
+            }
+            let _ = parse_go_time(&text);
+        }
+    }
+}

@@ -207,11 +207,16 @@ impl std::fmt::Display for Path {
 /// The msgpack extension type cty uses for an unknown value without refinements.
 const UNKNOWN_EXTENSION: i8 = 0;
 
+/// How deeply a msgpack value may nest before decoding refuses it.
+const MAX_MSGPACK_DEPTH: usize = 64;
+
 /// Decodes a msgpack-encoded value of `value_type`.
 pub(crate) fn decode_msgpack(bytes: &[u8], value_type: &tf::Type) -> Result<tf::Value, CodecError> {
     let root = Path::default();
     let mut reader = bytes;
-    let wire = rmpv::decode::read_value(&mut reader)
+    // rmpv's default depth bound (1024) still lets hostile nesting overflow the stack of a
+    // debug build's thread; Terraform's values are never nested nearly as deep as this bound.
+    let wire = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_MSGPACK_DEPTH)
         .map_err(|source| error(&root, format!("invalid msgpack: {source}")))?;
     if !reader.is_empty() {
         return Err(error(&root, "trailing bytes after the msgpack value"));
@@ -862,5 +867,106 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(message, "value.a: expected number, found [1]");
+    }
+}
+
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use crate::hostile;
+    use proptest::prelude::*;
+
+    /// The resource's own type: the one Terraform's DynamicValues are decoded with most.
+    fn resource_type() -> tf::Type {
+        crate::resources::backup_config::schema::backup_config_schema()
+            .block
+            .value_type()
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoders(
+            bytes in prop::collection::vec(any::<u8>(), 0..512),
+            value_type in hostile::tf_type(),
+        ) {
+            let _ = decode_msgpack(&bytes, &value_type);
+            let _ = decode_json(&bytes, &value_type);
+            let _ = decode_msgpack(&bytes, &resource_type());
+            let _ = decode_json(&bytes, &resource_type());
+        }
+
+        #[test]
+        fn well_formed_values_of_the_wrong_shape_are_errors_not_panics(
+            json in hostile::json(),
+            value_type in hostile::tf_type(),
+        ) {
+            let bytes = json.to_string().into_bytes();
+            let _ = decode_json(&bytes, &value_type);
+            let _ = decode_json(&bytes, &resource_type());
+            // The same value as msgpack, through rmpv.
+            let mut msgpack = Vec::new();
+            if rmp_serde_free_encode(&json, &mut msgpack) {
+                let _ = decode_msgpack(&msgpack, &value_type);
+                if let Ok(value) = decode_msgpack(&msgpack, &resource_type()) {
+                    // Whatever decodes also encodes back without a panic.
+                    let _ = encode_msgpack(&value, &resource_type());
+                }
+            }
+        }
+    }
+
+    /// Writes `json` as msgpack with rmpv (no serde bridge needed); false when it cannot.
+    fn rmp_serde_free_encode(json: &serde_json::Value, out: &mut Vec<u8>) -> bool {
+        fn convert(json: &serde_json::Value) -> rmpv::Value {
+            match json {
+                serde_json::Value::Null => rmpv::Value::Nil,
+                serde_json::Value::Bool(b) => rmpv::Value::Boolean(*b),
+                serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                    (Some(i), _, _) => rmpv::Value::from(i),
+                    (_, Some(u), _) => rmpv::Value::from(u),
+                    (_, _, Some(f)) => rmpv::Value::F64(f),
+                    _ => rmpv::Value::Nil,
+                },
+                serde_json::Value::String(s) => rmpv::Value::from(s.as_str()),
+                serde_json::Value::Array(items) => {
+                    rmpv::Value::Array(items.iter().map(convert).collect())
+                }
+                serde_json::Value::Object(map) => rmpv::Value::Map(
+                    map.iter()
+                        .map(|(k, v)| (rmpv::Value::from(k.as_str()), convert(v)))
+                        .collect(),
+                ),
+            }
+        }
+        rmpv::encode::write_value(out, &convert(json)).is_ok()
+    }
+
+    /// Deep nesting and huge declared lengths: errors, and no allocation of what a header claims.
+    #[test]
+    fn deep_nesting_and_lying_length_headers_are_errors() {
+        let resource = resource_type();
+        let dynamic = tf::Type::Dynamic;
+        // 100 000 nested one-element arrays (msgpack 0x91) and JSON brackets.
+        let deep_msgpack = vec![0x91u8; 100_000];
+        let deep_json = "[".repeat(100_000);
+        for value_type in [&resource, &dynamic] {
+            assert!(decode_msgpack(&deep_msgpack, value_type).is_err());
+            assert!(decode_json(deep_json.as_bytes(), value_type).is_err());
+        }
+        // An array32, a map32 and a str32 header claiming 4 G entries, then nothing.
+        for header in [
+            [0xddu8, 0xff, 0xff, 0xff, 0xff],
+            [0xdf, 0xff, 0xff, 0xff, 0xff],
+            [0xdb, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            assert!(decode_msgpack(&header, &dynamic).is_err());
+            assert!(decode_msgpack(&header, &resource).is_err());
+        }
+        // A multi-megabyte string where a number belongs.
+        let mut big = vec![0xdbu8];
+        big.extend_from_slice(&(4u32 * 1024 * 1024).to_be_bytes());
+        big.extend(std::iter::repeat_n(b'9', 4 * 1024 * 1024));
+        // 4 Mi digits: an infinite f64, which is an error, not a panic.
+        assert!(decode_msgpack(&big, &tf::Type::Number).is_err());
     }
 }

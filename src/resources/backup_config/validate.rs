@@ -577,3 +577,81 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::super::duration::{
+        obshell_durations_equal, parse_obshell_duration, parse_recovery_window, parse_timeout,
+    };
+    use super::super::model::{BackupConfigModel, StorageCredentialsModel, TimeoutsModel};
+    use super::super::uri::{merge_credentials, parse_backup_base_uri, uris_equivalent};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,64}",
+            "(oss|cos|s3|file|OSS|http)://[a-z%/?&=;.#]{0,40}",
+            "-?[0-9]{0,25}(ns|us|ms|s|m|h|d|D|H)?",
+        ]
+    }
+
+    fn number() -> impl Strategy<Value = Number> {
+        prop_oneof![
+            any::<i64>().prop_map(Number::Int),
+            any::<f64>().prop_map(Number::Float),
+        ]
+    }
+
+    proptest! {
+        /// Every validator and parser on any text: a value or an error, never a panic; and an
+        /// error never repeats a credential.
+        #[test]
+        fn validators_never_panic_and_never_echo_credentials(
+            uri in text(),
+            other in text(),
+            duration in text(),
+            access_key in text(),
+            concurrency in number(),
+            version in number(),
+        ) {
+            let _ = parse_backup_base_uri(&uri);
+            let _ = uris_equivalent(&uri, &other);
+            let _ = merge_credentials(&uri, &other, &access_key);
+            let _ = parse_obshell_duration(&duration);
+            let _ = parse_recovery_window(&duration);
+            let _ = parse_timeout(&duration);
+            let _ = obshell_durations_equal(&duration, &other);
+            let mut model = BackupConfigModel::empty();
+            model.backup_base_uri = Field::Known(uri.clone());
+            model.archive_lag_target = Field::Known(duration.clone());
+            model.piece_switch_interval = Field::Known(other.clone());
+            model.log_archive_concurrency = Field::Known(concurrency);
+            model.ha_low_thread_score = Field::Known(concurrency);
+            model.storage_credentials_wo_version = Field::Known(version);
+            model.timeouts = Field::Known(TimeoutsModel {
+                create: Field::Known(duration.clone()),
+                update: Field::Known(other.clone()),
+                read: Field::Unknown,
+            });
+            let credentials = StorageCredentialsModel {
+                access_id: Field::Known("ID-7".to_owned()),
+                access_key: Field::Known(format!("K{access_key}")),
+            };
+            for write_only in [false, true] {
+                let mut model = model.clone();
+                if write_only {
+                    model.storage_credentials_wo = Field::Known(credentials.clone());
+                } else {
+                    model.storage_credentials = Field::Known(credentials.clone());
+                }
+                let mut diagnostics = validate_backup_config(&model);
+                diagnostics.extend(validate_write_only(&model, ClientCapabilities::default()));
+                if access_key.len() > 6 {
+                    let text = format!("{diagnostics:?}");
+                    prop_assert!(!text.contains(&format!("K{access_key}")), "{}", text);
+                }
+            }
+        }
+    }
+}
