@@ -915,73 +915,57 @@ async fn a_write_whose_helper_request_failed_was_not_sent() {
     assert!(sim.dags().await.is_empty());
 }
 
+/// Sends a create whose answer `fault_kind` spoils after obshell processed it, and checks that the
+/// client finds the one DAG it started instead of reporting a refusal or sending it again. Returns
+/// the request log for checks of the search itself.
+async fn a_spoiled_answer_is_found_not_resent(
+    version: &str,
+    fault_kind: &str,
+) -> Vec<(String, String, u64)> {
+    let sim = Sim::start(version).await;
+    // Long enough nodes that the DAG is still unfinished when the client looks (4.2.x lists only
+    // unfinished DAGs).
+    sim.control(
+        "PATCH",
+        "/sim/v1/config",
+        Some(json!({"task_duration_ms": 1500})),
+    )
+    .await;
+    let client = sim.client();
+    client.agent_info().await.unwrap();
+    sim.http_fault(json!({"kind": fault_kind, "method": "POST", "path_prefix": CONFIG_PATH}))
+        .await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    let dags = sim.dags().await;
+    assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
+    assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
+    let lines = sim.request_lines().await;
+    assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+    wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    lines
+}
+
 #[tokio::test]
 async fn a_post_whose_answer_is_lost_is_found_not_resent() {
     for version in ERAS {
-        let sim = Sim::start(version).await;
-        // Long enough nodes that the DAG is still unfinished when the client looks (4.2.x lists only
-        // unfinished DAGs).
-        sim.control(
-            "PATCH",
-            "/sim/v1/config",
-            Some(json!({"task_duration_ms": 1500})),
-        )
-        .await;
-        let client = sim.client();
-        client.agent_info().await.unwrap();
-        sim.http_fault(
-            json!({"kind": "drop_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
-        )
-        .await;
-        let dag = client
-            .post_backup_config(&full_request("file:///data/backup"))
-            .await
-            .unwrap();
-        let dags = sim.dags().await;
-        assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
-        assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
-        let lines = sim.request_lines().await;
-        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+        let lines = a_spoiled_answer_is_found_not_resent(version, "drop_after_read").await;
         assert!(
             count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
             "{lines:?}"
         );
-        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
-            .await
-            .unwrap();
     }
 }
 
 #[tokio::test]
 async fn a_200_the_client_cannot_decode_is_an_unknown_outcome_not_a_refusal() {
+    // obshell processed the POST (its DAG runs) but the answer arrives cut off.
     for version in ERAS {
-        let sim = Sim::start(version).await;
-        sim.control(
-            "PATCH",
-            "/sim/v1/config",
-            Some(json!({"task_duration_ms": 1500})),
-        )
-        .await;
-        let client = sim.client();
-        client.agent_info().await.unwrap();
-        // obshell processed the POST (its DAG runs) but the answer arrives cut off: the client
-        // finds the DAG it started instead of reporting a refusal (or sending it again).
-        sim.http_fault(
-            json!({"kind": "garble_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
-        )
-        .await;
-        let dag = client
-            .post_backup_config(&full_request("file:///data/backup"))
-            .await
-            .unwrap();
-        let dags = sim.dags().await;
-        assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
-        assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
-        let lines = sim.request_lines().await;
-        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
-        wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
-            .await
-            .unwrap();
+        a_spoiled_answer_is_found_not_resent(version, "garble_after_read").await;
     }
 }
 
