@@ -445,11 +445,29 @@ async fn respellings_and_timeouts_send_nothing() {
     let plan = harness.plan(&refreshed, &base_config().to_value()).await;
     check_empty_plan(&refreshed, &plan);
 
-    // A respelled configuration and a timeouts edit: an update without any request.
+    // A respelled configuration plans no change at all: the plan keeps the prior spelling of
+    // every attribute that means the same (Terraform accepts a planned value equal to the prior
+    // one), so `plan -detailed-exitcode` exits 0.
     harness.clear_requests().await;
-    let config = config_with(|c| {
+    let respelled = config_with(|c| {
+        c.backup_base_uri = text("file:///data/backup/");
         c.archive_lag_target = text("120s");
         c.binding = text("OPTIONAL");
+        c.piece_switch_interval = text("24h");
+        c.delete_policy = Field::Known(DeletePolicyModel {
+            policy: text("DEFAULT"),
+            recovery_window: text("168h"),
+        });
+    });
+    let plan = harness.plan(&refreshed, &respelled).await;
+    check_empty_plan(&refreshed, &plan);
+    let applied = harness.apply(&refreshed, &plan, &respelled).await;
+    check_no_errors(&applied.diagnostics);
+    assert_eq!(applied.new_state, refreshed.state);
+
+    // A timeouts edit: an update without any request.
+    let config = config_with(|c| {
+        c.archive_lag_target = text("120s");
         c.timeouts = Field::Known(TimeoutsModel {
             create: text("2h"),
             update: Field::Null,
@@ -457,7 +475,7 @@ async fn respellings_and_timeouts_send_nothing() {
         });
     });
     let updated = harness.apply_ok(&refreshed, &config).await;
-    assert_eq!(model(&updated.state).archive_lag_target, text("120s"));
+    assert_eq!(model(&updated.state).archive_lag_target, text("2m"));
     assert!(harness.config_writes().await.is_empty());
 }
 
@@ -1647,5 +1665,102 @@ async fn write_only_credentials_stay_out_of_state_plan_and_private_state() {
     assert_eq!(
         model(&applied.new_state).storage_credentials_wo_version,
         Field::Known(Number::Int(1))
+    );
+}
+
+/// An earlier update timed out and its DAG was still running when the next plan was made; it
+/// succeeds before the next apply. That apply resolves it first: it never drops its outcome
+/// (state null while the cluster is MANDATORY), and it never sends more than its plan showed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_update_is_resolved_before_the_next_change_is_sent() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    // The update setting binding times out; its DAG goes on.
+    let mandatory = with_update_timeout(|c| c.binding = text("mandatory"));
+    let plan = harness.plan(&stored, &mandatory).await;
+    let applied = harness.apply(&stored, &plan, &mandatory).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let after = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let pending = pending_of(&after.private);
+    assert_eq!(model(&after.state).binding, text("optional"));
+
+    // The user reverts binding and changes ha_low_thread_score; the plan (its refresh sees the
+    // DAG still running) shows only ha_low_thread_score.
+    let reverted = config_with(|c| c.ha_low_thread_score = Field::Known(Number::Int(30)));
+    let refreshed = harness.refresh(&after).await;
+    let plan = harness.plan(&refreshed, &reverted).await;
+    check_no_errors(&plan.diagnostics);
+    harness
+        .control(
+            reqwest::Method::POST,
+            &format!("dags/{}/release", pending.dag_id),
+            json!({}),
+        )
+        .await;
+    harness.clear_requests().await;
+    let applied = harness.apply(&refreshed, &plan, &reverted).await;
+    // The earlier DAG set MANDATORY: reverting it needs the location group, which the plan did
+    // not show, so nothing is sent and the state records MANDATORY.
+    check_error_containing(
+        &applied.diagnostics,
+        &[&pending.dag_id, "binding", "Nothing was sent"],
+    );
+    assert!(harness.config_writes().await.is_empty());
+    let state = model(&applied.new_state);
+    assert_eq!(state.binding, text("mandatory"));
+    assert!(
+        terraform_provider_oceanbase::resources::backup_config::private::PrivateState::decode(
+            &applied.private
+        )
+        .pending
+        .is_none()
+    );
+    // The next plan shows the revert.
+    let resolved = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let plan = harness.plan(&resolved, &reverted).await;
+    assert_eq!(model(&plan.planned_state).binding, text("optional"));
+
+    // When the earlier task's outcome leaves the plan's change set as it was, the change is sent
+    // after it, and the state holds both.
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let lag = with_update_timeout(|c| c.archive_lag_target = text("5m"));
+    let plan = harness.plan(&stored, &lag).await;
+    let applied = harness.apply(&stored, &plan, &lag).await;
+    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let after = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let pending = pending_of(&after.private);
+    let both = config_with(|c| {
+        c.archive_lag_target = text("5m");
+        c.ha_low_thread_score = Field::Known(Number::Int(30));
+    });
+    let plan = harness.plan(&after, &both).await;
+    harness
+        .control(
+            reqwest::Method::POST,
+            &format!("dags/{}/release", pending.dag_id),
+            json!({}),
+        )
+        .await;
+    harness.clear_requests().await;
+    let applied = harness.apply(&after, &plan, &both).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert_eq!(
+        harness.config_writes().await,
+        [("PATCH".to_owned(), json!({"ha_low_thread_score": 30}))]
     );
 }

@@ -667,11 +667,17 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
     let Some(session) = session else {
         return failed(Diagnostics::from(not_configured()));
     };
+    let options = WaitOptions::new(Instant::now() + apply.time_limit(), session.cancel.clone());
+    if let Err(response) = resolve_pending_before_write(session, &mut apply, &options).await {
+        return *response;
+    }
+    if apply.is_noop() {
+        return apply.without_request();
+    }
     let obshell_request = match plan_the_request(&apply) {
         Ok(request) => request,
         Err(diagnostics) => return failed(diagnostics),
     };
-    let options = WaitOptions::new(Instant::now() + apply.time_limit(), session.cancel.clone());
     let mut checked = match pre_write_checks(session, &apply, &options).await {
         Ok(checked) => checked,
         Err(diagnostics) => return failed(diagnostics),
@@ -699,7 +705,12 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
 /// The decoded apply: what was planned, against which prior state, and what the request carries.
 struct ApplyChange {
     is_create: bool,
+    /// Whether the plan compared the SQL-readable fields (see `plan_update_verified`).
+    sql_read: bool,
     prior: Option<BackupConfigModel>,
+    /// The configuration (updates only), to recompute the change set against a prior state that
+    /// an earlier update's outcome changed.
+    config: Option<BackupConfigModel>,
     planned: BackupConfigModel,
     changes: ChangeSet,
     adopted: Vec<&'static str>,
@@ -717,16 +728,18 @@ impl ApplyChange {
         planned.storage_credentials_wo = config.storage_credentials_wo.clone();
         let is_create = request.prior_state.is_null();
         let private = PrivateState::decode(&request.planned_private);
-        let (prior, changes, adopted) = if is_create {
-            (None, create_changes(&planned), Vec::new())
+        let (prior, config, changes, adopted) = if is_create {
+            (None, None, create_changes(&planned), Vec::new())
         } else {
             let prior = model_from_value(&request.prior_state)?;
             let update = plan_update_verified(&prior, &config, private.imported, sql_read);
-            (Some(prior), update.changes, update.adopted)
+            (Some(prior), Some(config), update.changes, update.adopted)
         };
         Ok(Self {
             is_create,
+            sql_read,
             prior,
+            config,
             planned,
             changes,
             adopted,
@@ -785,6 +798,97 @@ impl ApplyChange {
             diagnostics: self.diagnostics,
         }
     }
+}
+
+/// Resolve pending: an earlier update that obshell accepted but no run saw finish is resolved
+/// before this change is computed, so its outcome is never dropped. A DAG still running is waited
+/// for (within this apply's timeout); its outcome is folded into the prior state, and the change
+/// set is computed again from that. When the earlier task changed what this change must send
+/// beyond what the plan showed, nothing is sent: the answer records the earlier task's values and
+/// asks for a new plan.
+async fn resolve_pending_before_write(
+    session: &Session,
+    apply: &mut ApplyChange,
+    options: &WaitOptions,
+) -> Result<(), Box<ApplyResponse>> {
+    let (Some(prior), Some(config)) = (apply.prior.as_mut(), apply.config.as_ref()) else {
+        return Ok(());
+    };
+    let Some(pending) = apply.private.pending.take() else {
+        return Ok(());
+    };
+    let client = &session.client;
+    let imported = apply.private.imported;
+    let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
+    let waited = match client.get_dag(&dag_id).await {
+        Ok(dag) if !dag.is_finished() => {
+            tracing::info!(dag_id = %dag.id, "waiting for an earlier update's dag before this change");
+            match wait_for_dag(client, &dag_id, options).await {
+                Ok(_) | Err(Error::DagFailed { .. }) => Ok(()),
+                Err(error) => Err(error),
+            }
+        }
+        Ok(_) | Err(Error::Api { status: 404, .. }) => Ok(()),
+        Err(error) => Err(error),
+    };
+    let resolved = match waited {
+        Ok(()) => resolve_pending(client, &session.endpoint, pending.clone(), prior).await,
+        Err(error) => Err(error),
+    };
+    let still_pending = match resolved {
+        Ok((still_pending, warning)) => {
+            if let Some(warning) = warning {
+                apply.diagnostics.push(warning);
+            }
+            still_pending
+        }
+        Err(error) => {
+            apply
+                .diagnostics
+                .push(obshell_error(SUMMARY_UPDATE, &error, &session.endpoint));
+            Some(pending.clone())
+        }
+    };
+    if let Some(still_pending) = still_pending {
+        // The earlier task's outcome is still unknown: sending now could undo or repeat it.
+        apply.diagnostics.push(Diagnostic::error(
+            SUMMARY_UPDATE,
+            format!("DAG {} from an earlier apply has not ended (or its outcome could not be read), so this change was not sent: nothing was sent. The state keeps the values from before that update; apply again once the task has ended.", still_pending.dag_id),
+        ));
+        return Err(Box::new(ApplyResponse {
+            new_state: prior.to_value(),
+            private: PrivateState {
+                imported,
+                pending: Some(still_pending),
+            }
+            .encode(),
+            diagnostics: std::mem::take(&mut apply.diagnostics),
+        }));
+    }
+    let recomputed = plan_update_verified(prior, config, imported, apply.sql_read).changes;
+    let shown = apply.changes.attribute_names();
+    let beyond_plan: Vec<&str> = recomputed
+        .attribute_names()
+        .into_iter()
+        .filter(|name| !shown.contains(name))
+        .collect();
+    if !beyond_plan.is_empty() {
+        apply.diagnostics.push(Diagnostic::error(
+            SUMMARY_UPDATE,
+            format!("DAG {} from an earlier apply ended after this plan was made, and after its outcome this change would also have to send {}, which the plan did not show. Nothing was sent; the state now records what that task did. Run terraform plan or apply again to see what still differs.", pending.dag_id, beyond_plan.join(", ")),
+        ));
+        return Err(Box::new(ApplyResponse {
+            new_state: prior.to_value(),
+            private: PrivateState {
+                imported,
+                pending: None,
+            }
+            .encode(),
+            diagnostics: std::mem::take(&mut apply.diagnostics),
+        }));
+    }
+    apply.changes = recomputed;
+    Ok(())
 }
 
 /// Plan the request: the obshell body for the change set, before anything is contacted.

@@ -255,6 +255,67 @@ fn same_delete_policy(prior: &DeletePolicyModel, planned: &DeletePolicyModel) ->
         && same_duration(&prior.recovery_window, &planned.recovery_window)
 }
 
+/// When the configured value means the same as the prior state's (`"2m"` and `"120s"`,
+/// `file:///b` and `file:///b/`, `"Optional"` and `"OPTIONAL"`), plan the prior value: Terraform
+/// accepts a planned value equal to a non-null prior one in place of the configuration's (the
+/// semantic equality of terraform-plugin-framework), so a respelling plans no change at all.
+fn keep_prior_spelling<T: Clone + PartialEq>(
+    prior: &Field<T>,
+    planned: &mut Field<T>,
+    same: impl Fn(&T, &T) -> bool,
+) {
+    if let (Field::Known(prior_value), Field::Known(planned_value)) = (prior, &*planned) {
+        if prior_value != planned_value && same(prior_value, planned_value) {
+            *planned = prior.clone();
+        }
+    }
+}
+
+fn keep_prior_spellings(prior: &BackupConfigModel, planned: &mut BackupConfigModel) {
+    let same_text_case = |a: &String, b: &String| a.eq_ignore_ascii_case(b);
+    let same_duration_text = |a: &String, b: &String| obshell_durations_equal(a, b);
+    keep_prior_spelling(
+        &prior.backup_base_uri,
+        &mut planned.backup_base_uri,
+        |a, b| uris_equivalent(a, b),
+    );
+    keep_prior_spelling(&prior.binding, &mut planned.binding, same_text_case);
+    keep_prior_spelling(
+        &prior.piece_switch_interval,
+        &mut planned.piece_switch_interval,
+        same_duration_text,
+    );
+    keep_prior_spelling(
+        &prior.archive_lag_target,
+        &mut planned.archive_lag_target,
+        same_duration_text,
+    );
+    keep_prior_spelling(
+        &prior.log_archive_concurrency,
+        &mut planned.log_archive_concurrency,
+        same_whole_number,
+    );
+    keep_prior_spelling(
+        &prior.ha_low_thread_score,
+        &mut planned.ha_low_thread_score,
+        same_whole_number,
+    );
+    if let (Field::Known(prior_policy), Field::Known(planned_policy)) =
+        (&prior.delete_policy, &mut planned.delete_policy)
+    {
+        keep_prior_spelling(
+            &prior_policy.policy,
+            &mut planned_policy.policy,
+            same_text_case,
+        );
+        keep_prior_spelling(
+            &prior_policy.recovery_window,
+            &mut planned_policy.recovery_window,
+            same_duration_text,
+        );
+    }
+}
+
 /// The planned state and request of an update. `imported` is true while the state still holds
 /// fields an import could not read (until the first apply after the import).
 pub fn plan_update(
@@ -289,6 +350,8 @@ pub fn plan_update_verified(
     if planned.archive_lag_target.is_null() {
         planned.archive_lag_target = prior.archive_lag_target.clone();
     }
+
+    keep_prior_spellings(prior, &mut planned);
 
     let mut adopted = Vec::new();
     let mut location = false;
@@ -724,14 +787,20 @@ mod tests {
     }
 
     #[test]
-    fn planned_values_equal_the_configuration() {
+    fn respellings_plan_the_prior_value_and_changes_plan_the_configuration() {
         let prior = state_of(&config());
         let mut new_config = config();
         new_config.archive_lag_target = known("120s");
         new_config.binding = known("OPTIONAL");
         let plan = plan_update(&prior, &new_config, false);
-        assert_eq!(plan.planned.archive_lag_target, known("120s"));
-        assert_eq!(plan.planned.binding, known("OPTIONAL"));
+        assert_eq!(plan.planned.archive_lag_target, known("2m"));
+        assert_eq!(plan.planned.binding, prior.binding);
+        assert!(plan.changes.is_empty());
+        new_config.archive_lag_target = known("3m");
+        new_config.binding = known("MANDATORY");
+        let plan = plan_update(&prior, &new_config, false);
+        assert_eq!(plan.planned.archive_lag_target, known("3m"));
+        assert_eq!(plan.planned.binding, known("MANDATORY"));
         assert_eq!(plan.planned.id, known("1726"));
         assert_eq!(plan.planned.restore_archive_log, Field::Known(true));
     }
