@@ -832,7 +832,7 @@ async fn resolve_pending_before_write(
         Err(error) => Err(error),
     };
     let resolved = match waited {
-        Ok(()) => resolve_pending(client, &session.endpoint, pending.clone(), prior).await,
+        Ok(()) => resolve_pending(client, pending.clone(), prior).await,
         Err(error) => Err(error),
     };
     let still_pending = match resolved {
