@@ -1,5 +1,6 @@
-//! The body of `POST`/`PATCH /api/v1/obcluster/backup/config`: Go-style binding, obshell's
-//! synchronous validation in its order, and the checks obshell only makes inside the DAG.
+//! The body of `POST`/`PATCH /api/v1/obcluster/backup/config` and of the tenant-level
+//! `POST`/`PATCH /api/v1/tenant/{name}/backup/config`: Go-style binding, obshell's synchronous
+//! validation in its order, and the checks obshell only makes inside the DAG.
 
 #[cfg(test)]
 use serde_json::json;
@@ -34,6 +35,10 @@ pub(crate) struct DeletePolicy {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct BackupConfigParam {
     pub(crate) backup_base_uri: Option<String>,
+    /// Tenant-level body only: the tenant's archive destination, used as given.
+    pub(crate) archive_base_uri: Option<String>,
+    /// Tenant-level body only: the tenant's data destination, used as given.
+    pub(crate) data_base_uri: Option<String>,
     pub(crate) binding: Option<String>,
     pub(crate) piece_switch_interval: Option<String>,
     pub(crate) log_archive_concurrency: Option<i64>,
@@ -45,64 +50,92 @@ pub(crate) struct BackupConfigParam {
 /// Binds JSON the way gin's `BindJSON` fills `ClusterBackupConfigParam`: unknown keys ignored,
 /// keys matched case-insensitively, a type mismatch is an error with Go's text.
 pub(crate) fn bind(body: &Value) -> Result<BackupConfigParam, String> {
+    bind_as(body, "ClusterBackupConfigParam")
+}
+
+/// Binds JSON as gin fills `TenantBackupConfigParam`: `data_base_uri` and `archive_base_uri`
+/// instead of `backup_base_uri`, which this struct does not have (so it is ignored).
+pub(crate) fn bind_tenant(body: &Value) -> Result<BackupConfigParam, String> {
+    bind_as(body, "TenantBackupConfigParam")
+}
+
+fn bind_as(body: &Value, go_struct: &str) -> Result<BackupConfigParam, String> {
+    let tenant_level = go_struct == "TenantBackupConfigParam";
     let mut param = BackupConfigParam::default();
     let fields = match body {
         Value::Null => return Ok(param),
         Value::Object(fields) => fields,
         other => {
             return Err(format!(
-                "json: cannot unmarshal {} into Go value of type param.ClusterBackupConfigParam",
+                "json: cannot unmarshal {} into Go value of type param.{go_struct}",
                 json_kind(other)
             ))
         }
     };
+    let string = |name: &str, value: &Value| bind_string(go_struct, name, value);
+    let int = |name: &str, value: &Value| bind_int(go_struct, name, value);
     for (name, value) in fields {
         match name.to_ascii_lowercase().as_str() {
-            "backup_base_uri" => param.backup_base_uri = bind_string(name, value)?,
-            "binding" => param.binding = bind_string(name, value)?,
-            "piece_switch_interval" => param.piece_switch_interval = bind_string(name, value)?,
-            "archive_lag_target" => param.archive_lag_target = bind_string(name, value)?,
-            "log_archive_concurrency" => param.log_archive_concurrency = bind_int(name, value)?,
-            "ha_low_thread_score" => param.ha_low_thread_score = bind_int(name, value)?,
-            "delete_policy" => param.delete_policy = bind_delete_policy(name, value)?,
+            "backup_base_uri" if !tenant_level => param.backup_base_uri = string(name, value)?,
+            "archive_base_uri" if tenant_level => param.archive_base_uri = string(name, value)?,
+            "data_base_uri" if tenant_level => param.data_base_uri = string(name, value)?,
+            "binding" => param.binding = string(name, value)?,
+            "piece_switch_interval" => param.piece_switch_interval = string(name, value)?,
+            "archive_lag_target" => param.archive_lag_target = string(name, value)?,
+            "log_archive_concurrency" => param.log_archive_concurrency = int(name, value)?,
+            "ha_low_thread_score" => param.ha_low_thread_score = int(name, value)?,
+            "delete_policy" => param.delete_policy = bind_delete_policy(go_struct, name, value)?,
             _ => {}
         }
     }
     Ok(param)
 }
 
-fn field_error(name: &str, value: &Value, go_type: &str) -> String {
+fn field_error(go_struct: &str, name: &str, value: &Value, go_type: &str) -> String {
     let shown = match value {
         Value::Number(number) => format!("number {number}"),
         other => json_kind(other).to_owned(),
     };
-    format!("json: cannot unmarshal {shown} into Go struct field ClusterBackupConfigParam.{name} of type {go_type}")
+    format!(
+        "json: cannot unmarshal {shown} into Go struct field {go_struct}.{name} of type {go_type}"
+    )
 }
 
-fn bind_string(name: &str, value: &Value) -> Result<Option<String>, String> {
+fn bind_string(go_struct: &str, name: &str, value: &Value) -> Result<Option<String>, String> {
     match value {
         Value::Null => Ok(None),
         Value::String(text) => Ok(Some(text.clone())),
-        other => Err(field_error(name, other, "string")),
+        other => Err(field_error(go_struct, name, other, "string")),
     }
 }
 
-fn bind_int(name: &str, value: &Value) -> Result<Option<i64>, String> {
+fn bind_int(go_struct: &str, name: &str, value: &Value) -> Result<Option<i64>, String> {
     match value {
         Value::Null => Ok(None),
         Value::Number(number) => number
             .as_i64()
             .map(Some)
-            .ok_or_else(|| field_error(name, value, "int")),
-        other => Err(field_error(name, other, "int")),
+            .ok_or_else(|| field_error(go_struct, name, value, "int")),
+        other => Err(field_error(go_struct, name, other, "int")),
     }
 }
 
-fn bind_delete_policy(name: &str, value: &Value) -> Result<Option<DeletePolicy>, String> {
+fn bind_delete_policy(
+    go_struct: &str,
+    name: &str,
+    value: &Value,
+) -> Result<Option<DeletePolicy>, String> {
     let fields = match value {
         Value::Null => return Ok(None),
         Value::Object(fields) => fields,
-        other => return Err(field_error(name, other, "param.BackupDeletePolicy")),
+        other => {
+            return Err(field_error(
+                go_struct,
+                name,
+                other,
+                "param.BackupDeletePolicy",
+            ))
+        }
     };
     let mut policy = DeletePolicy {
         policy: String::new(),
@@ -119,6 +152,7 @@ fn bind_delete_policy(name: &str, value: &Value) -> Result<Option<DeletePolicy>,
             Value::String(text) => *slot = text.clone(),
             other => {
                 return Err(field_error(
+                    go_struct,
                     &format!("delete_policy.{key}"),
                     other,
                     "string",
@@ -138,6 +172,20 @@ pub(crate) struct ValidConfig {
     pub(crate) base_uri: Option<String>,
     /// True when `archive_lag_target` was range-checked synchronously (the URI key was present).
     pub(crate) lag_target_checked: bool,
+    /// The tenant-level variant: the one tenant and its destinations; `None` for the cluster call.
+    pub(crate) tenant: Option<TenantTarget>,
+}
+
+/// What the tenant-level call configures: one tenant, with destinations used as given (obshell
+/// appends no `/<cluster_id>/<tenant_id>/...`, only the `/` of `NewWithObjectKey("")`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TenantTarget {
+    /// The tenant's name.
+    pub(crate) name: String,
+    /// The non-empty `archive_base_uri`, when sent.
+    pub(crate) archive_uri: Option<String>,
+    /// The non-empty `data_base_uri`, when sent.
+    pub(crate) data_uri: Option<String>,
 }
 
 fn is_empty(value: &Option<String>) -> bool {
@@ -184,6 +232,102 @@ pub(crate) fn validate(
     if !has_user_tenants {
         return Err(ApiError::no_user_tenants(version));
     }
+    check_param(version, &mut param)?;
+    let base_uri = param.backup_base_uri.clone().filter(|s| !s.is_empty());
+    let scheme = match &base_uri {
+        Some(uri) => Some(checked_scheme(version, uri)?),
+        None => None,
+    };
+    let lag_target_checked = param.backup_base_uri.is_some();
+    if lag_target_checked {
+        check_lag_target(version, &param, scheme)?;
+    }
+    Ok(ValidConfig {
+        param,
+        base_uri,
+        lag_target_checked,
+        tenant: None,
+    })
+}
+
+/// The tenant-level call's checks after binding, in obshell's order (`PostTenantBackupConfig` /
+/// `PatchTenantBackupConfig`, then `BackupConfigParam.Check()`): both URIs for POST (data first),
+/// the archive URI for binding or piece_switch_interval on PATCH, the shared range checks, the
+/// storage type of the archive then the data URI, and `archive_lag_target` only when an archive
+/// URI is given. There is no user-tenant check. `tenant` has passed `checkTenantAndGetName`.
+pub(crate) fn validate_tenant(
+    version: ObshellVersion,
+    method: ConfigMethod,
+    tenant: &str,
+    mut param: BackupConfigParam,
+) -> Result<ValidConfig, ApiError> {
+    let legacy_post = "data_base_uri or archive_base_uri cannot be empty";
+    match method {
+        ConfigMethod::Post => {
+            for (value, code, text) in [
+                (
+                    &param.data_base_uri,
+                    "OB.Backup.DataBaseUriEmpty",
+                    "data_base_uri cannot be empty",
+                ),
+                (
+                    &param.archive_base_uri,
+                    "OB.Backup.ArchiveBaseUriEmpty",
+                    "archive_base_uri cannot be empty",
+                ),
+            ] {
+                if is_empty(value) {
+                    return Err(ApiError::illegal_argument(version, code, text, legacy_post));
+                }
+            }
+        }
+        ConfigMethod::Patch if is_empty(&param.archive_base_uri) => {
+            for (field, value) in [
+                ("binding", &param.binding),
+                ("piece_switch_interval", &param.piece_switch_interval),
+            ] {
+                if !is_empty(value) {
+                    let text = format!("If {field} is set, archive_base_uri must be set");
+                    return Err(ApiError::illegal_argument(
+                        version,
+                        "OB.Backup.ArchiveBaseUriEmpty",
+                        &format!("archive_base_uri cannot be empty: {text}"),
+                        &text,
+                    ));
+                }
+            }
+        }
+        ConfigMethod::Patch => {}
+    }
+    check_param(version, &mut param)?;
+    let archive_uri = param.archive_base_uri.clone().filter(|s| !s.is_empty());
+    let data_uri = param.data_base_uri.clone().filter(|s| !s.is_empty());
+    let archive_scheme = match &archive_uri {
+        Some(uri) => Some(checked_scheme(version, uri)?),
+        None => None,
+    };
+    if let Some(uri) = &data_uri {
+        checked_scheme(version, uri)?;
+    }
+    let lag_target_checked = archive_uri.is_some();
+    if lag_target_checked {
+        check_lag_target(version, &param, archive_scheme)?;
+    }
+    Ok(ValidConfig {
+        param,
+        base_uri: None,
+        lag_target_checked,
+        tenant: Some(TenantTarget {
+            name: tenant.to_owned(),
+            archive_uri,
+            data_uri,
+        }),
+    })
+}
+
+/// `Format()` and the checks both variants share: the two ranges, binding, piece_switch_interval
+/// and the delete policy.
+fn check_param(version: ObshellVersion, param: &mut BackupConfigParam) -> Result<(), ApiError> {
     // Format().
     if let Some(binding) = &mut param.binding {
         *binding = if binding.is_empty() {
@@ -273,57 +417,58 @@ pub(crate) fn validate(
             ));
         }
     }
-    let base_uri = param.backup_base_uri.clone().filter(|s| !s.is_empty());
-    let mut scheme = None;
-    if let Some(uri) = &base_uri {
-        scheme = Some(storage_scheme(uri).ok_or_else(|| {
-            ApiError::illegal_argument(
+    Ok(())
+}
+
+/// The storage type of a non-empty URI, by prefix: 400 `OB.Storage.URI.Invalid` otherwise.
+fn checked_scheme(version: ObshellVersion, uri: &str) -> Result<StorageScheme, ApiError> {
+    storage_scheme(uri).ok_or_else(|| {
+        ApiError::illegal_argument(
+            version,
+            "OB.Storage.URI.Invalid",
+            "Invalid storage URI: invalid path type",
+            "invalid path type",
+        )
+    })
+}
+
+/// `checkArchiveLagTarget`: ≤ 2h, and ≥ 1m for an s3 archive destination.
+fn check_lag_target(
+    version: ObshellVersion,
+    param: &BackupConfigParam,
+    scheme: Option<StorageScheme>,
+) -> Result<(), ApiError> {
+    if let Some(lag) = param
+        .archive_lag_target
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        let duration = parse_obshell_duration(lag).map_err(|e| duration_error(version, lag, &e))?;
+        let high = std::time::Duration::from_secs(7_200);
+        if duration > high {
+            let text = format!(
+                "archive_lag_target must be less than {}",
+                go_duration_string(high)
+            );
+            return Err(ApiError::illegal_argument(
                 version,
-                "OB.Storage.URI.Invalid",
-                "Invalid storage URI: invalid path type",
-                "invalid path type",
-            )
-        })?);
-    }
-    let lag_target_checked = param.backup_base_uri.is_some();
-    if lag_target_checked {
-        if let Some(lag) = param
-            .archive_lag_target
-            .as_deref()
-            .filter(|s| !s.is_empty())
-        {
-            let duration =
-                parse_obshell_duration(lag).map_err(|e| duration_error(version, lag, &e))?;
-            let high = std::time::Duration::from_secs(7_200);
-            if duration > high {
-                let text = format!(
-                    "archive_lag_target must be less than {}",
-                    go_duration_string(high)
-                );
-                return Err(ApiError::illegal_argument(
-                    version,
-                    "OB.Backup.ArchiveLagTarget.Invalid",
-                    &text,
-                    &text,
-                ));
-            }
-            let low_s3 = std::time::Duration::from_secs(60);
-            if scheme == Some(StorageScheme::S3) && duration < low_s3 {
-                let low = go_duration_string(low_s3);
-                return Err(ApiError::illegal_argument(
-                    version,
-                    "OB.Backup.ArchiveLagTargetForS3.Invalid",
-                    &format!("archive_lag_target must be greater than {low} for S3"),
-                    &format!("archive_lag_target must be greater than {low} for s3"),
-                ));
-            }
+                "OB.Backup.ArchiveLagTarget.Invalid",
+                &text,
+                &text,
+            ));
+        }
+        let low_s3 = std::time::Duration::from_secs(60);
+        if scheme == Some(StorageScheme::S3) && duration < low_s3 {
+            let low = go_duration_string(low_s3);
+            return Err(ApiError::illegal_argument(
+                version,
+                "OB.Backup.ArchiveLagTargetForS3.Invalid",
+                &format!("archive_lag_target must be greater than {low} for S3"),
+                &format!("archive_lag_target must be greater than {low} for s3"),
+            ));
         }
     }
-    Ok(ValidConfig {
-        param,
-        base_uri,
-        lag_target_checked,
-    })
+    Ok(())
 }
 
 fn duration_error(version: ObshellVersion, text: &str, error: &DurationError) -> ApiError {

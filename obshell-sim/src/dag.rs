@@ -94,6 +94,7 @@ fn push_dag(
         generation: 0,
         held: false,
         fault: None,
+        maintenance_tenant: None,
     });
     dag_id
 }
@@ -119,7 +120,13 @@ pub(crate) fn create_backup_config_dag(
         state.hold_count = state.hold_count.saturating_sub(1);
         (state.dag_faults.pop_front(), take_hold)
     };
-    let name = name.unwrap_or_else(|| BACKUP_CONFIG_DAG.to_owned());
+    // The tenant-level variant is "Set obcluster backup config for <tenant>", a
+    // tenant-maintenance DAG.
+    let tenant = config.tenant.as_ref().map(|t| t.name.clone());
+    let name = name.unwrap_or_else(|| match &tenant {
+        Some(tenant) => format!("{BACKUP_CONFIG_DAG} for {tenant}"),
+        None => BACKUP_CONFIG_DAG.to_owned(),
+    });
     let dag_id = push_dag(
         state,
         name,
@@ -130,6 +137,7 @@ pub(crate) fn create_backup_config_dag(
     let dag = state.dag_mut(dag_id).expect("just created");
     dag.fault = fault;
     dag.held = held;
+    dag.maintenance_tenant = tenant;
     dag_id
 }
 
@@ -305,30 +313,84 @@ fn finish_node(state: &mut State, index: usize) -> bool {
     }
 }
 
-/// Node 1: obshell parses each destination and writes a test file or object on every agent.
+/// The destinations a config DAG sets, as (what, directory, URI): the cluster call's one base
+/// URI for both, or the tenant-level call's archive and data URIs.
+fn destinations(config: &ValidConfig) -> [(&'static str, &'static str, Option<&str>); 2] {
+    match &config.tenant {
+        None => [
+            ("archive", "clog", config.base_uri.as_deref()),
+            ("data", "data", config.base_uri.as_deref()),
+        ],
+        Some(target) => [
+            ("archive", "clog", target.archive_uri.as_deref()),
+            ("data", "data", target.data_uri.as_deref()),
+        ],
+    }
+}
+
+/// `GetDestSubpath`: `<cluster_id>/<tenant_id>/<dir>` when every tenant is targeted, else ""
+/// (the tenant-level call uses its URIs as given; joining "" still appends a `/`).
+fn dest_subpath(config: &ValidConfig, cluster_id: i64, tenant_id: i64, dir: &str) -> String {
+    if config.tenant.is_some() {
+        String::new()
+    } else {
+        format!("{cluster_id}/{tenant_id}/{dir}")
+    }
+}
+
+/// `getTenantFromCtx`: every user tenant (re-read when the node runs), or the one tenant of the
+/// tenant-level call, looked up by name again (it may have been dropped since).
+fn target_tenants(state: &State, config: &ValidConfig) -> Result<Vec<usize>, NodeFailure> {
+    match &config.tenant {
+        None => Ok((0..state.tenants.len()).collect()),
+        Some(target) => state
+            .tenants
+            .iter()
+            .position(|t| t.name == target.name)
+            .map(|index| vec![index])
+            .ok_or_else(|| NodeFailure {
+                code: "OB.Tenant.NotExist".to_owned(),
+                chain: format!(
+                    "get tenant from context: get tenant by name: Tenant '{}' does not exist.",
+                    target.name
+                ),
+                legacy_chain: format!(
+                    "get tenant from context: get tenant by name: tenant {} not found",
+                    target.name
+                ),
+            }),
+    }
+}
+
+/// Node 1: obshell parses each destination and writes a test file or object on every agent,
+/// the archive destination of every targeted tenant first, then the data destination.
 fn check_backup_config(
     state: &mut State,
     config: &ValidConfig,
     agent: &str,
 ) -> Result<Vec<String>, NodeFailure> {
-    let Some(base) = &config.base_uri else {
+    let dests = destinations(config);
+    if dests.iter().all(|(_, _, uri)| uri.is_none()) {
         return Ok(vec!["No backup destination to check".to_owned()]);
-    };
+    }
+    let targets = target_tenants(state, config)?;
     let mut logs = Vec::new();
-    for tenant in &state.tenants {
-        for (what, dir) in [("archive", "clog"), ("data", "data")] {
-            let uri = match parse_storage_uri(base) {
-                Ok(uri) => uri,
-                Err(text) => {
-                    let context = format!("check {what} path: get {what} storage interface");
-                    return Err(NodeFailure {
-                        code: "OB.Storage.URI.Invalid".to_owned(),
-                        chain: format!("{context}: Invalid storage URI: {text}"),
-                        legacy_chain: format!("{context}: {text}"),
-                    });
-                }
-            };
-            let dest = uri.join(&format!("{}/{}/{dir}", state.cluster_id, tenant.id));
+    for (what, dir, uri) in dests {
+        let Some(uri) = uri else {
+            logs.push(format!("The {what} path is empty, skip check"));
+            continue;
+        };
+        let uri = parse_storage_uri(uri).map_err(|text| {
+            let context = format!("check {what} path: get {what} storage interface");
+            NodeFailure {
+                code: "OB.Storage.URI.Invalid".to_owned(),
+                chain: format!("{context}: Invalid storage URI: {text}"),
+                legacy_chain: format!("{context}: {text}"),
+            }
+        })?;
+        for &index in &targets {
+            let tenant = &state.tenants[index];
+            let dest = uri.join(&dest_subpath(config, state.cluster_id, tenant.id, dir));
             let shown = parse_storage_uri(&dest)
                 .map(|u| u.without_secrets())
                 .unwrap_or_default();
@@ -414,17 +476,16 @@ fn set_backup_config(
     let mut fault = fault;
     let param = &config.param;
     let cluster_id = state.cluster_id;
-    logs.push(format!(
-        "Set backup config for {} tenant(s)",
-        state.tenants.len()
-    ));
-    let base = config
-        .base_uri
-        .as_deref()
-        .and_then(|b| parse_storage_uri(b).ok());
+    // The cluster call touches every user tenant; the tenant-level call only its tenant, so
+    // archive log and backups on the others go on.
+    let targets = target_tenants(state, config)?;
+    logs.push(format!("Set backup config for {} tenant(s)", targets.len()));
+    let [(_, _, archive), (_, _, data)] = destinations(config);
+    let archive_base = archive.and_then(|b| parse_storage_uri(b).ok());
+    let data_base = data.and_then(|b| parse_storage_uri(b).ok());
     // Running data backups are cancelled when the data destination changes.
-    if base.is_some() {
-        let ids: Vec<i64> = state.tenants.iter().map(|t| t.id).collect();
+    if data_base.is_some() {
+        let ids: Vec<i64> = targets.iter().map(|&i| state.tenants[i].id).collect();
         for task in state
             .backup_tasks
             .iter_mut()
@@ -433,7 +494,10 @@ fn set_backup_config(
             task.status = "CANCELED".to_owned();
         }
     }
-    let tenants = &mut state.tenants;
+    let tenants: &mut [Tenant] = match targets.as_slice() {
+        [only] if config.tenant.is_some() => std::slice::from_mut(&mut state.tenants[*only]),
+        _ => &mut state.tenants,
+    };
     if let Some(concurrency) = param.log_archive_concurrency {
         close_all_archive_log(tenants, logs, &mut fault)?;
         for tenant in tenants.iter_mut() {
@@ -451,10 +515,10 @@ fn set_backup_config(
                 .insert("log_archive_concurrency".into(), concurrency.to_string());
         }
     }
-    if let Some(base) = &base {
+    if let Some(base) = &archive_base {
         close_all_archive_log(tenants, logs, &mut fault)?;
         for tenant in tenants.iter_mut() {
-            let path = base.join(&format!("{cluster_id}/{}/clog", tenant.id));
+            let path = base.join(&dest_subpath(config, cluster_id, tenant.id, "clog"));
             logs.push(format!(
                 "Set log archive dest for {}({})",
                 tenant.name, tenant.id
@@ -500,7 +564,7 @@ fn set_backup_config(
                 .insert("archive_lag_target".into(), lag.to_owned());
         }
     }
-    if let Some(base) = &base {
+    if let Some(base) = &data_base {
         for tenant in tenants.iter_mut() {
             logs.push(format!(
                 "Set data backup dest for {}({})",
@@ -508,7 +572,7 @@ fn set_backup_config(
             ));
             let context = format!("set data path for {}({})", tenant.name, tenant.id);
             statement(tenant, "data_backup_dest", &context, &mut fault)?;
-            tenant.data_dest = base.join(&format!("{cluster_id}/{}/data", tenant.id));
+            tenant.data_dest = base.join(&dest_subpath(config, cluster_id, tenant.id, "data"));
         }
     }
     if let Some(score) = param.ha_low_thread_score {

@@ -390,6 +390,7 @@ enum Route {
     GitInfo,
     ObInfo,
     BackupConfig(ConfigMethod),
+    TenantBackupConfig(String, ConfigMethod),
     UnfinishedDags,
     AllDags,
     GetDag(String),
@@ -436,6 +437,12 @@ impl Route {
             }
             ("GET", "/api/v1/tenant/{name}/parameters") => Self::TenantParameters(p(0)),
             ("PATCH", "/api/v1/tenant/{name}/backup/log") => Self::TenantArchiveLog(p(0)),
+            ("POST", "/api/v1/tenant/{name}/backup/config") => {
+                Self::TenantBackupConfig(p(0), ConfigMethod::Post)
+            }
+            ("PATCH", "/api/v1/tenant/{name}/backup/config") => {
+                Self::TenantBackupConfig(p(0), ConfigMethod::Patch)
+            }
             ("GET", "/api/v1/tenant/{name}/backup/config/storage") => Self::TenantStorage(p(0)),
             ("GET", "/api/v1/tenant/{name}/backup/log/tasks") => Self::TenantArchiveTasks(p(0)),
             (method, path) => {
@@ -499,12 +506,31 @@ impl Route {
                         .to_json(false, shared.port),
                 ))
             }
+            Self::TenantBackupConfig(name, method) => {
+                // checkTenantAndGetName, then BindJSON, then the variant's checks (§9.6).
+                let tenant = find_backup_tenant(state, version, &name)?;
+                let body = body.map_err(bind_failed)?;
+                let param = backup_param::bind_tenant(&body).map_err(bind_failed)?;
+                let valid = backup_param::validate_tenant(version, method, &tenant.name, param)?;
+                // CreateDagInstanceByTemplate takes the tenant's maintenance lock.
+                if state.dags.iter().any(|d| d.locks_tenant(&tenant.name)) {
+                    return Err(tenant_under_maintenance(version, &tenant.name));
+                }
+                let dag_id = dag::create_backup_config_dag(state, valid, body, None, false);
+                to_spawn.push(dag_id);
+                Ok(Some(
+                    state
+                        .dag_mut(dag_id)
+                        .expect("created")
+                        .to_json(false, shared.port),
+                ))
+            }
             Self::UnfinishedDags => {
                 let details = show_details(query);
                 let list: Vec<Value> = state
                     .dags
                     .iter()
-                    .filter(|d| !d.is_finished())
+                    .filter(|d| d.listed_as_unfinished())
                     .map(|d| d.to_json(details, shared.port))
                     .collect();
                 Ok(Some(Value::Array(list)))
@@ -827,6 +853,26 @@ fn tenant_not_exist(version: ObshellVersion, name: &str, legacy_code: i64) -> Ap
         Era {
             new: (400, "OB.Tenant.NotExist", 0, &message),
             old: (400, legacy_code, &message),
+        },
+    )
+}
+
+/// A second tenant-maintenance DAG on a locked tenant: 500 `OB.Tenant.UnderMaintenance` (a `known`
+/// error), before 4.3.1 the unexpected error (1002) wrapping the status maintainer's text.
+fn tenant_under_maintenance(version: ObshellVersion, name: &str) -> ApiError {
+    let message = format!("Tenant '{name}' is under maintenance, please try again later.");
+    let legacy = if version < ObshellVersion::new(4, 3, 0, 0) {
+        format!(
+            "Unexpected error: failed to start maintenance: {name} is already under maintenance"
+        )
+    } else {
+        format!("Unexpected error: failed to start maintenance: {name} is under maintenance")
+    };
+    ApiError::of(
+        version,
+        Era {
+            new: (500, "OB.Tenant.UnderMaintenance", 0, &message),
+            old: (500, 1002, &legacy),
         },
     )
 }

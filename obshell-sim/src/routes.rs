@@ -58,6 +58,9 @@ pub const ROUTES: &[EmulatedRoute] = &[
     route("GET", "/api/v1/tenant/{name}/parameter/{parameter}", ALWAYS),
     route("GET", "/api/v1/tenant/{name}/parameters", ALWAYS),
     route("PATCH", "/api/v1/tenant/{name}/backup/log", ALWAYS),
+    // The tenant-level config call: PR 189 (`7e2a664`), with the first backup APIs in 4.2.4.0.
+    route("POST", "/api/v1/tenant/{name}/backup/config", ALWAYS),
+    route("PATCH", "/api/v1/tenant/{name}/backup/config", ALWAYS),
     route("GET", "/api/v1/tenant/{name}/backup/config/storage", V4320),
     route("GET", "/api/v1/tenant/{name}/backup/log/tasks", V4320),
 ];
@@ -111,6 +114,12 @@ mod tests {
         assert!(find(v430, "GET", "/api/v1/obcluster/info").is_some());
         assert!(find(v424, "GET", "/api/v1/task/dags/ob").is_none());
         assert!(find(v430, "GET", "/api/v1/tenant/t1/backup/config/storage").is_none());
+        // The tenant-level config call exists in every emulated version, the storage read not.
+        let (route, parameters) = find(v424, "POST", "/api/v1/tenant/t3/backup/config").unwrap();
+        assert_eq!(route.path, "/api/v1/tenant/{name}/backup/config");
+        assert_eq!(parameters, ["t3"]);
+        assert!(find(v424, "PATCH", "/api/v1/tenant/t3/backup/config").is_some());
+        assert!(find(v424, "GET", "/api/v1/tenant/t3/backup/config").is_none());
         let (route, parameters) = find(v432, "GET", "/api/v1/tenant/t1/backup/log/tasks").unwrap();
         assert_eq!(route.path, "/api/v1/tenant/{name}/backup/log/tasks");
         assert_eq!(parameters, ["t1"]);

@@ -175,6 +175,8 @@ pub(crate) struct Dag {
     pub(crate) held: bool,
     /// An injected failure still to fire.
     pub(crate) fault: Option<DagFault>,
+    /// The tenant a tenant-maintenance DAG locks (the tenant-level config call), else `None`.
+    pub(crate) maintenance_tenant: Option<String>,
 }
 
 /// One node (a stage) of a DAG.
@@ -391,6 +393,19 @@ impl Dag {
         matches!(self.state, "SUCCEED" | "FAILED")
     }
 
+    /// Whether `/task/dag/ob/unfinish` lists it (`is_finished = false`): obshell marks a FAILED
+    /// DAG finished only when it is not a maintenance DAG, so a failed tenant-level config DAG
+    /// stays listed until it is retried, passed or rolled back (obshell-api.md §9.2).
+    pub(crate) fn listed_as_unfinished(&self) -> bool {
+        !self.is_finished() || (self.maintenance_tenant.is_some() && self.state == "FAILED")
+    }
+
+    /// Whether it holds its tenant's maintenance lock: from creation until it succeeds (a FAILED
+    /// one keeps it until an operator ends it; obshell-api.md §9.6).
+    pub(crate) fn locks_tenant(&self, tenant: &str) -> bool {
+        self.maintenance_tenant.as_deref() == Some(tenant) && self.state != "SUCCEED"
+    }
+
     /// `DagDetailDTO`, with nodes only when `details`.
     pub(crate) fn to_json(&self, details: bool, agent_port: u16) -> Value {
         json!({
@@ -399,8 +414,9 @@ impl Dag {
             "name": self.name,
             "stage": self.stage,
             "max_stage": self.nodes.len(),
-            "maintenance_type": 1,
-            "maintenance_key": "",
+            // NOT_UNDER_MAINTENANCE (1), or TENANT_MAINTENANCE (3) keyed by the tenant.
+            "maintenance_type": if self.maintenance_tenant.is_some() { 3 } else { 1 },
+            "maintenance_key": self.maintenance_tenant.as_deref().unwrap_or(""),
             "state": self.state,
             "operator": self.operator,
             "start_time": format_time(self.start_time),

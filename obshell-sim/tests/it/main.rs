@@ -10,3 +10,4 @@ mod partial;
 mod reads;
 mod routes;
 mod support;
+mod tenant_config;
