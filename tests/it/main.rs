@@ -3,6 +3,7 @@
 
 mod acceptance;
 mod acceptance_sql;
+mod acceptance_state;
 mod client;
 mod doc_commands;
 mod docs;

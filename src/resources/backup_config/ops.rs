@@ -143,6 +143,47 @@ fn adopted_warning(adopted: &[&str]) -> Option<Diagnostic> {
     })
 }
 
+/// The warning when a change sends the location group while `binding` or
+/// `piece_switch_interval` is null in state because an import could not read it: OceanBase sets
+/// `LOG_ARCHIVE_DEST` as a whole, so what the request leaves out becomes OceanBase's default,
+/// whatever the cluster had.
+fn unverified_location_warning(
+    prior: &BackupConfigModel,
+    planned: &BackupConfigModel,
+    changes: &ChangeSet,
+) -> Option<Diagnostic> {
+    if !changes.location {
+        return None;
+    }
+    let defaults: Vec<&str> = [
+        (&prior.binding, &planned.binding, "binding = \"OPTIONAL\""),
+        (
+            &prior.piece_switch_interval,
+            &planned.piece_switch_interval,
+            "piece_switch_interval = \"1d\"",
+        ),
+    ]
+    .into_iter()
+    .filter(|(prior, planned, _)| prior.is_null() && planned.is_null())
+    .map(|(_, _, default)| default)
+    .collect();
+    (!defaults.is_empty()).then(|| {
+        Diagnostic::warning(
+            "Archive destination settings will be reset to OceanBase's defaults",
+            format!(
+                "This change sends backup_base_uri, and OceanBase replaces the whole archive destination (LOG_ARCHIVE_DEST) with what the request carries. The configuration does not set {}, and the cluster's current values were never read (this resource was imported, and obshell cannot report them), so the request leaves them out and OceanBase sets {}. If the cluster uses other values, set them in the configuration before applying (with sql_endpoint the provider reads them).",
+                defaults
+                    .iter()
+                    .map(|d| d.split(' ').next().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                defaults.join(" and "),
+            ),
+        )
+        .at(AttributePath::root("backup_base_uri"))
+    })
+}
+
 async fn running_config_dag(client: &Client) -> Result<Option<Dag>, Error> {
     let dags = client.unfinished_dags().await?;
     Ok(dags
@@ -463,6 +504,12 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
     }
     if let Some(warning) = adopted_warning(&update.adopted) {
         response.diagnostics.push(warning);
+    }
+    if private.location_unverified && !sql_read {
+        if let Some(warning) = unverified_location_warning(&prior, &update.planned, &update.changes)
+        {
+            response.diagnostics.push(warning);
+        }
     }
     if !update.changes.is_empty() {
         if let Some(session) = session {
@@ -789,8 +836,8 @@ impl ApplyChange {
                 .map_or(Field::Null, |p| p.tenants.clone());
         }
         let private = PrivateState {
-            imported: false,
-            pending: self.private.pending,
+            pending: self.private.pending.clone(),
+            ..self.private.after_apply(false)
         };
         ApplyResponse {
             new_state: state.without_unknowns().to_value(),
@@ -819,6 +866,7 @@ async fn resolve_pending_before_write(
     };
     let client = &session.client;
     let imported = apply.private.imported;
+    let kept = apply.private.clone();
     let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
     let waited = match client.get_dag(&dag_id).await {
         Ok(dag) if !dag.is_finished() => {
@@ -858,8 +906,8 @@ async fn resolve_pending_before_write(
         return Err(Box::new(ApplyResponse {
             new_state: prior.to_value(),
             private: PrivateState {
-                imported,
                 pending: Some(still_pending),
+                ..kept
             }
             .encode(),
             diagnostics: std::mem::take(&mut apply.diagnostics),
@@ -880,8 +928,8 @@ async fn resolve_pending_before_write(
         return Err(Box::new(ApplyResponse {
             new_state: prior.to_value(),
             private: PrivateState {
-                imported,
                 pending: None,
+                ..kept
             }
             .encode(),
             diagnostics: std::mem::take(&mut apply.diagnostics),
@@ -1040,7 +1088,7 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
     };
     ApplyResponse {
         new_state: state.to_value(),
-        private: Vec::new(),
+        private: apply.private.after_apply(apply.changes.location).encode(),
         diagnostics: apply.diagnostics,
     }
 }
@@ -1084,13 +1132,10 @@ fn after_unsuccessful_write(
     }
     let archive_log = stops_archive_log.then_some(checked.archiving);
     accepted_but_failed(
-        apply.prior,
-        &apply.planned,
-        &apply.changes,
+        apply,
         checked.cluster_number.to_string(),
         pending_dag,
         archive_log,
-        apply.diagnostics,
     )
 }
 
@@ -1235,14 +1280,20 @@ fn stopped_by_other_dag_warning(
 /// returns the planned state with its id (Terraform taints it); an update keeps the prior values
 /// of the fields it sent and records the DAG, when one may still run, for the next Read.
 fn accepted_but_failed(
-    prior: Option<BackupConfigModel>,
-    planned: &BackupConfigModel,
-    changes: &ChangeSet,
+    apply: ApplyChange,
     cluster_id: String,
     pending_dag: Option<crate::obshell::DagId>,
     archive_log: Option<Option<Vec<String>>>,
-    diagnostics: Diagnostics,
 ) -> ApplyResponse {
+    let ApplyChange {
+        private: kept,
+        prior,
+        planned,
+        changes,
+        diagnostics,
+        ..
+    } = apply;
+    let (planned, changes) = (&planned, &changes);
     let Some(prior) = prior else {
         let mut state = planned.clone();
         state.id = Field::Known(cluster_id);
@@ -1254,13 +1305,14 @@ fn accepted_but_failed(
     };
     let state = state_keeping_prior_sent_fields(&prior, planned, changes);
     let private = PrivateState {
-        imported: false,
         pending: pending_dag.map(|dag_id| PendingUpdate {
             dag_id: dag_id.as_str().to_owned(),
             sent: SentValues::from_plan(planned, changes),
             stops_archive_log: archive_log.is_some(),
             archiving_tenants: archive_log.flatten(),
         }),
+        // The outcome is unknown: the location may not have been written.
+        ..kept.after_apply(false)
     };
     ApplyResponse {
         new_state: state.to_value(),
@@ -1400,6 +1452,12 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         }
     }
     let imported = private.imported;
+    private.after_refresh();
+    if session.sql.is_some() {
+        // The sys tenant's views report binding and piece_switch_interval: null in state now
+        // means OceanBase's defaults.
+        private.location_unverified = false;
+    }
     match fold_live(&state, &live) {
         ReadOutcome::Gone => {
             diagnostics.push(Diagnostic::warning(
@@ -1449,11 +1507,7 @@ pub async fn import(session: Option<&Session>, request: ImportRequest) -> Import
         imported: vec![ImportedResource {
             type_name: BACKUP_CONFIG_TYPE.to_owned(),
             state: state.to_value(),
-            private: PrivateState {
-                imported: true,
-                pending: None,
-            }
-            .encode(),
+            private: PrivateState::imported().encode(),
         }],
         diagnostics: Diagnostics::new(),
     }

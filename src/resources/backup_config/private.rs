@@ -24,9 +24,19 @@ use super::plan::ChangeSet;
 /// The private state.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PrivateState {
-    /// The state came from an import and no apply has happened since.
+    /// The state came from an import, and neither an apply nor a second refresh has been saved
+    /// since: the plan may still adopt fields obshell cannot read (see [`Self::after_refresh`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub imported: bool,
+    /// Refreshes read since the import (the import's own refresh is the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub import_refreshes: u8,
+    /// `binding` and `piece_switch_interval`, when null in state, are not known to be the
+    /// cluster's: the state came from an import, obshell cannot report them, and no location
+    /// write has succeeded since. A change that sends the location then warns what it sends for
+    /// them. Unlike `imported`, this outlives the end of adoption.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub location_unverified: bool,
     /// An update whose DAG was still running (or unknown) when apply returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingUpdate>,
@@ -107,7 +117,50 @@ impl std::fmt::Debug for SentValues {
     }
 }
 
+fn is_zero(count: &u8) -> bool {
+    *count == 0
+}
+
+/// The refreshes after which an import's adoption ends: the import's own refresh, and the one
+/// the first plan after it reads. A third refresh can only come from a state Terraform saved
+/// after a second refresh (`terraform apply` with no changes, `apply -refresh-only`, `refresh`),
+/// which is where design §3 ends adoption.
+const IMPORT_REFRESHES: u8 = 2;
+
 impl PrivateState {
+    /// The private state of a fresh import.
+    pub fn imported() -> PrivateState {
+        PrivateState {
+            imported: true,
+            location_unverified: true,
+            ..PrivateState::default()
+        }
+    }
+
+    /// Counts one refresh. An import's adoption (`imported`) lasts for the import's own refresh
+    /// and the refresh of the first plan after it; Terraform hands a later refresh only the
+    /// private state of a saved refresh, and from that one on edits are sent like any other.
+    pub fn after_refresh(&mut self) {
+        if !self.imported {
+            return;
+        }
+        self.import_refreshes = self.import_refreshes.saturating_add(1);
+        if self.import_refreshes > IMPORT_REFRESHES {
+            self.imported = false;
+            self.import_refreshes = 0;
+        }
+    }
+
+    /// What stays recorded after a successful apply that sent the location group (`location`)
+    /// or did not: the import's adoption ends, and whether binding and piece_switch_interval
+    /// are unverified stays as it was unless the location was sent.
+    pub fn after_apply(&self, location: bool) -> PrivateState {
+        PrivateState {
+            location_unverified: self.location_unverified && !location,
+            ..PrivateState::default()
+        }
+    }
+
     /// Decodes private bytes; empty or unreadable bytes mean "nothing recorded".
     pub fn decode(bytes: &[u8]) -> PrivateState {
         if bytes.is_empty() {
@@ -269,13 +322,13 @@ mod tests {
         assert!(sent.write_only_credentials);
         assert_eq!(sent.storage_credentials, None);
         let bytes = PrivateState {
-            imported: false,
             pending: Some(PendingUpdate {
                 dag_id: "9".to_owned(),
                 sent: sent.clone(),
                 stops_archive_log: true,
                 archiving_tenants: None,
             }),
+            ..PrivateState::default()
         }
         .encode();
         let text = String::from_utf8(bytes).expect("JSON");
@@ -305,11 +358,35 @@ mod tests {
     }
 
     #[test]
+    fn import_adoption_ends_at_the_third_refresh_but_the_location_stays_unverified() {
+        let mut private = PrivateState::imported();
+        // The import's own refresh, then the first plan's.
+        for _ in 0..2 {
+            private.after_refresh();
+            assert!(private.imported);
+        }
+        // A refresh of a saved refresh.
+        private.after_refresh();
+        assert!(!private.imported);
+        assert!(private.location_unverified);
+        private.after_refresh();
+        assert!(!private.imported);
+        assert!(private.after_apply(false).location_unverified);
+        assert_eq!(private.after_apply(true), PrivateState::default());
+        // Private states written before the count existed start counting from the import.
+        let mut old = PrivateState::decode(br#"{"imported":true}"#);
+        old.after_refresh();
+        assert!(old.imported);
+    }
+
+    #[test]
     fn private_state_round_trips_and_empty_is_default() {
         assert_eq!(PrivateState::decode(b""), PrivateState::default());
         assert!(PrivateState::default().encode().is_empty());
         let state = PrivateState {
             imported: true,
+            import_refreshes: 1,
+            location_unverified: true,
             pending: Some(PendingUpdate {
                 dag_id: "142".to_owned(),
                 sent: SentValues {
