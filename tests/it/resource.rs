@@ -30,6 +30,9 @@ mod data_protection;
 /// Issue 8: the state, the plan and CI's exit code never disagree with the cluster.
 mod state_truth;
 
+/// Node 2 failing part-way: state, warnings, refresh and convergence.
+mod partial_failures;
+
 struct Harness {
     sim: SimHandle,
     provider: Arc<Provider>,

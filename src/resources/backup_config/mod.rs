@@ -9,6 +9,7 @@ pub mod plan;
 pub mod private;
 pub mod read;
 pub mod schema;
+pub mod tenants;
 pub mod uri;
 pub mod validate;
 

@@ -434,6 +434,36 @@ async fn create_plan_checks(client: &Client) -> Result<Diagnostics, Error> {
     Ok(warnings)
 }
 
+/// The plan's warning naming the tenants whose last-read value differs from the configuration:
+/// the top-level attributes show one folded value, so without it a plan that sends a setting
+/// again for one tenant would not say why.
+fn tenants_differ_warning(
+    prior: &BackupConfigModel,
+    config: &BackupConfigModel,
+    sql_read: bool,
+) -> Option<Diagnostic> {
+    use super::tenants::{compare_tenants, describe_differing};
+    let lines: Vec<String> = compare_tenants(
+        &prior.tenants,
+        prior.id.known().map(String::as_str),
+        config,
+        sql_read,
+    )
+    .iter()
+    .filter(|c| !c.differing.is_empty())
+    .map(|c| format!("{}: {}", c.attribute, describe_differing(&c.differing)))
+    .collect();
+    (!lines.is_empty()).then(|| {
+        Diagnostic::warning(
+            "Tenants differ from the configuration",
+            format!(
+                "As last read, these tenants do not have the configured value (a change that stopped part-way, or a change made outside Terraform): {}. Apply sends these settings to every user tenant again.",
+                lines.join("; ")
+            ),
+        )
+    })
+}
+
 /// `PlanResourceChange`.
 pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanResponse {
     let mut response = PlanResponse {
@@ -510,6 +540,9 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         {
             response.diagnostics.push(warning);
         }
+    }
+    if let Some(warning) = tenants_differ_warning(&prior, &config, sql_read) {
+        response.diagnostics.push(warning);
     }
     if !update.changes.is_empty() {
         if let Some(session) = session {
@@ -745,7 +778,9 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             reopen_archive_log_after_success(session, &mut apply, &checked).await;
             read_back(session, apply, &checked).await
         }
-        SendResult::Accepted(outcome) => after_unsuccessful_write(session, apply, checked, outcome),
+        SendResult::Accepted(outcome) => {
+            after_unsuccessful_write(session, apply, checked, outcome).await
+        }
     }
 }
 
@@ -959,6 +994,8 @@ struct Checked {
     tenants: Option<Vec<TenantOverview>>,
     /// Warnings for the apply's answer.
     warnings: Diagnostics,
+    /// The obshell version, for reads after a failure.
+    version: ObshellVersion,
 }
 
 /// Pre-write checks: the endpoint still serves the resource's cluster, which tenants are
@@ -1027,6 +1064,7 @@ async fn pre_write_checks(
         archiving,
         tenants,
         warnings,
+        version,
     })
 }
 
@@ -1096,12 +1134,20 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
 /// The answer when obshell accepted (or may have accepted) the write but the provider did not
 /// see it succeed: the error, a warning when archive log may stay stopped, and the state and
 /// pending record of [`accepted_but_failed`].
-fn after_unsuccessful_write(
+async fn after_unsuccessful_write(
     session: &Session,
     mut apply: ApplyChange,
     checked: Checked,
     outcome: Outcome,
 ) -> ApplyResponse {
+    let partial = match &outcome {
+        Outcome::Failed(Error::DagFailed { failure, .. })
+            if failure.node.as_deref() != Some(CHECK_NODE) =>
+        {
+            Some(read_after_partial_failure(session, &apply, &checked).await)
+        }
+        _ => None,
+    };
     let summary = apply.summary();
     let pending_dag = match &outcome {
         Outcome::Failed(error) | Outcome::Unknown(error) => {
@@ -1124,19 +1170,169 @@ fn after_unsuccessful_write(
     };
     let stops_archive_log = apply.changes.stops_archive_log();
     if stops_archive_log && outcome.may_have_stopped_archive_log() {
+        let stopped_now = partial.as_ref().and_then(|p| p.stopped_now.as_deref());
         if let Some(warning) =
-            archive_log_left_stopped_warning(&outcome, checked.archiving.as_deref())
+            archive_log_left_stopped_warning(&outcome, checked.archiving.as_deref(), stopped_now)
         {
             apply.diagnostics.push(warning);
         }
     }
     let archive_log = stops_archive_log.then_some(checked.archiving);
-    accepted_but_failed(
+    if let Some(partial) = &partial {
+        apply.diagnostics.extend(partial.warnings.clone());
+    }
+    let (is_create, changes) = (apply.is_create, apply.changes);
+    let mut response = accepted_but_failed(
         apply,
         checked.cluster_number.to_string(),
         pending_dag,
         archive_log,
+    );
+    if let (Some(partial), false) = (partial, is_create) {
+        response.new_state = partial.fold_into(&response.new_state, &changes);
+    }
+    response
+}
+
+/// What the provider learnt by reading the cluster after a DAG failed in node 2.
+struct PartialFailure {
+    /// The tenants as read after the failure; `None` when the read failed.
+    tenants: Option<std::collections::BTreeMap<String, super::model::TenantModel>>,
+    /// How far the change got, and what could not be read.
+    warnings: Diagnostics,
+    /// Tenants that were archiving before the change and are not now; `None` when not read.
+    stopped_now: Option<Vec<String>>,
+}
+
+impl PartialFailure {
+    /// The failed update's state with the tenants as read after the failure; a delete policy
+    /// the change sent may have been dropped on some tenant, so the state stops claiming one
+    /// (null), and the next plan sends it again whatever the configuration says.
+    fn fold_into(&self, state: &Value, changes: &ChangeSet) -> Value {
+        let Ok(mut model) = BackupConfigModel::from_value(state) else {
+            return state.clone();
+        };
+        if let Some(tenants) = &self.tenants {
+            model.tenants = Field::Known(tenants.clone());
+        }
+        if changes.delete_policy {
+            model.delete_policy = Field::Null;
+        }
+        model.to_value()
+    }
+}
+
+/// After a DAG that failed in node 2 ("Set backup config"): obshell closed archive log, then ran
+/// its steps tenant by tenant and stopped at the first error, so earlier steps and tenants stay
+/// applied (obshell-api.md §10.2). Reads the tenants back to say how far the change got, and,
+/// for a change that stops archive log, which tenants it left stopped.
+async fn read_after_partial_failure(
+    session: &Session,
+    apply: &ApplyChange,
+    checked: &Checked,
+) -> PartialFailure {
+    use super::tenants::{compare_tenants, describe_differing};
+    let mut warnings = Diagnostics::new();
+    let sent = apply.changes.attribute_names();
+    let mut lines = Vec::new();
+    let tenants = match read_cluster(
+        session,
+        Some(checked.cluster_number),
+        checked.tenants.clone(),
     )
+    .await
+    {
+        Ok((live, _)) => {
+            let map = live.tenants_map();
+            let comparisons = compare_tenants(
+                &Field::Known(map.clone()),
+                Some(&live.cluster_id),
+                &apply.planned,
+                apply.sql_read,
+            );
+            for comparison in comparisons
+                .iter()
+                .filter(|c| sent.contains(&c.attribute) && !c.matching.is_empty())
+            {
+                lines.push(if comparison.differing.is_empty() {
+                    format!(
+                        "{} reached every tenant read ({})",
+                        comparison.attribute,
+                        comparison.matching.join(", ")
+                    )
+                } else {
+                    format!(
+                        "{} reached {} but not {}",
+                        comparison.attribute,
+                        comparison.matching.join(", "),
+                        describe_differing(&comparison.differing)
+                    )
+                });
+            }
+            if apply.changes.delete_policy {
+                let without: Vec<String> = comparisons
+                    .iter()
+                    .filter(|c| c.attribute == "delete_policy")
+                    .flat_map(|c| c.differing.iter())
+                    .filter(|(_, value)| value == "none")
+                    .map(|(tenant, _)| tenant.clone())
+                    .collect();
+                lines.push(if apply.sql_read {
+                    format!("delete_policy: obshell drops a tenant's delete policy before it adds the new one; tenants left without a delete policy: {}", if without.is_empty() { "none".to_owned() } else { without.join(", ") })
+                } else {
+                    "delete_policy: obshell drops each tenant's delete policy before it adds the new one, so tenants it reached may be left without a delete policy; without sql_endpoint the provider cannot read which".to_owned()
+                });
+            }
+            Some(map)
+        }
+        Err(error) => {
+            let mut warning =
+                error.diagnostic("Unable to read the cluster after the failure", session);
+            warning.severity = crate::tf::Severity::Warning;
+            warnings.push(warning);
+            if apply.changes.delete_policy {
+                lines.push("delete_policy: obshell drops each tenant's delete policy before it adds the new one, so tenants may be left without a delete policy".to_owned());
+            }
+            None
+        }
+    };
+    if !lines.is_empty() {
+        let delete_policy = if apply.changes.delete_policy {
+            " The state no longer records a delete policy, so the next apply sends it again."
+        } else {
+            ""
+        };
+        warnings.push(Diagnostic::warning(
+            "Change partly applied",
+            format!(
+                "obshell runs \"Set backup config\" step by step and tenant by tenant and stops at the first error, leaving the earlier steps and tenants applied. The state keeps the values from before this change; its tenants show what each tenant has now. {}.{delete_policy} The next plan sends whatever some tenant still lacks.",
+                lines.join("; ")
+            ),
+        ));
+    }
+    let stopped_now = match (&checked.archiving, &checked.tenants) {
+        (Some(before), Some(tenants))
+            if apply.changes.stops_archive_log() && !before.is_empty() =>
+        {
+            archiving_tenants(&session.client, checked.version, tenants)
+                .await
+                .ok()
+                .flatten()
+                .map(|now| {
+                    before
+                        .iter()
+                        .filter(|tenant| !now.contains(tenant))
+                        .cloned()
+                        .collect()
+                })
+        }
+        _ => None,
+    };
+    PartialFailure {
+        tenants,
+        warnings,
+        stopped_now,
+    }
 }
 
 /// The error when the provider stopped following a DAG that obshell accepted: whatever the
@@ -1227,6 +1423,7 @@ fn tenant_list(archiving: Option<&[String]>) -> String {
 fn archive_log_left_stopped_warning(
     outcome: &Outcome,
     archiving: Option<&[String]>,
+    stopped_now: Option<&[String]>,
 ) -> Option<Diagnostic> {
     if archiving.is_some_and(<[String]>::is_empty) {
         // No tenant was archiving: there is nothing to reopen.
@@ -1237,10 +1434,18 @@ fn archive_log_left_stopped_warning(
         Outcome::Unknown(_) => "obshell may have started a task that stops archive log on every user tenant, and the provider, which could not identify it, did not reopen archive log".to_owned(),
         _ => "obshell may have stopped archive log on every user tenant before the task failed, and the provider did not reopen it".to_owned(),
     };
+    let now = match stopped_now {
+        Some([]) => " Read after the failure, archive log still runs on every tenant that was archiving before.".to_owned(),
+        Some(stopped) => format!(
+            " Read after the failure, archive log is now stopped on {}.",
+            stopped.join(", ")
+        ),
+        None => String::new(),
+    };
     Some(Diagnostic::warning(
         "Archive log may have been stopped",
         format!(
-            "This change carried backup_base_uri or log_archive_concurrency. {what}. Tenants that were archiving before this apply: {}. {}",
+            "This change carried backup_base_uri or log_archive_concurrency. {what}. Tenants that were archiving before this apply: {}.{now} {}",
             tenant_list(archiving),
             reopen_advice(archiving)
         ),
@@ -1342,6 +1547,9 @@ async fn resolve_pending(
     };
     if dag.is_success() {
         pending.sent.adopt_into(state);
+        // The tenants were read before the DAG applied the sent values: stale for those, so they
+        // are not compared with the configuration (a read fills them again).
+        state.tenants = Field::Null;
         tracing::info!(dag_id = %dag.id, "pending update succeeded; adopting its values");
         // A refresh never writes to the cluster, so archive log stays as the DAG left it.
         let archived_before = pending.archiving_tenants.as_deref();

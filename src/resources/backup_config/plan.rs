@@ -452,12 +452,20 @@ pub fn plan_update_verified(
         });
     }
 
+    // A setting some tenant still lacks is sent again, even when the folded value equals the
+    // configuration (a change obshell stopped part-way; see `tenants.rs`).
+    let behind = super::tenants::left_behind_changes(&super::tenants::compare_tenants(
+        &prior.tenants,
+        prior.id.known().map(String::as_str),
+        config,
+        sql_read,
+    ));
     let changes = ChangeSet {
-        location,
-        log_archive_concurrency,
-        ha_low_thread_score,
-        archive_lag_target,
-        delete_policy,
+        location: location || behind.location,
+        log_archive_concurrency: log_archive_concurrency || behind.log_archive_concurrency,
+        ha_low_thread_score: ha_low_thread_score || behind.ha_low_thread_score,
+        archive_lag_target: archive_lag_target || behind.archive_lag_target,
+        delete_policy: delete_policy || behind.delete_policy,
     };
     planned.tenants = if changes.is_empty() {
         prior.tenants.clone()
