@@ -34,10 +34,12 @@ mod routes;
 mod server;
 mod sql;
 mod state;
+mod tls;
 mod version;
 
 pub use latency::{Latency, LatencyParseError};
 pub use routes::{routes_of, EmulatedRoute, ROUTES};
+pub use tls::{SimTls, TlsSetupError};
 pub use version::{ObshellVersion, VersionParseError};
 
 /// How to start a simulator: the address and the cluster it pretends to be.
@@ -66,6 +68,8 @@ pub struct SimConfig {
     /// Where the MySQL-protocol listener (the sys tenant's backup views) listens; `None`: no
     /// listener. Port 0 picks a free port (see [`SimHandle::sql_addr`]).
     pub sql_listen: Option<SocketAddr>,
+    /// HTTPS instead of plain HTTP for the obshell API and `/sim/v1`; `None`: plain HTTP.
+    pub tls: Option<SimTls>,
 }
 
 impl SimConfig {
@@ -83,6 +87,7 @@ impl SimConfig {
             seed: 1,
             latency: Latency::NONE,
             sql_listen: None,
+            tls: None,
         }
     }
 
@@ -134,6 +139,12 @@ impl SimConfig {
         self.latency = latency;
         self
     }
+
+    /// Serves HTTPS with this certificate and key (and mutual TLS when it has a client CA).
+    pub fn with_tls(mut self, tls: SimTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -148,6 +159,7 @@ impl std::fmt::Debug for SimConfig {
             .field("seed", &self.seed)
             .field("latency", &self.latency)
             .field("sql_listen", &self.sql_listen)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -167,11 +179,15 @@ pub enum SpawnError {
     /// The emulated version is older than the first obshell with the backup APIs.
     #[error("obshell {0} has no backup APIs; emulate 4.2.4.0 or newer")]
     UnsupportedVersion(ObshellVersion),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
 }
 
 /// A running simulator. Dropping it stops accepting connections, like [`SimHandle::shutdown`].
 pub struct SimHandle {
     addr: SocketAddr,
+    https: bool,
     sql_addr: Option<SocketAddr>,
     sql_loop: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
@@ -189,9 +205,11 @@ impl SimHandle {
         self.sql_addr
     }
 
-    /// `http://ADDR`, the base URL of the obshell API (`/api/v1/...`) and the control API (`/sim/v1/...`).
+    /// `http://ADDR` (`https://ADDR` with TLS), the base URL of the obshell API (`/api/v1/...`)
+    /// and the control API (`/sim/v1/...`).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, closes open connections and waits for the accept loop to end.
@@ -225,11 +243,13 @@ impl std::fmt::Debug for SimHandle {
 ///
 /// # Errors
 /// [`SpawnError::Bind`] when the address cannot be bound, [`SpawnError::UnsupportedVersion`] for
-/// a version older than 4.2.4.0.
+/// a version older than 4.2.4.0, [`SpawnError::Tls`] for TLS material that cannot serve.
 pub async fn spawn(config: SimConfig) -> Result<SimHandle, SpawnError> {
     if config.obshell_version < ObshellVersion::MIN_SUPPORTED {
         return Err(SpawnError::UnsupportedVersion(config.obshell_version));
     }
+    let tls = config.tls.as_ref().map(SimTls::acceptor).transpose()?;
+    let https = tls.is_some();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| SpawnError::Bind {
@@ -264,10 +284,11 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, SpawnError> {
     let (shutdown, receiver) = watch::channel(false);
     let sql_loop = sql_listener
         .map(|listener| tokio::spawn(sql::accept_loop(listener, shared.clone(), receiver.clone())));
-    let accept_loop = tokio::spawn(server::accept_loop(listener, shared, receiver));
+    let accept_loop = tokio::spawn(server::accept_loop(listener, tls, shared, receiver));
     tracing::info!(%addr, ?sql_addr, "obshell-sim listening");
     Ok(SimHandle {
         addr,
+        https,
         sql_addr,
         sql_loop,
         shutdown,

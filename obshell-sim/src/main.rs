@@ -1,10 +1,11 @@
 //! The `obshell-sim` command line: a thin wrapper around [`obshell_sim::spawn`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use obshell_sim::{Latency, ObshellVersion, SimConfig};
+use obshell_sim::{Latency, ObshellVersion, SimConfig, SimTls};
 
 /// An obshell-compatible server with an in-memory OceanBase cluster, for tests and demos.
 ///
@@ -48,6 +49,33 @@ struct Cli {
     /// `obshell-sim sql listening on ADDR`.
     #[arg(long)]
     sql_listen: Option<SocketAddr>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. The address
+    /// line then says https://.
+    #[arg(long, value_name = "PEM_FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM_FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: require a client certificate that chains to this PEM CA; needs --tls-cert.
+    #[arg(long, value_name = "PEM_FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The TLS material the flags name, read from their files.
+    fn tls(&self) -> Result<Option<SimTls>, String> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let read = |flag: &str, path: &PathBuf| {
+            std::fs::read(path).map_err(|e| format!("{flag}: cannot read {}: {e}", path.display()))
+        };
+        let mut tls = SimTls::new(read("--tls-cert", cert)?, read("--tls-key", key)?);
+        if let Some(ca) = &self.tls_client_ca {
+            tls = tls.with_client_ca(read("--tls-client-ca", ca)?);
+        }
+        Ok(Some(tls))
+    }
 }
 
 /// Parses `<integer><ms|s|m>`.
@@ -79,6 +107,13 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    let tls = match cli.tls() {
+        Ok(tls) => tls,
+        Err(message) => {
+            eprintln!("obshell-sim: {message}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let config = SimConfig {
         listen: cli.listen,
         password: cli.password,
@@ -90,6 +125,7 @@ async fn main() -> std::process::ExitCode {
         seed: cli.seed,
         latency: cli.latency,
         sql_listen: cli.sql_listen,
+        tls,
     };
     let sim = match obshell_sim::spawn(config).await {
         Ok(sim) => sim,

@@ -13,15 +13,19 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
 
 use crate::control;
 use crate::faults::{take_http_fault, HttpFaultKind};
 use crate::obshell;
 use crate::state::Shared;
 
-/// Accepts connections until `shutdown` changes or its sender is dropped.
+/// Accepts connections until `shutdown` changes or its sender is dropped. With `tls`, each
+/// connection is served after its TLS handshake; one that fails it (an untrusted client
+/// certificate, none where one is required, plain HTTP) is closed.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -39,26 +43,54 @@ pub(crate) async fn accept_loop(
             }
         };
         let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let kill = Arc::new(Notify::new());
-            let service_kill = kill.clone();
-            let service = hyper::service::service_fn(move |request| {
-                serve(shared.clone(), request, service_kill.clone())
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
-                // Dropping the connection closes the socket without a response.
-                _ = kill.notified() => tracing::debug!(%peer, "connection dropped by a fault"),
-                _ = shutdown.changed() => {}
+        let shutdown = shutdown.clone();
+        match tls.clone() {
+            None => {
+                tokio::spawn(serve_connection(stream, peer, shared, shutdown));
             }
-        });
+            Some(acceptor) => {
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(stream)) => serve_connection(stream, peer, shared, shutdown).await,
+                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// How long a client may take to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one connection (plain or TLS) until it ends, a fault drops it or the server shuts down.
+async fn serve_connection<S>(
+    stream: S,
+    peer: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let kill = Arc::new(Notify::new());
+    let service_kill = kill.clone();
+    let service = hyper::service::service_fn(move |request| {
+        serve(shared.clone(), request, service_kill.clone())
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = connection => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        // Dropping the connection closes the socket without a response.
+        _ = kill.notified() => tracing::debug!(%peer, "connection dropped by a fault"),
+        _ = shutdown.changed() => {}
     }
 }
 

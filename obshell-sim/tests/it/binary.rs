@@ -155,3 +155,43 @@ fn sql_listen_prints_a_second_line_and_speaks_mysql() {
         .unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// TLS material that cannot serve stops the simulator with a message naming the part at fault,
+/// never quoting the key; a certificate without its key is refused by the flags.
+#[test]
+fn refuses_tls_material_it_cannot_use() {
+    let dir = std::env::temp_dir().join(format!("obshell-sim-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certificate = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(
+        &certificate,
+        "-----BEGIN CERTIFICATE-----\nMIIBnotacertificate\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    std::fs::write(&key, "SECRET-KEY-MATERIAL-8812\n").unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_obshell-sim"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(output.stdout.is_empty());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let cert_arg = certificate.to_str().unwrap();
+    let key_arg = key.to_str().unwrap();
+    let stderr = run(&["--tls-cert", cert_arg, "--tls-key", key_arg]);
+    assert!(stderr.contains("TLS key is not usable"), "{stderr}");
+    assert!(!stderr.contains("SECRET-KEY-MATERIAL"), "{stderr}");
+    // A file without a certificate in it.
+    let stderr = run(&["--tls-cert", key_arg, "--tls-key", key_arg]);
+    assert!(stderr.contains("TLS certificate is not usable"), "{stderr}");
+    assert!(!stderr.contains("SECRET-KEY-MATERIAL"), "{stderr}");
+    let stderr = run(&["--tls-cert", cert_arg]);
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    let stderr = run(&["--tls-cert", cert_arg, "--tls-key", "/nonexistent/key.pem"]);
+    assert!(stderr.contains("--tls-key: cannot read"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
