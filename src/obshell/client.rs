@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::auth::{self, AesKeys, Password};
 use super::dag::{parse_go_time, Dag, DagDto};
-use super::error::{redact_secrets, Error, TransportFailure};
+use super::error::{redact_secrets, Error, TlsFailure, TransportFailure};
 
 /// The default time one HTTP request may take.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -1068,7 +1068,7 @@ fn lost_after_sending(call: &Call, error: &Error) -> bool {
             path == call.path()
                 && !matches!(
                     failure,
-                    TransportFailure::Connect | TransportFailure::NotTls
+                    TransportFailure::Connect | TransportFailure::NotTls | TransportFailure::Tls(_)
                 )
         }
         Error::Api { status, path, .. } => path == call.path() && matches!(status, 502..=504),
@@ -1103,19 +1103,14 @@ fn not_obshell_answer(error: &Error) -> Option<String> {
     }
 }
 
-/// Whether a failed request met a server that does not speak TLS where the URL asked for it:
-/// rustls then fails on the first bytes of a plain HTTP answer.
-fn is_not_tls(error: &reqwest::Error) -> bool {
-    use tokio_rustls::rustls;
+/// The rustls error behind a failed request, if TLS failed. (An io::Error's `source()` skips
+/// the error it wraps, so the walk steps into it instead.)
+fn rustls_error_of(error: &reqwest::Error) -> Option<&tokio_rustls::rustls::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
-        if let Some(rustls_error) = current.downcast_ref::<rustls::Error>() {
-            return matches!(
-                rustls_error,
-                rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }
-            );
+        if let Some(rustls_error) = current.downcast_ref::<tokio_rustls::rustls::Error>() {
+            return Some(rustls_error);
         }
-        // An io::Error's `source()` skips the error it wraps; step into it instead.
         source = match current.downcast_ref::<std::io::Error>() {
             Some(io) => io
                 .get_ref()
@@ -1123,7 +1118,45 @@ fn is_not_tls(error: &reqwest::Error) -> bool {
             None => current.source(),
         };
     }
-    false
+    None
+}
+
+/// What a TLS failure means for the user. A server that does not speak TLS where the URL asked
+/// for it makes rustls fail on the first bytes of its plain HTTP answer.
+fn classify_tls(error: &tokio_rustls::rustls::Error) -> TransportFailure {
+    use tokio_rustls::rustls::{AlertDescription, CertificateError, Error as Tls};
+    let failure = match error {
+        Tls::InvalidMessage(_) | Tls::InappropriateMessage { .. } => {
+            return TransportFailure::NotTls
+        }
+        Tls::InvalidCertificate(certificate) => match certificate {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                TlsFailure::UntrustedCertificate
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                TlsFailure::WrongHostName
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => TlsFailure::CertificateOutOfDate,
+            _ => TlsFailure::Other,
+        },
+        Tls::AlertReceived(AlertDescription::CertificateRequired) => {
+            TlsFailure::ClientCertificateRequired
+        }
+        Tls::AlertReceived(
+            AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::AccessDenied,
+        ) => TlsFailure::ClientCertificateRefused,
+        _ => TlsFailure::Other,
+    };
+    TransportFailure::Tls(failure)
 }
 
 /// The most of one obshell answer the client buffers. Real answers are a few KiB (a tenant list
@@ -1160,8 +1193,8 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, BodyEr
 }
 
 fn classify_transport(error: &reqwest::Error) -> TransportFailure {
-    if is_not_tls(error) {
-        TransportFailure::NotTls
+    if let Some(tls) = rustls_error_of(error) {
+        classify_tls(tls)
     } else if error.is_connect() {
         TransportFailure::Connect
     } else if error.is_timeout() {

@@ -180,6 +180,50 @@ pub enum TransportFailure {
     /// An `https://` endpoint answered, but not with TLS (a plain HTTP server, say); nothing was
     /// sent.
     NotTls,
+    /// The TLS handshake failed (the server's certificate, or the client certificate the server
+    /// asked for); obshell processed nothing.
+    Tls(TlsFailure),
+}
+
+/// Why a TLS handshake with obshell failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate does not chain to a trusted CA.
+    UntrustedCertificate,
+    /// The server's certificate is not valid for the endpoint's host name or address.
+    WrongHostName,
+    /// The server's certificate is expired or not yet valid.
+    CertificateOutOfDate,
+    /// The server requires a client certificate and none was presented.
+    ClientCertificateRequired,
+    /// The server refused the client certificate that was presented.
+    ClientCertificateRefused,
+    /// Another handshake failure.
+    Other,
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsFailure::UntrustedCertificate => {
+                "TLS: the server's certificate is not signed by a trusted CA"
+            }
+            TlsFailure::WrongHostName => {
+                "TLS: the server's certificate is not valid for the endpoint's host name"
+            }
+            TlsFailure::CertificateOutOfDate => {
+                "TLS: the server's certificate is expired or not yet valid"
+            }
+            TlsFailure::ClientCertificateRequired => {
+                "TLS: the server requires a client certificate and none was presented"
+            }
+            TlsFailure::ClientCertificateRefused => {
+                "TLS: the server refused the client certificate"
+            }
+            TlsFailure::Other => "TLS: the handshake failed",
+        })
+    }
 }
 
 impl fmt::Display for TransportFailure {
@@ -189,6 +233,7 @@ impl fmt::Display for TransportFailure {
             TransportFailure::Timeout => "timed out",
             TransportFailure::Interrupted => "the connection broke before an answer arrived",
             TransportFailure::NotTls => "the server does not speak TLS (https) on this port",
+            TransportFailure::Tls(failure) => return failure.fmt(f),
         })
     }
 }

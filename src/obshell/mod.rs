@@ -32,4 +32,4 @@ pub use dag::{
     poll_interval, wait_for_dag, Dag, DagFailure, DagId, DagNode, DagOperator, DagState, SubTask,
     WaitOptions,
 };
-pub use error::{redact_secrets, Error, PollFailures, TransportFailure};
+pub use error::{redact_secrets, Error, PollFailures, TlsFailure, TransportFailure};

@@ -3,7 +3,7 @@
 //! error carries) and what the user can do. Secrets never appear: the client's errors carry none,
 //! and the password is never part of a message.
 
-use crate::obshell::{Error, TransportFailure};
+use crate::obshell::{Error, TlsFailure, TransportFailure};
 use crate::tf::Diagnostic;
 
 /// What the user can do about `error`, in one or two sentences.
@@ -33,6 +33,10 @@ fn advice(error: &Error, endpoint: &str) -> String {
         } => format!(
             "obshell serves plain HTTP unless it was set up with a certificate: if so, write the endpoint with http:// instead of {endpoint}."
         ),
+        Error::Transport {
+            failure: TransportFailure::Tls(failure),
+            ..
+        } => tls_advice(*failure, endpoint),
         Error::Transport {
             failure: TransportFailure::Connect,
             ..
@@ -74,6 +78,30 @@ fn advice(error: &Error, endpoint: &str) -> String {
         Error::WriteOutcomeUnknown { .. } => "Check obshell's unfinished tasks before applying again: `obshell task show` on a cluster node lists them.".to_owned(),
         Error::Config { .. } => "Correct the provider configuration.".to_owned(),
         _ => format!("Check obshell at {endpoint}, then run Terraform again."),
+    }
+}
+
+/// What to do about a failed TLS handshake; nothing was sent.
+fn tls_advice(failure: TlsFailure, endpoint: &str) -> String {
+    match failure {
+        TlsFailure::UntrustedCertificate => format!(
+            "Nothing was sent. Set the provider's ca_certificate to the PEM certificate of the CA that signed the certificate of obshell at {endpoint}."
+        ),
+        TlsFailure::WrongHostName => format!(
+            "Nothing was sent. The certificate of obshell at {endpoint} does not name that host: write the endpoint with a host name (or address) the certificate lists, or reissue the certificate for it."
+        ),
+        TlsFailure::CertificateOutOfDate => format!(
+            "Nothing was sent. Renew the certificate of obshell at {endpoint}, or correct this machine's clock if it is wrong."
+        ),
+        TlsFailure::ClientCertificateRequired => format!(
+            "Nothing was sent. obshell at {endpoint} requires mutual TLS: set the provider's client_certificate and client_key."
+        ),
+        TlsFailure::ClientCertificateRefused => format!(
+            "Nothing was sent. obshell at {endpoint} does not accept the provider's client_certificate: use one signed by the CA obshell trusts for clients."
+        ),
+        _ => format!(
+            "Nothing was sent. Check the TLS setup of obshell at {endpoint} and the provider's ca_certificate, client_certificate and client_key."
+        ),
     }
 }
 

@@ -4,6 +4,7 @@
 mod acceptance;
 mod acceptance_sql;
 mod acceptance_state;
+mod acceptance_tls;
 mod client;
 mod doc_commands;
 mod docs;
