@@ -28,7 +28,8 @@ use super::plan::{
 };
 use super::private::{state_keeping_prior_sent_fields, PendingUpdate, PrivateState, SentValues};
 use super::read::{
-    fill_unknowns_from_live, fold_live, fold_sql, LiveCluster, LiveStorage, LiveTenant, ReadOutcome,
+    fill_unknowns_from_live, fold_live, fold_sql, Disagreement, LiveCluster, LiveStorage,
+    LiveTenant, ReadOutcome,
 };
 use super::schema::{DEFAULT_CREATE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
 use super::uri::parse_backup_base_uri;
@@ -900,7 +901,6 @@ async fn resolve_pending_before_write(
         return Ok(());
     };
     let client = &session.client;
-    let imported = apply.private.imported;
     let kept = apply.private.clone();
     let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
     let waited = match client.get_dag(&dag_id).await {
@@ -948,7 +948,7 @@ async fn resolve_pending_before_write(
             diagnostics: std::mem::take(&mut apply.diagnostics),
         }));
     }
-    let recomputed = plan_update_verified(prior, config, imported, apply.sql_read).changes;
+    let recomputed = plan_update_verified(prior, config, kept.imported, apply.sql_read).changes;
     let shown = apply.changes.attribute_names();
     let beyond_plan: Vec<&str> = recomputed
         .attribute_names()
@@ -1126,7 +1126,11 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
     };
     ApplyResponse {
         new_state: state.to_value(),
-        private: apply.private.after_apply(apply.changes.location).encode(),
+        private: {
+            let mut private = apply.private.after_apply(apply.changes.location);
+            private.references.forget_sent(&apply.changes);
+            private.encode()
+        },
         diagnostics: apply.diagnostics,
     }
 }
@@ -1666,7 +1670,11 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         // means OceanBase's defaults.
         private.location_unverified = false;
     }
-    match fold_live(&state, &live) {
+    let (outcome, disagreements) = fold_live(&state, &live, &mut private.references);
+    if let Some(warning) = disagreement_warning(&disagreements) {
+        diagnostics.push(warning);
+    }
+    match outcome {
         ReadOutcome::Gone => {
             diagnostics.push(Diagnostic::warning(
                 "Backup configuration gone",
@@ -1684,6 +1692,37 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
             diagnostics,
         },
     }
+}
+
+/// The warning when tenants disagree on read-back attributes: each tenant's value, and which one
+/// the state reports.
+fn disagreement_warning(disagreements: &[Disagreement]) -> Option<Diagnostic> {
+    if disagreements.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = disagreements
+        .iter()
+        .map(|disagreement| {
+            let values: Vec<String> = disagreement
+                .values
+                .iter()
+                .map(|(tenant, value)| format!("{tenant} = {value:?}"))
+                .collect();
+            format!(
+                "{}: {} (the state reports {:?})",
+                disagreement.attribute,
+                values.join(", "),
+                disagreement.reported
+            )
+        })
+        .collect();
+    Some(Diagnostic::warning(
+        "Tenants disagree on backup settings",
+        format!(
+            "The user tenants do not all have the same value for:\n  {}\nFor each, the state reports the value of the lowest tenant id that differs from the value the state held when the tenants were first seen to disagree, so refreshing again reports the same. A plan sends the configured value to every tenant that lacks it.",
+            lines.join("\n  ")
+        ),
+    ))
 }
 
 /// `ImportResourceState`: by cluster id, checked against `GET /api/v1/obcluster/info`. The

@@ -40,6 +40,53 @@ pub struct PrivateState {
     /// An update whose DAG was still running (or unknown) when apply returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingUpdate>,
+    /// While tenants disagree on a read-back attribute, the value Read compares them with, so a
+    /// refresh reports the same value every time (see [`ReadReferences`]).
+    #[serde(default, skip_serializing_if = "ReadReferences::is_empty")]
+    pub references: ReadReferences,
+}
+
+/// For each read-back attribute on which the tenants disagree, the value the state held when the
+/// disagreement was first read (or the lowest tenant id's value when the state held none). Read
+/// reports the value of the lowest tenant id that differs from it, which does not change when the
+/// refreshed state is saved: a second `terraform plan -refresh-only` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReadReferences {
+    /// `backup_base_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_base_uri: Option<String>,
+    /// `log_archive_concurrency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_archive_concurrency: Option<i64>,
+    /// `ha_low_thread_score`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha_low_thread_score: Option<i64>,
+    /// `archive_lag_target`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_lag_target: Option<String>,
+}
+
+impl ReadReferences {
+    /// True when no attribute is in disagreement.
+    pub fn is_empty(&self) -> bool {
+        *self == ReadReferences::default()
+    }
+
+    /// Forgets the attributes a successful write sent to every tenant: they agree now.
+    pub fn forget_sent(&mut self, changes: &ChangeSet) {
+        if changes.location {
+            self.backup_base_uri = None;
+        }
+        if changes.log_archive_concurrency {
+            self.log_archive_concurrency = None;
+        }
+        if changes.ha_low_thread_score {
+            self.ha_low_thread_score = None;
+        }
+        if changes.archive_lag_target {
+            self.archive_lag_target = None;
+        }
+    }
 }
 
 /// An update that obshell accepted but the provider did not see finish.
@@ -153,10 +200,12 @@ impl PrivateState {
 
     /// What stays recorded after a successful apply that sent the location group (`location`)
     /// or did not: the import's adoption ends, and whether binding and piece_switch_interval
-    /// are unverified stays as it was unless the location was sent.
+    /// are unverified stays as it was unless the location was sent. The references of tenants
+    /// that disagree stay (see [`ReadReferences::forget_sent`] for a write that succeeded).
     pub fn after_apply(&self, location: bool) -> PrivateState {
         PrivateState {
             location_unverified: self.location_unverified && !location,
+            references: self.references.clone(),
             ..PrivateState::default()
         }
     }
@@ -387,6 +436,10 @@ mod tests {
             imported: true,
             import_refreshes: 1,
             location_unverified: true,
+            references: ReadReferences {
+                archive_lag_target: Some("2m".to_owned()),
+                ..ReadReferences::default()
+            },
             pending: Some(PendingUpdate {
                 dag_id: "142".to_owned(),
                 sent: SentValues {

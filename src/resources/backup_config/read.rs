@@ -16,7 +16,8 @@ use crate::sql::{oceanbase_interval_rendering, BackupViews, TenantBackupSql};
 
 use super::duration::{obshell_durations_equal, parse_obshell_duration};
 use super::model::{BackupConfigModel, DeletePolicyModel, Field, TenantModel};
-use super::plan::{same_whole_number, with_defaults};
+use super::plan::with_defaults;
+use super::private::ReadReferences;
 use super::uri::{base_from_tenant_dest, uris_equivalent, DestKind};
 
 /// A tenant's destinations as obshell reports them.
@@ -91,7 +92,7 @@ impl LiveCluster {
 
     /// The `backup_base_uri` values the tenants' destinations imply, lowest tenant id first;
     /// `None` when no tenant's destinations are readable.
-    fn base_uris(&self) -> Option<Vec<String>> {
+    fn base_uris(&self) -> Option<Vec<(String, String)>> {
         let mut bases = Vec::new();
         for tenant in self.sorted_tenants() {
             if let LiveStorage::Known {
@@ -108,7 +109,11 @@ impl LiveCluster {
                     } else {
                         base_from_tenant_dest(dest, &self.cluster_id, tenant.tenant_id, kind)
                     };
-                    bases.push(base);
+                    let label = match kind {
+                        DestKind::Archive => format!("{} (archive)", tenant.name),
+                        DestKind::Data => format!("{} (data)", tenant.name),
+                    };
+                    bases.push((label, base));
                 }
             }
         }
@@ -301,46 +306,156 @@ fn fold_values<T: Clone>(
     }
 }
 
-/// Folds live data into `state`.
-pub fn fold_live(state: &BackupConfigModel, live: &LiveCluster) -> ReadOutcome {
-    if live.has_no_destination() {
-        return ReadOutcome::Gone;
+/// Tenants that disagree on a read-back attribute: its name and each tenant's value, lowest
+/// tenant id first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    /// The attribute.
+    pub attribute: &'static str,
+    /// `(tenant, value)`, lowest tenant id first.
+    pub values: Vec<(String, String)>,
+    /// The value the refreshed state reports.
+    pub reported: String,
+}
+
+/// One read-back attribute folded stably: when every tenant means the same, as [`fold_values`]
+/// does; when they disagree, the value of the lowest tenant id that differs from the reference
+/// (kept in private state while the disagreement lasts), so saving the refreshed state does not
+/// change what the next refresh reports.
+fn fold_stable<T: Clone + ToString>(
+    attribute: &'static str,
+    state: &Field<T>,
+    reference: &mut Option<T>,
+    live: Vec<(String, T)>,
+    same: impl Fn(&T, &T) -> bool,
+    disagreements: &mut Vec<Disagreement>,
+) -> Field<T> {
+    let Some((_, first)) = live.first() else {
+        return state.clone();
+    };
+    if live.iter().all(|(_, value)| same(first, value)) {
+        *reference = None;
+        return fold_values(state, live.into_iter().map(|(_, value)| value), same);
     }
+    let values = live
+        .iter()
+        .map(|(tenant, value)| (tenant.clone(), value.to_string()))
+        .collect();
+    let anchor = reference
+        .clone()
+        .or_else(|| state.known().cloned())
+        .unwrap_or_else(|| first.clone());
+    *reference = Some(anchor.clone());
+    let differing = live
+        .into_iter()
+        .map(|(_, value)| value)
+        .find(|value| !same(&anchor, value));
+    let folded = match differing {
+        // The state's spelling when it means the reported value.
+        Some(value) if state.known().is_some_and(|current| same(current, &value)) => state.clone(),
+        Some(value) => Field::Known(value),
+        None => state.clone(),
+    };
+    disagreements.push(Disagreement {
+        attribute,
+        values,
+        reported: folded
+            .known()
+            .map_or_else(|| "null".to_owned(), ToString::to_string),
+    });
+    folded
+}
+
+fn integer_field(field: &Field<Number>) -> Field<i64> {
+    match field {
+        Field::Known(n) => n.as_i64().map_or(Field::Null, Field::Known),
+        Field::Null => Field::Null,
+        Field::Unknown => Field::Unknown,
+    }
+}
+
+/// The state's number, kept when the folded value is the same whole number (`4.0` stays `4.0`).
+fn keep_number(prior: &Field<Number>, folded: Field<i64>) -> Field<Number> {
+    match (integer_field(prior), folded) {
+        (Field::Known(a), Field::Known(b)) if a == b => prior.clone(),
+        (_, Field::Known(n)) => Field::Known(Number::Int(n)),
+        (_, Field::Null) => Field::Null,
+        (_, Field::Unknown) => Field::Unknown,
+    }
+}
+
+/// Folds live data into `state`. `references` holds, per attribute the tenants disagree on, the
+/// value they are compared with (from private state); it is updated for the next private state.
+/// Also returns where the tenants disagree, for the warning.
+pub fn fold_live(
+    state: &BackupConfigModel,
+    live: &LiveCluster,
+    references: &mut ReadReferences,
+) -> (ReadOutcome, Vec<Disagreement>) {
+    if live.has_no_destination() {
+        return (ReadOutcome::Gone, Vec::new());
+    }
+    let mut disagreements = Vec::new();
     let mut new_state = with_defaults(state.clone());
     new_state.id = Field::Known(live.cluster_id.clone());
     let tenants = live.sorted_tenants();
 
     if let Some(bases) = live.base_uris() {
-        new_state.backup_base_uri = fold_values(&state.backup_base_uri, bases, |left, right| {
-            uris_equivalent(left, right)
-        });
+        new_state.backup_base_uri = fold_stable(
+            "backup_base_uri",
+            &state.backup_base_uri,
+            &mut references.backup_base_uri,
+            bases,
+            |left, right| uris_equivalent(left, right),
+            &mut disagreements,
+        );
     }
     let integers = |pick: fn(&LiveTenant) -> &Option<String>| {
         tenants
             .iter()
-            .filter_map(|tenant| parse_integer(pick(tenant)))
-            .map(Number::Int)
+            .filter_map(|tenant| parse_integer(pick(tenant)).map(|n| (tenant.name.clone(), n)))
             .collect::<Vec<_>>()
     };
-    new_state.log_archive_concurrency = fold_values(
+    new_state.log_archive_concurrency = keep_number(
         &state.log_archive_concurrency,
-        integers(|tenant| &tenant.log_archive_concurrency),
-        same_whole_number,
+        fold_stable(
+            "log_archive_concurrency",
+            &integer_field(&state.log_archive_concurrency),
+            &mut references.log_archive_concurrency,
+            integers(|tenant| &tenant.log_archive_concurrency),
+            |a, b| a == b,
+            &mut disagreements,
+        ),
     );
-    new_state.ha_low_thread_score = fold_values(
+    new_state.ha_low_thread_score = keep_number(
         &state.ha_low_thread_score,
-        integers(|tenant| &tenant.ha_low_thread_score),
-        same_whole_number,
+        fold_stable(
+            "ha_low_thread_score",
+            &integer_field(&state.ha_low_thread_score),
+            &mut references.ha_low_thread_score,
+            integers(|tenant| &tenant.ha_low_thread_score),
+            |a, b| a == b,
+            &mut disagreements,
+        ),
     );
-    new_state.archive_lag_target = fold_values(
+    new_state.archive_lag_target = fold_stable(
+        "archive_lag_target",
         &state.archive_lag_target,
+        &mut references.archive_lag_target,
         tenants
             .iter()
-            .filter_map(|tenant| tenant.archive_lag_target.clone()),
+            .filter_map(|tenant| {
+                tenant
+                    .archive_lag_target
+                    .clone()
+                    .map(|lag| (tenant.name.clone(), lag))
+            })
+            .collect(),
         |left, right| obshell_durations_equal(left, right),
+        &mut disagreements,
     );
     new_state.tenants = Field::Known(live.tenants_map());
-    ReadOutcome::Present(Box::new(new_state))
+    (ReadOutcome::Present(Box::new(new_state)), disagreements)
 }
 
 /// After a successful apply: the planned state with its unknown read-back attributes, `id` and
@@ -427,6 +542,10 @@ mod tests {
         state.ha_low_thread_score = Field::Known(Number::Int(0));
         state.archive_lag_target = Field::Known("2m".to_owned());
         with_defaults(state)
+    }
+
+    fn fold_live(state: &BackupConfigModel, live: &LiveCluster) -> ReadOutcome {
+        super::fold_live(state, live, &mut ReadReferences::default()).0
     }
 
     fn present(outcome: ReadOutcome) -> BackupConfigModel {

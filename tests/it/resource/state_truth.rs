@@ -147,3 +147,77 @@ async fn a_uri_change_after_import_says_what_it_sends_for_binding_and_interval()
         plan.diagnostics
     );
 }
+
+/// Tenants that disagree on a read-back attribute: refreshing again from the saved refreshed
+/// state reports the same value (a second `plan -refresh-only` is empty), the warning lists every
+/// tenant's value, and a configuration set to one tenant's value still sends it to all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_of_disagreeing_tenants_is_stable() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t2",
+            json!({"parameters": {"archive_lag_target": "5m", "ha_low_thread_score": "7"}}),
+        )
+        .await;
+    let first = harness.read(&stored).await;
+    check_no_errors(&first.diagnostics);
+    let detail = warning_detail(&first.diagnostics, "Tenants disagree");
+    for needle in [
+        "archive_lag_target",
+        "t1 = \"2m\"",
+        "t2 = \"5m\"",
+        "ha_low_thread_score",
+        "t1 = \"10\"",
+        "t2 = \"7\"",
+        "the state reports \"5m\"",
+    ] {
+        assert!(detail.contains(needle), "{needle} in {detail}");
+    }
+    let first_state = model(&first.new_state);
+    assert_eq!(first_state.archive_lag_target, text("5m"));
+    assert_eq!(
+        first_state.ha_low_thread_score,
+        Field::Known(Number::Int(7))
+    );
+    // The refreshed state is saved (terraform apply -refresh-only); the next refreshes agree.
+    let mut saved = Stored {
+        state: first.new_state.clone(),
+        private: first.private.clone(),
+    };
+    for _ in 0..3 {
+        let again = harness.refresh(&saved).await;
+        assert_eq!(again.state, first.new_state, "the refresh flipped");
+        saved = again;
+    }
+    // A configuration that takes t2's values: the state equals it, but t1 differs, so the plan
+    // is not empty and apply sends them to every tenant.
+    let t2_values = config_with(|c| {
+        c.archive_lag_target = text("5m");
+        c.ha_low_thread_score = Field::Known(Number::Int(7));
+    });
+    let plan = harness.plan(&saved, &t2_values).await;
+    check_no_errors(&plan.diagnostics);
+    check_warning(&plan.diagnostics, "Tenants differ from the configuration");
+    assert_ne!(plan.planned_state, saved.state, "the plan is empty");
+    harness.clear_requests().await;
+    let applied = harness.apply(&saved, &plan, &t2_values).await;
+    check_no_errors(&applied.diagnostics);
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    assert_eq!(
+        harness.config_writes().await,
+        [(
+            "PATCH".to_owned(),
+            json!({"ha_low_thread_score": 7, "archive_lag_target": "5m"})
+        )]
+    );
+    let after = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let refreshed = harness.refresh(&after).await;
+    let plan = harness.plan(&refreshed, &t2_values).await;
+    check_empty_plan(&refreshed, &plan);
+}
