@@ -153,3 +153,72 @@ fn sql_drift_is_seen_and_repaired_under_both_terraforms() {
         dir.run(&["plan", "-detailed-exitcode"]).expect_code(0);
     }
 }
+
+/// With `sql_endpoint`, an `import {}` block takes `delete_policy`, `binding` and
+/// `piece_switch_interval` from the cluster, not from the configuration, on an obshell (4.2.4)
+/// that can report none of them or the destination: where the configuration differs, the
+/// import's plan shows the change and the apply sends it.
+#[test]
+fn import_adopts_what_sql_reads_from_the_cluster_not_the_configuration() {
+    for terraform in terraforms() {
+        let sim = Sim::start("4.2.4.0");
+        let mut first = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        first.set_env("OCEANBASE_SQL_ENDPOINT", &sim.sql_endpoint());
+        first.write_main(CONFIG);
+        first.apply();
+        let importing = |drift: &dyn Fn(&str), expected: &[&str]| {
+            for tenant in ["t1", "t2"] {
+                drift(tenant);
+            }
+            let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+            dir.set_env("OCEANBASE_SQL_ENDPOINT", &sim.sql_endpoint());
+            dir.write_main(&format!(
+                "{CONFIG}\nimport {{\n  to = oceanbase_backup_config.this\n  id = \"{}\"\n}}\n",
+                sim.cluster_id()
+            ));
+            let plan = dir.run(&["plan", "-detailed-exitcode"]);
+            plan.expect_code(2);
+            for change in expected {
+                plan.expect_contains(change);
+            }
+            dir.apply();
+            dir.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+            for tenant in ["t1", "t2"] {
+                let settings = sim.tenant(tenant);
+                assert_eq!(
+                    settings["archive_dest"]["binding"], "OPTIONAL",
+                    "{settings}"
+                );
+                assert_eq!(
+                    settings["archive_dest"]["piece_switch_interval"], "1d",
+                    "{settings}"
+                );
+                assert_eq!(
+                    settings["delete_policy"]["recovery_window"], "7d",
+                    "{settings}"
+                );
+            }
+        };
+        // A DBA dropped the delete policy: the import does not take the configuration's policy
+        // for the cluster's; the apply adds it.
+        importing(
+            &|tenant| sim.patch_tenant(tenant, json!({"delete_policy": null})),
+            &["+ delete_policy"],
+        );
+        // A DBA set a MANDATORY binding and a 3-day piece interval.
+        importing(
+            &|tenant| {
+                let path = archive_path(&sim, tenant);
+                sim.patch_tenant(
+                    tenant,
+                    json!({"archive_dest": {
+                        "path": path,
+                        "binding": "MANDATORY",
+                        "piece_switch_interval": "3d",
+                    }}),
+                );
+            },
+            &["\"MANDATORY\" -> \"optional\"", "\"3d\" -> \"1d\""],
+        );
+    }
+}
