@@ -33,6 +33,9 @@ mod state_truth;
 /// Node 2 failing part-way: state, warnings, refresh and convergence.
 mod partial_failures;
 
+/// The seeded chaos run (issue 9 item 8).
+mod chaos;
+
 struct Harness {
     sim: SimHandle,
     provider: Arc<Provider>,
