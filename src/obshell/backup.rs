@@ -134,6 +134,17 @@ struct BackupConfigBody<'a> {
     delete_policy: Option<DeletePolicyBody<'a>>,
 }
 
+/// The body of `POST /api/v1/tenant/{name}/backup/config` (`TenantBackupConfigParam`): the
+/// tenant's two destinations, used by obshell as given, and the other fields as in the cluster
+/// call (its `backup_base_uri` is never sent here).
+#[derive(Serialize)]
+struct TenantBackupConfigBody<'a> {
+    archive_base_uri: &'a str,
+    data_base_uri: &'a str,
+    #[serde(flatten)]
+    rest: BackupConfigBody<'a>,
+}
+
 #[derive(Serialize)]
 struct DeletePolicyBody<'a> {
     policy: &'a str,
@@ -452,6 +463,40 @@ impl Client {
             RetryClass::Write,
         );
         self.write_dag(&call, BACKUP_CONFIG_DAG_NAME).await
+    }
+
+    /// `POST /api/v1/tenant/{name}/backup/config`: sets one tenant's backup config, with its
+    /// archive and data destinations as given (obshell appends no `/<cluster_id>/<tenant_id>/...`);
+    /// `request.backup_base_uri` is not sent. Returns the new DAG, `Set obcluster backup config for
+    /// <tenant>`, a tenant-maintenance DAG that touches (and stops archive log on) that tenant
+    /// only. Lost answers are handled as in [`Client::post_backup_config`], by that DAG name.
+    ///
+    /// # Errors
+    /// [`Error::Api`]: obshell's validation, 400 `OB.Tenant.NotExist`, 500
+    /// `OB.Tenant.UnderMaintenance` while an earlier tenant-level DAG on the tenant runs or has
+    /// failed without being retried or passed; obshell's `NoRoute` on an agent without the call
+    /// ([`Error::is_no_route`]); [`Error::WriteOutcomeUnknown`].
+    pub async fn post_tenant_backup_config(
+        &self,
+        tenant: &str,
+        archive_dest: &StorageUri,
+        data_dest: &StorageUri,
+        request: &BackupConfigRequest,
+    ) -> Result<Dag, Error> {
+        let mut rest = request.body();
+        rest.backup_base_uri = None;
+        let call = Call::write(
+            Method::POST,
+            tenant_target(tenant, "/backup/config"),
+            &TenantBackupConfigBody {
+                archive_base_uri: archive_dest.expose(),
+                data_base_uri: data_dest.expose(),
+                rest,
+            },
+            RetryClass::Write,
+        );
+        self.write_dag(&call, &format!("{BACKUP_CONFIG_DAG_NAME} for {tenant}"))
+            .await
     }
 
     /// `GET /api/v1/task/dag/{id}` with details (nodes, sub-tasks, task logs).

@@ -20,19 +20,24 @@ use crate::tf::{
     ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Value,
 };
 
+use super::coverage::{
+    new_tenants_to_configure, tenants_only_change, unreadable_new_tenants, NamedTenant,
+};
 use super::duration::parse_timeout;
 use super::model::{BackupConfigModel, Field, TimeoutsModel};
 use super::plan::{
     build_request, create_changes, plan_create, plan_update_verified, with_defaults, ChangeSet,
     ConfigRequest, RequestError,
 };
-use super::private::{state_keeping_prior_sent_fields, PendingUpdate, PrivateState, SentValues};
+use super::private::{
+    state_keeping_prior_sent_fields, LocationWrite, PendingUpdate, PrivateState, SentValues,
+};
 use super::read::{
     fill_unknowns_from_live, fold_live, fold_sql, Disagreement, LiveCluster, LiveStorage,
     LiveTenant, ReadOutcome,
 };
 use super::schema::{DEFAULT_CREATE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
-use super::uri::parse_backup_base_uri;
+use super::uri::{parse_backup_base_uri, tenant_dest, DestKind};
 use super::{model_from_value, validate::validate_backup_config};
 use crate::resources::{all_in_tenant_order, in_tenant_order, BACKUP_CONFIG_TYPE};
 
@@ -522,7 +527,7 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
             return response;
         }
     };
-    let private = PrivateState::decode(&request.prior_private);
+    let mut private = PrivateState::decode(&request.prior_private);
     let sql_read = session.is_some_and(|session| session.sql.is_some());
     let update = plan_update_verified(&prior, &config, private.imported, sql_read);
     response.planned_state = update.planned.to_value();
@@ -530,8 +535,27 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         response.diagnostics.push(error);
         return response;
     }
-    if let Some(warning) = archive_log_warning(&update.planned, &update.changes) {
-        response.diagnostics.push(warning);
+    let new_tenants = plan_new_tenants(&prior, &config, &update, &private, sql_read);
+    private.configure_tenants = None;
+    match new_tenants {
+        Some(NewTenantsPlan::TenantCalls(tenants)) => {
+            response
+                .diagnostics
+                .push(new_tenants_warning(&tenants, true, &update.planned));
+            private.configure_tenants = Some(tenants.iter().map(|tenant| tenant.id).collect());
+        }
+        Some(NewTenantsPlan::WithClusterCall(tenants)) => {
+            response
+                .diagnostics
+                .push(new_tenants_warning(&tenants, false, &update.planned));
+        }
+        None => {}
+    }
+    response.planned_private = private.encode();
+    if private.configure_tenants.is_none() {
+        if let Some(warning) = archive_log_warning(&update.planned, &update.changes) {
+            response.diagnostics.push(warning);
+        }
     }
     if let Some(warning) = adopted_warning(&update.adopted) {
         response.diagnostics.push(warning);
@@ -542,8 +566,11 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
             response.diagnostics.push(warning);
         }
     }
-    if let Some(warning) = tenants_differ_warning(&prior, &config, sql_read) {
-        response.diagnostics.push(warning);
+    // With tenant-level calls only the new tenants differ, and the warning above names them.
+    if private.configure_tenants.is_none() {
+        if let Some(warning) = tenants_differ_warning(&prior, &config, sql_read) {
+            response.diagnostics.push(warning);
+        }
     }
     if !update.changes.is_empty() {
         if let Some(session) = session {
@@ -559,6 +586,78 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         }
     }
     response
+}
+
+/// What a plan does about user tenants that the last location write did not reach.
+enum NewTenantsPlan {
+    /// Only they need configuring: apply sends obshell's tenant-level call for each.
+    TenantCalls(Vec<NamedTenant>),
+    /// The change needs the cluster call anyway, which configures them too.
+    WithClusterCall(Vec<NamedTenant>),
+}
+
+/// The new tenants an update's plan sees (from the refreshed state's `tenants` and the private
+/// record of the last location write), and how apply configures them; `None` when there are
+/// none, nothing is recorded, or the change does not send the location.
+fn plan_new_tenants(
+    prior: &BackupConfigModel,
+    config: &BackupConfigModel,
+    update: &super::plan::UpdatePlan,
+    private: &PrivateState,
+    sql_read: bool,
+) -> Option<NewTenantsPlan> {
+    let covered = private.location.as_ref()?;
+    let tenants = prior.tenants.known()?;
+    let cluster_id = prior.id.known()?;
+    if !update.changes.location {
+        return None;
+    }
+    let only = tenants_only_change(
+        prior,
+        config,
+        &update.planned,
+        tenants,
+        covered,
+        cluster_id,
+        private.imported,
+        sql_read,
+    );
+    match only {
+        Some(tenants) if !tenants.is_empty() => Some(NewTenantsPlan::TenantCalls(tenants)),
+        _ => {
+            let tenants = new_tenants_to_configure(tenants, covered, cluster_id, &update.planned);
+            (!tenants.is_empty()).then_some(NewTenantsPlan::WithClusterCall(tenants))
+        }
+    }
+}
+
+fn new_tenants_warning(
+    tenants: &[NamedTenant],
+    tenant_calls: bool,
+    planned: &BackupConfigModel,
+) -> Diagnostic {
+    let names: Vec<String> = tenants.iter().map(NamedTenant::label).collect();
+    let why = format!(
+        "These user tenants appeared after the last backup_base_uri write, which reached only the tenants that existed then (obshell configures no tenant created later), and do not report this configuration: {}. So backup_base_uri shows as changed.",
+        names.join(", ")
+    );
+    let how = if tenant_calls {
+        let archive = match planned.restore_archive_log {
+            Field::Known(false) => {
+                "restore_archive_log is false, so the provider does not reopen it"
+            }
+            _ => "the provider reopens it where it was on (obshell 4.3.2 or later can tell)",
+        };
+        format!(
+            "Apply configures just them, one at a time, with obshell's tenant-level call (POST /api/v1/tenant/{{name}}/backup/config, with the destinations <backup_base_uri>/<cluster_id>/<tenant_id>/clog and /data that the cluster call makes) and the configured settings, so archive log keeps running on the other tenants; it stops on each new tenant while that one is configured, and {archive}. An obshell without the tenant-level call gets the cluster call instead, which stops archive log on every user tenant."
+        )
+    } else {
+        "This change needs obshell's cluster call anyway, which configures them along with every other user tenant.".to_owned()
+    };
+    Diagnostic::warning(
+        "New tenants without this backup configuration",
+        format!("{why} {how}"),
+    )
 }
 
 fn to_obshell_request(request: ConfigRequest) -> BackupConfigRequest {
@@ -754,6 +853,14 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
     }
     if apply.is_noop() {
         return apply.without_request();
+    }
+    if let Some(planned_tenants) = apply.private.configure_tenants.take() {
+        match configure_new_tenants(session, &mut apply, &options, &planned_tenants).await {
+            Ok(Some(response)) => return response,
+            // The agent has no tenant-level call: the cluster call below, as the plan warned.
+            Ok(None) => {}
+            Err(diagnostics) => return failed(diagnostics),
+        }
     }
     let obshell_request = match plan_the_request(&apply) {
         Ok(request) => request,
@@ -1012,8 +1119,9 @@ async fn pre_write_checks(
         |error: Error| Diagnostics::from(obshell_error(apply.summary(), &error, &session.endpoint));
     let info = client.agent_info().await.map_err(fail)?;
     let stops_archive_log = apply.changes.stops_archive_log();
+    // A location write records the tenants it reaches (the ones that exist before it is sent).
     let tenants = async {
-        if stops_archive_log && info.version.supports_backup_reads() {
+        if apply.changes.location || (stops_archive_log && info.version.supports_backup_reads()) {
             client
                 .tenants_overview()
                 .await
@@ -1124,15 +1232,207 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
             state.without_unknowns()
         }
     };
+    // The location write reached every user tenant listed before it was sent.
+    let location = match (&checked.tenants, apply.planned.backup_base_uri.known()) {
+        (Some(tenants), Some(uri)) if apply.changes.location => Some(
+            LocationWrite {
+                backup_base_uri: uri.clone(),
+                tenant_ids: Vec::new(),
+            }
+            .with_tenants(tenants.iter().map(|tenant| tenant.id)),
+        ),
+        _ => apply.private.location.clone(),
+    };
     ApplyResponse {
         new_state: state.to_value(),
         private: {
-            let mut private = apply.private.after_apply(apply.changes.location);
+            let mut private = PrivateState {
+                location,
+                ..apply.private.after_apply(apply.changes.location)
+            };
             private.references.forget_sent(&apply.changes);
             private.encode()
         },
         diagnostics: apply.diagnostics,
     }
+}
+
+/// The plan chose to configure only the tenants the last location write did not reach: check that
+/// this still holds on a fresh read (nothing is sent otherwise), then send obshell's tenant-level
+/// call for each planned tenant that still needs it, one at a time, reopen archive log where it
+/// was on, and read back. `Ok(None)`: the agent has no tenant-level call; nothing was sent, and
+/// the caller sends the cluster call. A failure part-way keeps the tenants already configured in
+/// the private record, so none is configured twice.
+async fn configure_new_tenants(
+    session: &Session,
+    apply: &mut ApplyChange,
+    options: &WaitOptions,
+    planned_tenants: &[i64],
+) -> Result<Option<ApplyResponse>, Diagnostics> {
+    let (Some(prior), Some(config), Some(covered)) = (
+        apply.prior.clone(),
+        apply.config.clone(),
+        apply.private.location.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let client = &session.client;
+    let checked = pre_write_checks(session, apply, options).await?;
+    let cluster_id = checked.cluster_number.to_string();
+    let (live, _) = read_cluster(
+        session,
+        Some(checked.cluster_number),
+        checked.tenants.clone(),
+    )
+    .await
+    .map_err(|error| Diagnostics::from(error.diagnostic(SUMMARY_UPDATE, session)))?;
+    let decided = tenants_only_change(
+        &prior,
+        &config,
+        &apply.planned,
+        &live.tenants_map(),
+        &covered,
+        &cluster_id,
+        apply.private.imported,
+        apply.sql_read,
+    );
+    let Some(todo) = decided else {
+        return Err(Diagnostic::error(
+            SUMMARY_UPDATE,
+            "The plan configured only the tenants created since the last backup_base_uri write, but the cluster no longer matches that plan (a tenant it reached now reports other settings). Nothing was sent. Run terraform plan or apply again to see what differs.",
+        )
+        .into());
+    };
+    let todo: Vec<NamedTenant> = todo
+        .into_iter()
+        .filter(|tenant| planned_tenants.contains(&tenant.id))
+        .collect();
+    let changes = ChangeSet {
+        location: true,
+        log_archive_concurrency: apply.planned.log_archive_concurrency.known().is_some(),
+        ha_low_thread_score: apply.planned.ha_low_thread_score.known().is_some(),
+        archive_lag_target: apply.planned.archive_lag_target.known().is_some(),
+        delete_policy: apply.planned.delete_policy.known().is_some(),
+    };
+    let request = build_request(&apply.planned, &changes)
+        .map(to_obshell_request)
+        .map_err(request_error)?;
+    let base = request
+        .backup_base_uri
+        .clone()
+        .expect("a location request carries the URI");
+    let mut done: Vec<NamedTenant> = Vec::new();
+    let mut failure = None;
+    for tenant in &todo {
+        let dest = |kind| StorageUri::new(tenant_dest(base.expose(), &cluster_id, tenant.id, kind));
+        let (archive, data) = (dest(DestKind::Archive), dest(DestKind::Data));
+        tracing::info!(tenant = %tenant.name, %archive, "configuring a new tenant with the tenant-level call");
+        let dag = match client
+            .post_tenant_backup_config(&tenant.name, &archive, &data, &request)
+            .await
+        {
+            Ok(dag) => dag,
+            Err(error) if error.is_no_route() && done.is_empty() => {
+                apply.diagnostics.push(Diagnostic::warning(
+                    "Cluster call sent instead of the tenant-level call",
+                    format!("obshell at {} has no tenant-level backup-config call (POST /api/v1/tenant/{{name}}/backup/config), so the new tenants were configured with the cluster call, which stopped archive log on every user tenant.", session.endpoint),
+                ));
+                return Ok(None);
+            }
+            Err(error) => {
+                failure = Some(obshell_error(SUMMARY_UPDATE, &error, &session.endpoint));
+                break;
+            }
+        };
+        match wait_for_dag(client, &dag.id, options).await {
+            Ok(_) => done.push(tenant.clone()),
+            Err(error @ Error::DagFailed { .. }) => {
+                failure = Some(obshell_error(SUMMARY_UPDATE, &error, &session.endpoint));
+                break;
+            }
+            Err(error) => {
+                failure = Some(unfinished_error(
+                    SUMMARY_UPDATE,
+                    &dag.id,
+                    &error,
+                    false,
+                    &session.endpoint,
+                ));
+                break;
+            }
+        }
+    }
+    let location = covered.with_tenants(done.iter().map(|tenant| tenant.id));
+    if let Some(mut error) = failure {
+        let configured: Vec<String> = done.iter().map(NamedTenant::label).collect();
+        let pending: Vec<String> = todo
+            .iter()
+            .filter(|tenant| !done.contains(tenant))
+            .map(NamedTenant::label)
+            .collect();
+        error.detail.push_str(&format!(
+            " Configured by this apply: {}. Still without this configuration: {}; the next plan shows them again.",
+            if configured.is_empty() { "none".to_owned() } else { configured.join(", ") },
+            pending.join(", ")
+        ));
+        apply.diagnostics.push(error);
+        return Ok(Some(ApplyResponse {
+            new_state: prior.to_value(),
+            private: PrivateState {
+                imported: apply.private.imported,
+                location: Some(location),
+                ..PrivateState::default()
+            }
+            .encode(),
+            diagnostics: std::mem::take(&mut apply.diagnostics),
+        }));
+    }
+    let restore = apply
+        .planned
+        .restore_archive_log
+        .known()
+        .copied()
+        .unwrap_or(true);
+    let names: Vec<String> = done.iter().map(|tenant| tenant.name.clone()).collect();
+    if restore && !names.is_empty() {
+        match &checked.archiving {
+            Some(archiving) => {
+                let reopen: Vec<String> = archiving
+                    .iter()
+                    .filter(|name| names.contains(name))
+                    .cloned()
+                    .collect();
+                apply
+                    .diagnostics
+                    .extend(reopen_archive_log(client, &reopen).await);
+            }
+            None => apply.diagnostics.push(Diagnostic::warning(
+                "Archive log may be stopped on the new tenants",
+                format!("obshell at {} is older than 4.3.2 and cannot report whether {} were archiving, so the provider did not reopen archive log on them (the tenant-level call stops it on its tenant only). If they should archive: {}", session.endpoint, names.join(", "), lower_first(&reopen_sql(Some(&names)))),
+            )),
+        }
+    }
+    let mut apply_done = ApplyChange {
+        is_create: false,
+        sql_read: apply.sql_read,
+        prior: apply.prior.clone(),
+        config: apply.config.clone(),
+        planned: apply.planned.clone(),
+        changes: ChangeSet::default(),
+        adopted: Vec::new(),
+        private: PrivateState {
+            location: Some(location),
+            ..PrivateState::default()
+        },
+        diagnostics: std::mem::take(&mut apply.diagnostics),
+    };
+    apply_done.private.imported = false;
+    // The overview read before the writes still lists the tenants: read the cluster afresh.
+    let checked = Checked {
+        tenants: None,
+        ..checked
+    };
+    Ok(Some(read_back(session, apply_done, &checked).await))
 }
 
 /// The answer when obshell accepted (or may have accepted) the write but the provider did not
@@ -1686,11 +1986,23 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                 diagnostics,
             }
         }
-        ReadOutcome::Present(new_state) => ReadResponse {
-            new_state: fold_sql(*new_state, &live, imported).to_value(),
-            private: private.encode(),
-            diagnostics,
-        },
+        ReadOutcome::Present(new_state) => {
+            let mut new_state = fold_sql(*new_state, &live, imported);
+            if let Some(covered) = &private.location {
+                let new_tenants = unreadable_new_tenants(&live, covered);
+                if !new_tenants.is_empty() {
+                    // obshell configured no tenant created after the last location write, and
+                    // cannot show these tenants' destinations: the URI is not what they hold.
+                    tracing::info!(tenants = ?new_tenants, "user tenants the last location write did not cover");
+                    new_state.backup_base_uri = Field::Known(String::new());
+                }
+            }
+            ReadResponse {
+                new_state: new_state.to_value(),
+                private: private.encode(),
+                diagnostics,
+            }
+        }
     }
 }
 

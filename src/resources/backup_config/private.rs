@@ -44,6 +44,14 @@ pub struct PrivateState {
     /// refresh reports the same value every time (see [`ReadReferences`]).
     #[serde(default, skip_serializing_if = "ReadReferences::is_empty")]
     pub references: ReadReferences,
+    /// The last successful location write and the user tenants it covered; `None` before the
+    /// first one this provider version saw (an older state, an import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationWrite>,
+    /// Set by a plan (and only seen by its apply): the tenants that plan configures with obshell's
+    /// tenant-level call instead of the cluster call, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configure_tenants: Option<Vec<i64>>,
 }
 
 /// For each read-back attribute on which the tenants disagree, the value the state held when the
@@ -85,6 +93,37 @@ impl ReadReferences {
         }
         if changes.archive_lag_target {
             self.archive_lag_target = None;
+        }
+    }
+}
+
+/// A location write (`backup_base_uri` with binding and piece_switch_interval) that succeeded,
+/// and the user tenants it reached: those that existed before it was sent (obshell's DAG configures
+/// every user tenant that exists when it runs, so none of them was missed). A NORMAL user tenant
+/// not in `tenant_ids` appeared since and has no destination from this resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationWrite {
+    /// `backup_base_uri` as the state held it (never credentials).
+    pub backup_base_uri: String,
+    /// The tenant ids it covered, ascending.
+    pub tenant_ids: Vec<i64>,
+}
+
+impl LocationWrite {
+    /// Whether the write covered `tenant_id`.
+    pub fn covers(&self, tenant_id: i64) -> bool {
+        self.tenant_ids.binary_search(&tenant_id).is_ok()
+    }
+
+    /// The same write, now also covering `more`.
+    pub fn with_tenants(&self, more: impl IntoIterator<Item = i64>) -> LocationWrite {
+        let mut tenant_ids = self.tenant_ids.clone();
+        tenant_ids.extend(more);
+        tenant_ids.sort_unstable();
+        tenant_ids.dedup();
+        LocationWrite {
+            backup_base_uri: self.backup_base_uri.clone(),
+            tenant_ids,
         }
     }
 }
@@ -199,13 +238,16 @@ impl PrivateState {
     }
 
     /// What stays recorded after a successful apply that sent the location group (`location`)
-    /// or did not: the import's adoption ends, and whether binding and piece_switch_interval
-    /// are unverified stays as it was unless the location was sent. The references of tenants
-    /// that disagree stay (see [`ReadReferences::forget_sent`] for a write that succeeded).
+    /// or did not: the import's adoption ends, whether binding and piece_switch_interval are
+    /// unverified stays as it was unless the location was sent, the references of tenants that
+    /// disagree stay (see [`ReadReferences::forget_sent`] for a write that succeeded), and the
+    /// last location write's record is kept (and replaced by the caller when this apply's write
+    /// succeeded, see `ops::read_back`).
     pub fn after_apply(&self, location: bool) -> PrivateState {
         PrivateState {
             location_unverified: self.location_unverified && !location,
             references: self.references.clone(),
+            location: self.location.clone(),
             ..PrivateState::default()
         }
     }
@@ -440,6 +482,11 @@ mod tests {
                 archive_lag_target: Some("2m".to_owned()),
                 ..ReadReferences::default()
             },
+            location: Some(LocationWrite {
+                backup_base_uri: "file:///a".to_owned(),
+                tenant_ids: vec![1002, 1004],
+            }),
+            configure_tenants: Some(vec![1006]),
             pending: Some(PendingUpdate {
                 dag_id: "142".to_owned(),
                 sent: SentValues {

@@ -262,8 +262,9 @@ pub enum DestKind {
 }
 
 /// Recovers the `backup_base_uri` from a tenant's destination by removing the
-/// `/<cluster_id>/<tenant_id>/{clog,data}` suffix obshell appended to the path. A destination
-/// without that suffix (set by hand, per tenant) is returned unchanged, so it shows as drift.
+/// `/<cluster_id>/<tenant_id>/{clog,data}` suffix obshell appended to the path (and the one `/`
+/// obshell's tenant-level call adds after it). A destination without that suffix (set by hand,
+/// per tenant) is returned unchanged, so it shows as drift.
 pub fn base_from_tenant_dest(
     dest: &str,
     cluster_id: &str,
@@ -279,12 +280,39 @@ pub fn base_from_tenant_dest(
         Some((location, query)) => (location, Some(query)),
         None => (dest, None),
     };
-    match location.strip_suffix(&suffix) {
+    let trimmed = location.strip_suffix('/').unwrap_or(location);
+    match trimmed.strip_suffix(&suffix) {
         Some(base) => match query {
             Some(query) => format!("{base}?{query}"),
             None => base.to_owned(),
         },
         None => dest.to_owned(),
+    }
+}
+
+/// One tenant's destination as obshell's cluster call makes it from `base_uri` (credentials
+/// included, for the wire): `/<cluster_id>/<tenant_id>/{clog,data}` appended to the path, before
+/// the query; an object store's trailing `/` is dropped first, a `file://` path's is not
+/// (`file:///b/` gives `file:///b//1/1002/clog`), as obshell does. The result is secret when
+/// `base_uri` carries credentials; never log it.
+pub fn tenant_dest(base_uri: &str, cluster_id: &str, tenant_id: i64, kind: DestKind) -> String {
+    let leaf = match kind {
+        DestKind::Archive => "clog",
+        DestKind::Data => "data",
+    };
+    let (location, query) = match base_uri.split_once('?') {
+        Some((location, query)) => (location, Some(query)),
+        None => (base_uri, None),
+    };
+    let location = if location.starts_with("file://") {
+        location
+    } else {
+        location.trim_end_matches('/')
+    };
+    let dest = format!("{location}/{cluster_id}/{tenant_id}/{leaf}");
+    match query {
+        Some(query) => format!("{dest}?{query}"),
+        None => dest,
     }
 }
 
@@ -461,6 +489,17 @@ mod tests {
                 DestKind::Archive,
                 "file:///elsewhere/clog",
             ),
+            // The tenant-level call stores its destination with one more '/'.
+            (
+                "file:///data/backup/1726/1002/clog/",
+                DestKind::Archive,
+                "file:///data/backup",
+            ),
+            (
+                "oss://bucket/backup/1726/1002/data/?host=h",
+                DestKind::Data,
+                "oss://bucket/backup?host=h",
+            ),
             (
                 "file:///data/backup/1726/1003/clog",
                 DestKind::Archive,
@@ -473,6 +512,29 @@ mod tests {
                 expected,
                 "{dest}"
             );
+        }
+    }
+
+    #[test]
+    fn tenant_destinations_are_the_cluster_calls() {
+        let cases = [
+            (
+                "file:///data/backup",
+                DestKind::Archive,
+                "file:///data/backup/1726/1006/clog",
+            ),
+            ("file:///b/", DestKind::Data, "file:///b//1726/1006/data"),
+            (
+                "oss://bucket/k/?host=h&access_id=i&access_key=k",
+                DestKind::Archive,
+                "oss://bucket/k/1726/1006/clog?host=h&access_id=i&access_key=k",
+            ),
+        ];
+        for (base, kind, expected) in cases {
+            let dest = tenant_dest(base, "1726", 1006, kind);
+            assert_eq!(dest, expected);
+            let stripped = base_from_tenant_dest(&dest, "1726", 1006, kind);
+            assert!(uris_equivalent(&stripped, base), "{stripped} vs {base}");
         }
     }
 
