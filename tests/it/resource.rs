@@ -824,10 +824,43 @@ async fn non_normal_tenants_are_skipped_with_a_warning() {
     let read = harness.read(&stored).await;
     check_no_errors(&read.diagnostics);
     check_warning(&read.diagnostics, "Tenants skipped");
+    let detail = warning_detail(&read.diagnostics, "Tenants skipped");
+    assert!(
+        detail.contains("t2 (RESTORE)") && detail.contains("will fail"),
+        "{detail}"
+    );
     let state = model(&read.new_state);
     let tenants = state.tenants.known().expect("tenants");
     assert!(tenants.contains_key("t1") && !tenants.contains_key("t2"));
     assert_eq!(state.log_archive_concurrency, Field::Known(Number::Int(4)));
+
+    // As warned: obshell's task reaches t2 and fails there, after t1 took the change.
+    let stored = Stored {
+        state: read.new_state,
+        private: read.private,
+    };
+    let config = config_with(|c| c.ha_low_thread_score = Field::Known(Number::Int(12)));
+    let plan = harness.plan(&stored, &config).await;
+    let applied = harness.apply(&stored, &plan, &config).await;
+    check_error_containing(&applied.diagnostics, &["t2(1004)", "RESTORE"]);
+    assert_eq!(
+        model(&applied.new_state).ha_low_thread_score,
+        Field::Known(Number::Int(10)),
+        "the state keeps the prior value"
+    );
+    let sim = harness.sim_state().await;
+    assert_eq!(sim["tenants"][0]["parameters"]["ha_low_thread_score"], "12");
+    // The next refresh reads t1's new value: the plan shows what still differs (t2).
+    let refreshed = harness
+        .read(&Stored {
+            state: applied.new_state,
+            private: applied.private,
+        })
+        .await;
+    assert_eq!(
+        model(&refreshed.new_state).ha_low_thread_score,
+        Field::Known(Number::Int(12))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -324,7 +324,7 @@ async fn read_live(
         warnings.push(Diagnostic::warning(
             "Tenants skipped",
             format!(
-                "These user tenants are not NORMAL (being created, restored or dropped), so their backup settings were not read or compared: {}. They are compared again once NORMAL; a change applied now reaches every user tenant that exists when obshell runs it.",
+                "These user tenants are not NORMAL (being created, restored or dropped), so their backup settings were not read or compared: {}. A change applied while they are not NORMAL will fail: obshell's configuration task runs its statements on every user tenant, OceanBase refuses them on these tenants, and the tenants before them in obshell's order keep what was already applied. Apply once they are NORMAL, or dropped and purged from the recycle bin; they are compared again then.",
                 skipped.join(", ")
             ),
         ));
