@@ -307,6 +307,11 @@ fn patch_config(shared: &Arc<Shared>, body: &Value) -> ControlReply {
                 };
                 millis.insert(name.as_str(), Duration::from_millis(ms));
             }
+            "query_less_object_paths" => {
+                if !value.is_boolean() {
+                    return error(400, format!("\"{name}\" must be a boolean"));
+                }
+            }
             other => return error(400, format!("unknown setting \"{other}\"")),
         }
     }
@@ -327,6 +332,12 @@ fn patch_config(shared: &Arc<Shared>, body: &Value) -> ControlReply {
     state.latency = latency;
     if let Some(duration) = millis.get("task_duration_ms") {
         state.task_duration = *duration;
+    }
+    if let Some(query_less) = fields
+        .get("query_less_object_paths")
+        .and_then(Value::as_bool)
+    {
+        state.query_less_object_paths = query_less;
     }
     (200, json!({}))
 }

@@ -213,6 +213,9 @@ async fn run(shared: Arc<Shared>, dag_id: i64, generation: u64) {
             return;
         };
         tokio::time::sleep(duration).await;
+        if statements_outlived_a_cancel(&shared, dag_id, generation) {
+            return;
+        }
         // A held DAG waits in its last node until released (or cancelled, or reset).
         loop {
             let woken = shared.wakeup.notified();
@@ -231,6 +234,34 @@ async fn run(shared: Arc<Shared>, dag_id: i64, generation: u64) {
             return;
         }
     }
+}
+
+/// CANCEL is cooperative (obshell-api.md §10.2): the DAG is FAILED at once, but statements node
+/// 2 had already sent still finish. When the DAG was cancelled (and nothing else happened to it)
+/// while node 2 ran, its changes land now, after the DAG says it failed. True when it was.
+fn statements_outlived_a_cancel(shared: &Shared, dag_id: i64, generation: u64) -> bool {
+    let mut state = shared.lock();
+    let Some(index) = state.dags.iter().position(|d| {
+        d.dag_id == dag_id
+            && d.generation == generation + 1
+            && d.operator == "CANCEL"
+            && !d.held
+            && d.nodes[d.stage - 1].name == SET_NODE
+    }) else {
+        return false;
+    };
+    let DagKind::BackupConfig(config) = state.dags[index].kind.clone() else {
+        return false;
+    };
+    let mut logs = Vec::new();
+    let outcome = set_backup_config(&mut state, &config, None, &mut logs);
+    tracing::info!(
+        dag_id,
+        ?logs,
+        failed = outcome.is_err(),
+        "statements of a cancelled node finished"
+    );
+    true
 }
 
 /// Executes the current node's effect and records the outcome; true when the DAG finished.
@@ -494,6 +525,15 @@ fn set_backup_config(
             task.status = "CANCELED".to_owned();
         }
     }
+    // An OceanBase that keeps an object-store destination without its query string.
+    let query_less = state.query_less_object_paths;
+    let stored = |path: String| -> String {
+        if query_less && !path.starts_with("file://") {
+            path.split('?').next().unwrap_or_default().to_owned()
+        } else {
+            path
+        }
+    };
     let tenants: &mut [Tenant] = match targets.as_slice() {
         [only] if config.tenant.is_some() => std::slice::from_mut(&mut state.tenants[*only]),
         _ => &mut state.tenants,
@@ -534,7 +574,7 @@ fn set_backup_config(
             statement(tenant, "log_archive_dest", &context, &mut fault)?;
             // LOG_ARCHIVE_DEST is not incremental: what is not sent falls back to the defaults.
             tenant.archive_dest = Some(ArchiveDest {
-                path,
+                path: stored(path),
                 binding: param
                     .binding
                     .clone()
@@ -572,7 +612,8 @@ fn set_backup_config(
             ));
             let context = format!("set data path for {}({})", tenant.name, tenant.id);
             statement(tenant, "data_backup_dest", &context, &mut fault)?;
-            tenant.data_dest = base.join(&dest_subpath(config, cluster_id, tenant.id, "data"));
+            tenant.data_dest =
+                stored(base.join(&dest_subpath(config, cluster_id, tenant.id, "data")));
         }
     }
     if let Some(score) = param.ha_low_thread_score {

@@ -70,6 +70,9 @@ pub struct SimConfig {
     pub sql_listen: Option<SocketAddr>,
     /// HTTPS instead of plain HTTP for the obshell API and `/sim/v1`; `None`: plain HTTP.
     pub tls: Option<SimTls>,
+    /// Store object-store destinations without their query string (`?host=...`), as an
+    /// OceanBase may: obshell's storage read then answers 400 `OB.Storage.URI.Invalid`.
+    pub query_less_object_paths: bool,
 }
 
 impl SimConfig {
@@ -88,6 +91,7 @@ impl SimConfig {
             latency: Latency::NONE,
             sql_listen: None,
             tls: None,
+            query_less_object_paths: false,
         }
     }
 
@@ -134,6 +138,30 @@ impl SimConfig {
         self
     }
 
+    /// The `harsh` profile (`--profile harsh`): the realistic switches that make the simulator
+    /// harder on a client than a quiet test cluster: a network delay with jitter on every
+    /// answer (5 ms ± 4 ms) and object-store destinations stored without their query string.
+    /// Everything else is as configured.
+    pub fn harsh(mut self) -> Self {
+        self.latency = Latency::new(Duration::from_millis(5), Duration::from_millis(4));
+        self.query_less_object_paths = true;
+        self
+    }
+
+    /// Applies a profile by name: `default` changes nothing, `harsh` is [`SimConfig::harsh`].
+    ///
+    /// # Errors
+    /// The message for an unknown name.
+    pub fn with_profile(self, profile: &str) -> Result<Self, String> {
+        match profile {
+            "default" => Ok(self),
+            "harsh" => Ok(self.harsh()),
+            other => Err(format!(
+                "unknown profile {other:?}: use \"default\" or \"harsh\""
+            )),
+        }
+    }
+
     /// Delays every obshell answer by `latency` (with its jitter).
     pub fn with_latency(mut self, latency: Latency) -> Self {
         self.latency = latency;
@@ -160,6 +188,7 @@ impl std::fmt::Debug for SimConfig {
             .field("latency", &self.latency)
             .field("sql_listen", &self.sql_listen)
             .field("tls", &self.tls)
+            .field("query_less_object_paths", &self.query_less_object_paths)
             .finish_non_exhaustive()
     }
 }

@@ -59,6 +59,15 @@ struct Cli {
     /// Mutual TLS: require a client certificate that chains to this PEM CA; needs --tls-cert.
     #[arg(long, value_name = "PEM_FILE", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+    /// Store object-store destinations without their query string, as an OceanBase may; the
+    /// storage read then answers 400 OB.Storage.URI.Invalid.
+    #[arg(long)]
+    query_less_object_paths: bool,
+    /// A set of switches: "default" (none), or "harsh": --latency 5ms,4ms and
+    /// --query-less-object-paths, the realistic behaviours a quiet test cluster hides. A
+    /// --latency given too takes precedence.
+    #[arg(long, default_value = "default", value_parser = ["default", "harsh"])]
+    profile: String,
 }
 
 impl Cli {
@@ -126,7 +135,15 @@ async fn main() -> std::process::ExitCode {
         latency: cli.latency,
         sql_listen: cli.sql_listen,
         tls,
+        query_less_object_paths: cli.query_less_object_paths,
     };
+    let explicit_latency = config.latency;
+    let mut config = config
+        .with_profile(&cli.profile)
+        .expect("clap accepts only known profiles");
+    if !explicit_latency.is_none() {
+        config.latency = explicit_latency;
+    }
     let sim = match obshell_sim::spawn(config).await {
         Ok(sim) => sim,
         Err(e) => {

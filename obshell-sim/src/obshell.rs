@@ -645,6 +645,15 @@ impl Route {
                 let strip = |uri: &str| {
                     if uri.is_empty() {
                         Ok(String::new())
+                    } else if !uri.starts_with("file://") && !uri.contains('?') {
+                        // obshell's parseParams wants `bucket/key?query`.
+                        let text = "invalid url format, missing query params";
+                        Err(ApiError::illegal_argument(
+                            version,
+                            "OB.Storage.URI.Invalid",
+                            &format!("Invalid storage URI: {text}"),
+                            text,
+                        ))
                     } else {
                         parse_storage_uri(uri)
                             .map(|u| u.without_secrets())

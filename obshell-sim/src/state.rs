@@ -72,6 +72,8 @@ pub(crate) struct State {
     /// the other random choices of a seed).
     pub(crate) latency: crate::Latency,
     pub(crate) latency_rng: ChaCha20Rng,
+    /// See [`SimConfig::query_less_object_paths`].
+    pub(crate) query_less_object_paths: bool,
     pub(crate) backup_tasks: Vec<BackupTask>,
     pub(crate) next_trace: u64,
 }
@@ -241,6 +243,7 @@ impl State {
             rng,
             latency: config.latency,
             latency_rng: ChaCha20Rng::seed_from_u64(config.seed ^ 0x6c61_7465_6e63_7900),
+            query_less_object_paths: config.query_less_object_paths,
             backup_tasks: Vec::new(),
             next_trace: 1,
         };
@@ -265,6 +268,7 @@ impl State {
         self.clock_offset_seconds = 0;
         self.task_duration = config.task_duration;
         self.latency = config.latency;
+        self.query_less_object_paths = config.query_less_object_paths;
         self.http_faults.clear();
         self.dag_faults.clear();
         self.hold_count = 0;
@@ -339,6 +343,7 @@ impl State {
             "task_duration_ms": self.task_duration.as_millis() as u64,
             "latency_ms": self.latency.base.as_millis() as u64,
             "latency_jitter_ms": self.latency.jitter.as_millis() as u64,
+            "query_less_object_paths": self.query_less_object_paths,
             "tenants": self.tenants.iter().map(Tenant::to_control_json).collect::<Vec<_>>(),
             "dags": self.dags.iter().map(|d| json!({
                 "id": format!("1{}", d.dag_id), "dag_id": d.dag_id, "name": d.name,

@@ -283,6 +283,26 @@ impl Error {
         }
     }
 
+    /// Whether obshell could not parse a stored backup destination (`GET
+    /// .../backup/config/storage`): 400 `OB.Storage.URI.Invalid`, legacy 400/1001 "invalid url
+    /// format". OceanBase may keep an object-store path without the query string obshell's
+    /// parser requires (obshell-api.md §10.6); the destination then cannot be verified.
+    pub fn is_unparsable_destination(&self) -> bool {
+        match self {
+            Error::Api {
+                status: 400,
+                code,
+                err_code,
+                message,
+                ..
+            } => match err_code.as_deref() {
+                Some(err_code) => err_code == "OB.Storage.URI.Invalid",
+                None => *code == Some(1001) && message.contains("url format"),
+            },
+            _ => false,
+        }
+    }
+
     /// Whether this is a fault that a read may retry: a transport failure, or HTTP 502, 503 or 504.
     /// A 500 or a 4xx is an answer, not a transient fault, and so is a server that does not speak
     /// TLS where `https://` asks for it.

@@ -1817,3 +1817,44 @@ async fn a_pending_update_is_resolved_before_the_next_change_is_sent() {
         [("PATCH".to_owned(), json!({"ha_low_thread_score": 30}))]
     );
 }
+
+/// OceanBase may keep an object-store destination without its query string; obshell's storage
+/// read then answers 400 OB.Storage.URI.Invalid. Refresh warns and keeps the state's URI, the
+/// plan stays empty, and the data source reports the destination as unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_obshell_cannot_parse_warns_and_keeps_the_state() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "config",
+            json!({"query_less_object_paths": true}),
+        )
+        .await;
+    const URI: &str = "oss://bucket/backup?host=oss.example.com";
+    let config = object_store_config(URI);
+    let plan = harness.plan(&empty(), &config).await;
+    check_no_errors(&plan.diagnostics);
+    let applied = harness.apply(&empty(), &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    check_warning(&applied.diagnostics, "Backup destination not verifiable");
+    let sim = harness.sim_state().await;
+    let stored_path = sim["tenants"][0]["archive_dest"]["path"].as_str().unwrap();
+    assert!(!stored_path.contains('?'), "{stored_path}");
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let read = harness.read(&stored).await;
+    check_no_errors(&read.diagnostics);
+    let detail = warning_detail(&read.diagnostics, "Backup destination not verifiable");
+    assert!(detail.contains("t1") && detail.contains("t2"), "{detail}");
+    assert!(!detail.contains("SECRETKEY"), "{detail}");
+    assert_eq!(model(&read.new_state).backup_base_uri, text(URI));
+    let refreshed = Stored {
+        state: read.new_state,
+        private: read.private,
+    };
+    let plan = harness.plan(&refreshed, &config).await;
+    check_empty_plan(&refreshed, &plan);
+}

@@ -18,6 +18,12 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// The simulator profile of this run: `OBSHELL_SIM_PROFILE` (`default` or `harsh`, see
+/// `SimConfig::with_profile`); `make acceptance-harsh` runs the acceptance suite with `harsh`.
+pub(crate) fn profile() -> String {
+    std::env::var("OBSHELL_SIM_PROFILE").unwrap_or_else(|_| "default".to_owned())
+}
+
 /// A running simulator and a control client for it.
 pub(crate) struct Sim {
     handle: Option<SimHandle>,
@@ -33,7 +39,9 @@ impl Sim {
         let config = SimConfig::new(password.clone())
             .with_obshell_version(version.parse::<ObshellVersion>().expect("a version"))
             .with_task_duration(Duration::from_millis(50))
-            .with_sql_listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+            .with_sql_listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .with_profile(&profile())
+            .unwrap_or_else(|message| panic!("OBSHELL_SIM_PROFILE: {message}"));
         let handle = runtime()
             .block_on(obshell_sim::spawn(config))
             .expect("obshell-sim starts");

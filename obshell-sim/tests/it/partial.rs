@@ -227,3 +227,59 @@ async fn recycle_bin_tenants_are_hidden_from_the_overview_only() {
     assert_eq!(info["data"]["in_recyclebin"], "YES");
     assert_eq!(tenant(&sim, "t2").await["in_recyclebin"], true);
 }
+
+#[tokio::test]
+async fn cancel_fails_the_dag_at_once_but_node_2_statements_still_land() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    control(
+        &sim,
+        "PATCH",
+        "/sim/v1/config",
+        json!({"task_duration_ms": 400}),
+    )
+    .await;
+    let (status, reply) = client
+        .call(
+            &sim,
+            "POST",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI, "ha_low_thread_score": 3})),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let id = reply["data"]["id"].as_str().unwrap().to_owned();
+    client
+        .wait_dag_until(&sim, &id, |dag| {
+            dag["stage"] == 2 && dag["state"] == "RUNNING"
+        })
+        .await;
+    let (status, reply) = client
+        .call(
+            &sim,
+            "POST",
+            &format!("/api/v1/task/dag/{id}"),
+            Some(json!({"operator": "CANCEL"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let dag = client.wait_dag(&sim, &id).await;
+    assert_eq!(
+        (dag["state"].as_str(), dag["operator"].as_str()),
+        (Some("FAILED"), Some("CANCEL"))
+    );
+    assert_eq!(
+        tenant(&sim, "t1").await["parameters"]["ha_low_thread_score"],
+        "0"
+    );
+    // The statements already sent finish afterwards.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tenant(&sim, "t2").await["parameters"]["ha_low_thread_score"] != "3" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node 2's statements never landed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(tenant(&sim, "t1").await["archive_dest"].is_object());
+}

@@ -222,7 +222,12 @@ fn tenant_not_readable(error: &Error) -> bool {
 
 /// What reading one user tenant gave.
 enum TenantRead {
-    Read(Box<LiveTenant>),
+    /// Read; `destination_unparsable` when obshell could not parse the stored destination
+    /// (OB.Storage.URI.Invalid), so the tenant's storage is [`LiveStorage::Hidden`].
+    Read {
+        tenant: Box<LiveTenant>,
+        destination_unparsable: bool,
+    },
     /// Not readable now: the text for the "Tenants skipped" warning.
     Skipped(String),
 }
@@ -249,6 +254,7 @@ async fn read_tenant(
     };
     let (parameters, storage) =
         tokio::join!(client.tenant_backup_parameters(&tenant.name), storage);
+    let mut destination_unparsable = false;
     let storage = match storage {
         Ok(Some(Some(storage))) => LiveStorage::Known {
             archive_dest: storage.archive_base_uri.without_credentials(),
@@ -258,6 +264,11 @@ async fn read_tenant(
         Ok(None) => LiveStorage::NotReadable,
         Err(error) if tenant_not_readable(&error) => {
             return Ok(TenantRead::Skipped(format!("{} ({})", tenant.name, error)));
+        }
+        Err(error) if error.is_unparsable_destination() => {
+            tracing::warn!(tenant = %tenant.name, %error, "the stored destination cannot be parsed by obshell");
+            destination_unparsable = true;
+            LiveStorage::Hidden
         }
         Err(error) => return Err(error),
     };
@@ -271,15 +282,18 @@ async fn read_tenant(
         }
         Err(error) => return Err(error),
     };
-    Ok(TenantRead::Read(Box::new(LiveTenant {
-        name: tenant.name,
-        tenant_id: tenant.id,
-        log_archive_concurrency: parameters.log_archive_concurrency,
-        ha_low_thread_score: parameters.ha_low_thread_score,
-        archive_lag_target: parameters.archive_lag_target,
-        storage,
-        sql: None,
-    })))
+    Ok(TenantRead::Read {
+        tenant: Box::new(LiveTenant {
+            name: tenant.name,
+            tenant_id: tenant.id,
+            log_archive_concurrency: parameters.log_archive_concurrency,
+            ha_low_thread_score: parameters.ha_low_thread_score,
+            archive_lag_target: parameters.archive_lag_target,
+            storage,
+            sql: None,
+        }),
+        destination_unparsable,
+    })
 }
 
 /// Reads every NORMAL user tenant's settings, up to the client's bound of requests at once, and
@@ -314,11 +328,29 @@ async fn read_live(
     let mut warnings = Diagnostics::new();
     let mut live_tenants = Vec::new();
     let mut skipped = Vec::new();
+    let mut unverifiable = Vec::new();
     for read in reads {
         match read {
-            TenantRead::Read(tenant) => live_tenants.push(*tenant),
+            TenantRead::Read {
+                tenant,
+                destination_unparsable,
+            } => {
+                if destination_unparsable {
+                    unverifiable.push(tenant.name.clone());
+                }
+                live_tenants.push(*tenant);
+            }
             TenantRead::Skipped(text) => skipped.push(text),
         }
+    }
+    if !unverifiable.is_empty() {
+        warnings.push(Diagnostic::warning(
+            "Backup destination not verifiable",
+            format!(
+                "obshell cannot parse the backup destination OceanBase stores for these tenants (it answered OB.Storage.URI.Invalid: an object-store path kept without its query string), so backup_base_uri could not be compared on them: {}. The state keeps its value; a destination changed outside Terraform on these tenants is not detected.",
+                unverifiable.join(", ")
+            ),
+        ));
     }
     if !skipped.is_empty() {
         warnings.push(Diagnostic::warning(
@@ -415,6 +447,10 @@ async fn create_plan_checks(client: &Client) -> Result<Diagnostics, Error> {
                     }
                     Ok(None) => Ok(Some(format!(
                         "{}: a destination obshell does not show",
+                        tenant.name
+                    ))),
+                    Err(error) if error.is_unparsable_destination() => Ok(Some(format!(
+                        "{}: a destination obshell cannot parse",
                         tenant.name
                     ))),
                     Err(error) if tenant_not_readable(&error) => Ok(None),

@@ -274,7 +274,10 @@ async fn read_tenant(
                 report.archive_dest = Some(storage.archive_base_uri.without_credentials());
                 report.data_dest = Some(storage.data_base_uri.without_credentials());
             }
+            // A destination obshell cannot show, or cannot parse (kept without its query
+            // string): reported as unknown.
             Ok(None) => {}
+            Err(error) if error.is_unparsable_destination() => {}
             Err(error) if tenant_not_readable(&error) => return Ok(None),
             Err(error) => return Err(error),
         }
