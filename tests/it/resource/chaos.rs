@@ -312,12 +312,30 @@ impl Chaos {
         );
     }
 
+    /// The refresh `terraform plan` and `terraform apply` start with (its state is kept only by
+    /// an apply that runs); `None` when it fails, which ends the command.
+    async fn command_refresh(&self) -> Option<Stored> {
+        if self.stored.state.is_null() {
+            return Some(empty());
+        }
+        let read = self.harness.read(&self.stored).await;
+        self.check_answer("refresh", &read.new_state, &read.private, &read.diagnostics);
+        (!read.diagnostics.has_errors()).then_some(Stored {
+            state: read.new_state,
+            private: read.private,
+        })
+    }
+
+    /// The prior state of a command's plan: the refreshed one, empty for a tainted resource
+    /// (Terraform plans its replacement; destroy never contacts obshell).
+    async fn command_prior(&self) -> Option<Stored> {
+        let refreshed = self.command_refresh().await?;
+        Some(if self.tainted { empty() } else { refreshed })
+    }
+
+    /// `terraform apply`: refresh, plan, apply.
     async fn plan_and_apply(&mut self, config: &Value) -> Option<ApplyResponse> {
-        let prior = if self.tainted {
-            empty()
-        } else {
-            self.stored.clone()
-        };
+        let prior = self.command_prior().await?;
         let plan = self.harness.plan(&prior, config).await;
         self.check_answer(
             "plan",
@@ -587,10 +605,8 @@ impl Chaos {
         self.step(format!("apply {desired:?}, StopProvider after {delay} ms"));
         let config = desired.config();
         self.desired = desired;
-        let prior = if self.tainted {
-            empty()
-        } else {
-            self.stored.clone()
+        let Some(prior) = self.command_prior().await else {
+            return;
         };
         let plan = self.harness.plan(&prior, &config).await;
         self.check_answer(
@@ -630,18 +646,6 @@ impl Chaos {
         }
         assert!(self.unfinished_dags().await.is_empty(), "DAGs never ended");
         let config = self.desired.config();
-        if !self.stored.state.is_null() {
-            let read = self.harness.read(&self.stored).await;
-            check_no_errors(&read.diagnostics);
-            self.check_answer("refresh", &read.new_state, &read.private, &read.diagnostics);
-            if read.new_state.is_null() {
-                self.tainted = false;
-            }
-            self.stored = Stored {
-                state: read.new_state,
-                private: read.private,
-            };
-        }
         self.harness.clear_requests().await;
         let applied = self
             .plan_and_apply(&config)
@@ -747,11 +751,8 @@ impl Chaos {
             }
             25..=34 => {
                 self.step("plan".to_owned());
-                if !self.stored.state.is_null() && !self.tainted {
-                    let plan = self
-                        .harness
-                        .plan(&self.stored, &self.desired.config())
-                        .await;
+                if let Some(prior) = self.command_prior().await {
+                    let plan = self.harness.plan(&prior, &self.desired.config()).await;
                     self.check_answer(
                         "plan",
                         &plan.planned_state,
