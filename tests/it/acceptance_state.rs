@@ -122,3 +122,72 @@ fn a_refresh_only_plan_is_empty_the_second_time_when_tenants_disagree() {
         dir.plan().expect_code(0);
     }
 }
+
+/// A create whose wait timed out is tainted; its DAG succeeds afterwards; the next plan's refresh
+/// resolves it and says how to keep it without sending the create again; after `terraform
+/// untaint` the plan is empty and an apply sends nothing (no second POST, no archive-log stop).
+#[test]
+fn a_create_that_succeeded_late_is_resolved_and_kept_with_untaint() {
+    for terraform in terraforms() {
+        let sim = Sim::start("4.5.0.0");
+        sim.start_archiving();
+        let dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        dir.write_main(&main_tf(&format!(
+            "{URI_ONLY}\n  archive_lag_target = \"2m\"\n  timeouts = {{ create = \"2s\" }}"
+        )));
+        sim.fault("hold", json!({}));
+        dir.run(&["apply", "-auto-approve"])
+            .expect_code(1)
+            .expect_contains("continues on obshell");
+        let state: serde_json::Value = serde_json::from_str(&dir.state_text()).expect("state");
+        assert_eq!(state["resources"][0]["instances"][0]["status"], "tainted");
+        let dag_id = sim.state()["dags"]
+            .as_array()
+            .and_then(|dags| dags.iter().find(|d| d["state"] == "RUNNING").cloned())
+            .map(|dag| dag["id"].as_str().expect("an id").to_owned())
+            .expect("the held DAG is running");
+        sim.post(&format!("/sim/v1/dags/{dag_id}/release"), json!({}));
+        wait_until(|| {
+            sim.state()["dags"]
+                .as_array()
+                .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
+        });
+        dir.plan()
+            .expect_code(2)
+            .expect_contains("Earlier create succeeded")
+            .expect_contains("terraform untaint");
+        dir.run(&["untaint", "oceanbase_backup_config.this"])
+            .expect_code(0);
+        let archive_log_before: Vec<serde_json::Value> = ["t1", "t2"]
+            .iter()
+            .map(|t| sim.tenant(t)["archive_log_status"].clone())
+            .collect();
+        sim.clear_requests();
+        dir.plan().expect_code(0);
+        dir.apply()
+            .expect_contains("0 added, 0 changed, 0 destroyed");
+        let writes: Vec<serde_json::Value> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r["method"] != "GET")
+            .collect();
+        assert!(writes.is_empty(), "{writes:?}");
+        let archive_log_after: Vec<serde_json::Value> = ["t1", "t2"]
+            .iter()
+            .map(|t| sim.tenant(t)["archive_log_status"].clone())
+            .collect();
+        assert_eq!(archive_log_after, archive_log_before);
+        dir.plan().expect_code(0);
+    }
+}
+
+/// Polls a condition about the simulator (waits for an event; not a timing assertion).
+fn wait_until(mut condition: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the condition did not hold within 30 s");
+}

@@ -1058,7 +1058,7 @@ async fn resolve_pending_before_write(
         Err(error) => Err(error),
     };
     let resolved = match waited {
-        Ok(()) => resolve_pending(client, pending.clone(), prior).await,
+        Ok(()) => resolve_pending(client, pending.clone(), prior, &mut false).await,
         Err(error) => Err(error),
     };
     let still_pending = match resolved {
@@ -1842,9 +1842,21 @@ fn accepted_but_failed(
     let Some(prior) = prior else {
         let mut state = planned.clone();
         state.id = Field::Known(cluster_id);
+        // Like an update, the DAG that may still run is recorded: the next Read resolves it and,
+        // when it succeeded, says how to keep the tainted resource without a second request.
+        let private = PrivateState {
+            pending: pending_dag.map(|dag_id| PendingUpdate {
+                dag_id: dag_id.as_str().to_owned(),
+                sent: SentValues::from_plan(planned, changes),
+                stops_archive_log: archive_log.is_some(),
+                archiving_tenants: archive_log.clone().flatten(),
+                create: true,
+            }),
+            ..PrivateState::default()
+        };
         return ApplyResponse {
             new_state: state.without_unknowns().to_value(),
-            private: Vec::new(),
+            private: private.encode(),
             diagnostics,
         };
     };
@@ -1855,6 +1867,7 @@ fn accepted_but_failed(
             sent: SentValues::from_plan(planned, changes),
             stops_archive_log: archive_log.is_some(),
             archiving_tenants: archive_log.flatten(),
+            create: false,
         }),
         // The outcome is unknown: the location may not have been written.
         ..kept.after_apply(false)
@@ -1872,6 +1885,7 @@ async fn resolve_pending(
     client: &Client,
     pending: PendingUpdate,
     state: &mut BackupConfigModel,
+    succeeded: &mut bool,
 ) -> Result<(Option<PendingUpdate>, Option<Diagnostic>), Error> {
     let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
     let dag = match client.get_dag(&dag_id).await {
@@ -1886,6 +1900,7 @@ async fn resolve_pending(
         Err(error) => return Err(error),
     };
     if dag.is_success() {
+        *succeeded = true;
         pending.sent.adopt_into(state);
         // The tenants were read before the DAG applied the sent values: stale for those, so they
         // are not compared with the configuration (a read fills them again).
@@ -1960,12 +1975,19 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
     let mut private = PrivateState::decode(&request.private);
     let limit = timeout(&state.timeouts, |t| &t.read, DEFAULT_READ_TIMEOUT);
     let mut diagnostics = Diagnostics::new();
+    let mut succeeded_create = None;
     let work = async {
         if let Some(pending) = private.pending.take() {
-            let (still_pending, warning) = resolve_pending(&session.client, pending, &mut state)
-                .await
-                .map_err(ReadFailure::Obshell)?;
+            let mut succeeded = false;
+            let record = pending.clone();
+            let (still_pending, warning) =
+                resolve_pending(&session.client, pending, &mut state, &mut succeeded)
+                    .await
+                    .map_err(ReadFailure::Obshell)?;
             private.pending = still_pending;
+            if succeeded && record.create {
+                succeeded_create = Some(record.dag_id);
+            }
             if let Some(warning) = warning {
                 diagnostics.push(warning);
             }
@@ -2033,6 +2055,9 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                     new_state.backup_base_uri = Field::Known(String::new());
                 }
             }
+            if let Some(dag_id) = succeeded_create {
+                diagnostics.push(succeeded_create_warning(&dag_id, &new_state, &live));
+            }
             ReadResponse {
                 new_state: new_state.to_value(),
                 private: private.encode(),
@@ -2071,6 +2096,33 @@ fn disagreement_warning(disagreements: &[Disagreement]) -> Option<Diagnostic> {
             lines.join("\n  ")
         ),
     ))
+}
+
+/// The warning when a Read sees that a create an earlier apply stopped following succeeded. The
+/// resource is tainted, and Terraform plans its replacement without the private state, so the
+/// replacement would POST again and stop archive log once more: when every tenant has what the
+/// create sent, the warning says how to keep it without a request (`terraform untaint`).
+fn succeeded_create_warning(
+    dag_id: &str,
+    state: &BackupConfigModel,
+    live: &LiveCluster,
+) -> Diagnostic {
+    let differing: Vec<String> = super::tenants::compare_tenants(
+        &Field::Known(live.tenants_map()),
+        Some(&live.cluster_id),
+        state,
+        false,
+    )
+    .into_iter()
+    .filter(|c| !c.differing.is_empty())
+    .map(|c| c.attribute.to_owned())
+    .collect();
+    let detail = if differing.is_empty() && !live.tenants.is_empty() {
+        format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, and every user tenant now has the values it sent. Terraform still holds this resource as tainted and would replace it, sending the whole configuration again (and stopping archive log once more). To keep it as it is without any request, run terraform untaint on this resource (for example terraform untaint oceanbase_backup_config.this); the next plan is then empty.")
+    } else {
+        format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, but the tenants no longer all have what it sent ({}). Terraform holds this resource as tainted: the next apply replaces it, which sends the configuration again.", differing.join(", "))
+    };
+    Diagnostic::warning("Earlier create succeeded", detail)
 }
 
 /// `ImportResourceState`: by cluster id, checked against `GET /api/v1/obcluster/info`. The

@@ -144,6 +144,9 @@ pub struct PendingUpdate {
     /// (before 4.3.2) could not tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archiving_tenants: Option<Vec<String>>,
+    /// The request was a create (POST), which Terraform tainted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
 }
 
 /// The state values of the fields an update sent; `None` for fields it did not send.
@@ -418,6 +421,7 @@ mod tests {
                 sent: sent.clone(),
                 stops_archive_log: true,
                 archiving_tenants: None,
+                create: false,
             }),
             ..PrivateState::default()
         }
@@ -495,6 +499,7 @@ mod tests {
                 },
                 stops_archive_log: true,
                 archiving_tenants: Some(vec!["t1".to_owned()]),
+                create: false,
             }),
         };
         assert_eq!(PrivateState::decode(&state.encode()), state);

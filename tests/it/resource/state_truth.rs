@@ -221,3 +221,89 @@ async fn a_refresh_of_disagreeing_tenants_is_stable() {
     let plan = harness.plan(&refreshed, &t2_values).await;
     check_empty_plan(&refreshed, &plan);
 }
+
+/// The id of the one held (running) DAG in the sim.
+async fn held_dag(harness: &Harness) -> String {
+    let dags = harness.sim_state().await["dags"].clone();
+    dags.as_array()
+        .expect("dags")
+        .iter()
+        .find(|dag| dag["held"] == true)
+        .expect("a held dag")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
+}
+
+/// A create obshell accepted but the provider stopped following keeps `{dag_id, sent}` in private
+/// state; the next refresh resolves it and, when every tenant has what it sent, says how to keep
+/// the tainted resource without sending it again (terraform untaint, after which the plan is
+/// empty and nothing is sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next_refresh() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let config = config_with(|c| {
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: text("300ms"),
+            update: Field::Null,
+            read: Field::Null,
+        })
+    });
+    let tainted_create = || async {
+        harness
+            .control(reqwest::Method::POST, "faults/hold", json!({}))
+            .await;
+        let plan = harness.plan(&empty(), &config).await;
+        let applied = harness.apply(&empty(), &plan, &config).await;
+        check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+        let pending = pending_of(&applied.private);
+        assert!(pending.create && pending.sent.location, "{pending:?}");
+        let dag_id = held_dag(&harness).await;
+        assert_eq!(pending.dag_id, dag_id);
+        harness.release(&dag_id).await;
+        Stored {
+            state: applied.new_state,
+            private: applied.private,
+        }
+    };
+    let tainted = tainted_create().await;
+    let read = harness.read_until_resolved(&tainted).await;
+    let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");
+    assert!(detail.contains("terraform untaint"), "{detail}");
+    // After terraform untaint: an empty plan, nothing sent.
+    let refreshed = Stored {
+        state: read.new_state,
+        private: read.private,
+    };
+    harness.clear_requests().await;
+    let plan = harness.plan(&refreshed, &config).await;
+    check_empty_plan(&refreshed, &plan);
+    assert!(harness.config_writes().await.is_empty());
+
+    // When a tenant no longer has what it sent, the warning says the replacement sends it again.
+    let tainted = tainted_create().await;
+    loop {
+        let dags = harness.sim_state().await["dags"].clone();
+        if dags
+            .as_array()
+            .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "tenants/t2",
+            json!({"parameters": {"ha_low_thread_score": "3"}}),
+        )
+        .await;
+    let read = harness.read(&tainted).await;
+    check_no_errors(&read.diagnostics);
+    let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");
+    assert!(
+        !detail.contains("untaint") && detail.contains("ha_low_thread_score"),
+        "{detail}"
+    );
+}
