@@ -5,6 +5,7 @@ mod acceptance;
 mod acceptance_import;
 mod acceptance_sql;
 mod acceptance_state;
+mod acceptance_tenants;
 mod acceptance_tls;
 mod client;
 mod doc_commands;
