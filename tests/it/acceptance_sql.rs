@@ -222,3 +222,52 @@ fn import_adopts_what_sql_reads_from_the_cluster_not_the_configuration() {
         );
     }
 }
+
+/// With `sql_endpoint`, the data source shows what obshell cannot report, on obshell 4.2.4 (which
+/// reports neither destinations nor archive-log status): each tenant's destination, binding,
+/// piece interval, delete policy and archive-log status, as the sys tenant's views hold them.
+#[test]
+fn the_data_source_shows_what_sql_reads_on_obshell_4_2() {
+    for terraform in terraforms() {
+        let sim = Sim::start("4.2.4.0");
+        let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+        dir.set_env("OCEANBASE_SQL_ENDPOINT", &sim.sql_endpoint());
+        dir.write_main(CONFIG);
+        dir.apply();
+        let path = archive_path(&sim, "t2");
+        sim.patch_tenant(
+            "t2",
+            json!({
+                "archive_dest": {"path": path, "binding": "MANDATORY", "piece_switch_interval": "3d"},
+                "delete_policy": null,
+            }),
+        );
+        dir.write_main(&format!(
+            "{CONFIG}\ndata \"oceanbase_backup_config\" \"live\" {{}}\n\noutput \"tenants\" {{\n  value = data.oceanbase_backup_config.live.tenants\n}}\n"
+        ));
+        dir.run(&["apply", "-refresh-only", "-auto-approve"])
+            .expect_code(0);
+        let outputs = dir.run(&["output", "-json"]);
+        outputs.expect_code(0);
+        let outputs: serde_json::Value =
+            serde_json::from_str(&outputs.stdout).expect("outputs are JSON");
+        let tenants = &outputs["tenants"]["value"];
+        let cluster = sim.cluster_id();
+        let t1 = &tenants["t1"];
+        let t1_id = sim.tenant("t1")["id"].as_i64().expect("an id");
+        assert_eq!(
+            t1["archive_dest"],
+            format!("file:///data/backup/{cluster}/{t1_id}/clog"),
+            "{}: {tenants}",
+            terraform.label
+        );
+        assert_eq!(t1["binding"], "OPTIONAL", "{tenants}");
+        assert_eq!(t1["piece_switch_interval"], "1d", "{tenants}");
+        assert_eq!(t1["delete_policy_recovery_window"], "7d", "{tenants}");
+        assert!(t1["archive_log_status"].is_string(), "{tenants}");
+        let t2 = &tenants["t2"];
+        assert_eq!(t2["binding"], "MANDATORY", "{tenants}");
+        assert_eq!(t2["piece_switch_interval"], "3d", "{tenants}");
+        assert!(t2["delete_policy_recovery_window"].is_null(), "{tenants}");
+    }
+}
