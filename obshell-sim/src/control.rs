@@ -273,9 +273,14 @@ fn patch_tenant(shared: &Shared, name: &str, body: &Value) -> ControlReply {
     if let Some(in_recyclebin) = in_recyclebin {
         tenant.in_recyclebin = in_recyclebin;
     }
+    // A DBA's change here is settled: every server shows it at once.
+    for (name, _) in &parameters {
+        tenant.spreading.remove(name);
+    }
     tenant.parameters.extend(parameters);
     if let Some(status) = archive_log_status {
         tenant.archive_log_status = status;
+        tenant.archive_transition = None;
     }
     if let Some(dest) = archive_dest {
         tenant.archive_dest = dest;
@@ -301,7 +306,11 @@ fn patch_config(shared: &Arc<Shared>, body: &Value) -> ControlReply {
     let mut millis = std::collections::BTreeMap::new();
     for (name, value) in fields {
         match name.as_str() {
-            "task_duration_ms" | "latency_ms" | "latency_jitter_ms" => {
+            "task_duration_ms"
+            | "latency_ms"
+            | "latency_jitter_ms"
+            | "parameter_lag_ms"
+            | "archive_log_delay_ms" => {
                 let Some(ms) = value.as_u64() else {
                     return error(400, format!("\"{name}\" must be a non-negative integer"));
                 };
@@ -332,6 +341,12 @@ fn patch_config(shared: &Arc<Shared>, body: &Value) -> ControlReply {
     state.latency = latency;
     if let Some(duration) = millis.get("task_duration_ms") {
         state.task_duration = *duration;
+    }
+    if let Some(lag) = millis.get("parameter_lag_ms") {
+        state.parameter_lag = *lag;
+    }
+    if let Some(delay) = millis.get("archive_log_delay_ms") {
+        state.archive_log_delay = *delay;
     }
     if let Some(query_less) = fields
         .get("query_less_object_paths")

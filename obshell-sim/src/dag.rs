@@ -485,7 +485,9 @@ fn close_all_archive_log(
             ));
             let context = format!("close archive log for {}({})", tenant.name, tenant.id);
             statement(tenant, "close_archive_log", &context, fault)?;
+            // obshell waits in the node until OceanBase reports STOP.
             tenant.archive_log_status = "STOP".to_owned();
+            tenant.archive_transition = None;
         }
         logs.push(format!(
             "Archive log has been closed for {}({})",
@@ -550,9 +552,7 @@ fn set_backup_config(
                 "Set log archive concurrency to '{concurrency}' for {}({})",
                 tenant.name, tenant.id
             ));
-            tenant
-                .parameters
-                .insert("log_archive_concurrency".into(), concurrency.to_string());
+            tenant.set_parameter("log_archive_concurrency", concurrency.to_string());
         }
     }
     if let Some(base) = &archive_base {
@@ -599,9 +599,7 @@ fn set_backup_config(
                 ));
             }
             statement(tenant, "archive_lag_target", &context, &mut fault)?;
-            tenant
-                .parameters
-                .insert("archive_lag_target".into(), lag.to_owned());
+            tenant.set_parameter("archive_lag_target", lag.to_owned());
         }
     }
     if let Some(base) = &data_base {
@@ -624,9 +622,7 @@ fn set_backup_config(
                 "Set ha low thread score to '{score}' for {}({})",
                 tenant.name, tenant.id
             ));
-            tenant
-                .parameters
-                .insert("ha_low_thread_score".into(), score.to_string());
+            tenant.set_parameter("ha_low_thread_score", score.to_string());
         }
     }
     if let Some(policy) = &param.delete_policy {
@@ -699,13 +695,14 @@ fn start_backup_step(
             }
         }
         "Open archive log" => {
+            let delay = state.archive_log_delay;
             for tenant in &mut state.tenants {
                 if !tenant.archive_log_open() || tenant.archive_log_status == "INTERRUPTED" {
                     logs.push(format!(
                         "Open archive log for {}({})",
                         tenant.name, tenant.id
                     ));
-                    tenant.archive_log_status = "DOING".to_owned();
+                    tenant.open_archive_log(delay);
                     if let Some(dest) = &mut tenant.archive_dest {
                         dest.state = "ENABLE".to_owned();
                     }

@@ -73,6 +73,14 @@ pub struct SimConfig {
     /// Store object-store destinations without their query string (`?host=...`), as an
     /// OceanBase may: obshell's storage read then answers 400 `OB.Storage.URI.Invalid`.
     pub query_less_object_paths: bool,
+    /// How long a tenant parameter change takes to reach every server: each of the three
+    /// simulated servers applies it after its share of this (a third, two thirds, all of it), and
+    /// until then parameter reads show its old value as `GV$OB_PARAMETERS` would (one distinct
+    /// row per value, in no fixed order). Zero: every server at once.
+    pub parameter_lag: Duration,
+    /// How long opening archive log takes through PREPARE (first half) and BEGINNING to DOING,
+    /// and closing it through STOPPING to STOP. Zero: at once.
+    pub archive_log_delay: Duration,
 }
 
 impl SimConfig {
@@ -92,6 +100,8 @@ impl SimConfig {
             sql_listen: None,
             tls: None,
             query_less_object_paths: false,
+            parameter_lag: Duration::ZERO,
+            archive_log_delay: Duration::ZERO,
         }
     }
 
@@ -148,6 +158,18 @@ impl SimConfig {
         self
     }
 
+    /// Sets how long a parameter change takes to reach every server.
+    pub fn with_parameter_lag(mut self, lag: Duration) -> Self {
+        self.parameter_lag = lag;
+        self
+    }
+
+    /// Sets how long archive log takes to open (PREPARE, BEGINNING) or close (STOPPING).
+    pub fn with_archive_log_delay(mut self, delay: Duration) -> Self {
+        self.archive_log_delay = delay;
+        self
+    }
+
     /// Applies a profile by name: `default` changes nothing, `harsh` is [`SimConfig::harsh`].
     ///
     /// # Errors
@@ -189,6 +211,8 @@ impl std::fmt::Debug for SimConfig {
             .field("sql_listen", &self.sql_listen)
             .field("tls", &self.tls)
             .field("query_less_object_paths", &self.query_less_object_paths)
+            .field("parameter_lag", &self.parameter_lag)
+            .field("archive_log_delay", &self.archive_log_delay)
             .finish_non_exhaustive()
     }
 }

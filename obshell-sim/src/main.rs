@@ -63,9 +63,17 @@ struct Cli {
     /// storage read then answers 400 OB.Storage.URI.Invalid.
     #[arg(long)]
     query_less_object_paths: bool,
+    /// How long a tenant parameter change takes to reach every server (three simulated
+    /// servers, each at its share); until then reads show the old value or both, e.g. 1s.
+    #[arg(long, value_parser = parse_duration)]
+    parameter_lag: Option<Duration>,
+    /// How long archive log takes to open (PREPARE, BEGINNING, then DOING) or close (STOPPING,
+    /// then STOP), e.g. 400ms.
+    #[arg(long, value_parser = parse_duration)]
+    archive_log_delay: Option<Duration>,
     /// A set of switches: "default" (none), or "harsh": --latency 5ms,4ms and
     /// --query-less-object-paths, the realistic behaviours a quiet test cluster hides. A
-    /// --latency given too takes precedence.
+    /// --latency, --parameter-lag or --archive-log-delay given too takes precedence.
     #[arg(long, default_value = "default", value_parser = ["default", "harsh"])]
     profile: String,
 }
@@ -136,6 +144,8 @@ async fn main() -> std::process::ExitCode {
         sql_listen: cli.sql_listen,
         tls,
         query_less_object_paths: cli.query_less_object_paths,
+        parameter_lag: Duration::ZERO,
+        archive_log_delay: Duration::ZERO,
     };
     let explicit_latency = config.latency;
     let mut config = config
@@ -143,6 +153,12 @@ async fn main() -> std::process::ExitCode {
         .expect("clap accepts only known profiles");
     if !explicit_latency.is_none() {
         config.latency = explicit_latency;
+    }
+    if let Some(lag) = cli.parameter_lag {
+        config.parameter_lag = lag;
+    }
+    if let Some(delay) = cli.archive_log_delay {
+        config.archive_log_delay = delay;
     }
     let sim = match obshell_sim::spawn(config).await {
         Ok(sim) => sim,

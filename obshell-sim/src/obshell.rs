@@ -609,9 +609,10 @@ impl Route {
                     return Err(status_not_normal(version, &tenant));
                 }
                 let wanted = parameter.to_lowercase();
-                tenant
-                    .parameters
-                    .get(&wanted)
+                // obshell answers the first row its DISTINCT query returns: any server's.
+                state
+                    .parameter_rows(&tenant, &wanted)
+                    .first()
                     .map(|value| Some(parameter_json(&wanted, value)))
                     .ok_or_else(|| {
                         let message = format!("Tenant parameter '{parameter}' does not exist.");
@@ -632,12 +633,14 @@ impl Route {
                 let filter = query_param(query, "filter")
                     .filter(|f| !f.is_empty())
                     .unwrap_or_else(|| "%".to_owned());
-                let list: Vec<Value> = tenant
-                    .parameters
-                    .iter()
-                    .filter(|(n, _)| like(&filter.to_lowercase(), n))
-                    .map(|(n, v)| parameter_json(n, v))
-                    .collect();
+                let mut list: Vec<Value> = Vec::new();
+                for name in tenant.parameters.keys() {
+                    if like(&filter.to_lowercase(), name) {
+                        for value in state.parameter_rows(&tenant, name) {
+                            list.push(parameter_json(name, &value));
+                        }
+                    }
+                }
                 Ok(Some(Value::Array(list)))
             }
             Self::TenantStorage(name) => {
@@ -852,6 +855,8 @@ fn sys_tenant(state: &State) -> Tenant {
         archive_log_status: String::new(),
         created_time: state.tenants.first().map_or(UNIX_EPOCH, |t| t.created_time),
         in_recyclebin: false,
+        spreading: std::collections::BTreeMap::new(),
+        archive_transition: None,
     }
 }
 
@@ -1056,15 +1061,41 @@ fn set_archive_log(
             &format!("tenant {name} archive log is interrupted"),
         ));
     }
+    let delay = state.archive_log_delay;
+    let tenant = state.tenant_mut(name).expect("checked by the caller");
     match (requested, current.as_str()) {
-        ("DOING", "STOP" | "STOPPING" | "SUSPEND" | "SUSPENDING") => {
+        ("DOING", "STOP" | "STOPPING")
+            if tenant
+                .archive_dest
+                .as_ref()
+                .is_none_or(|d| d.path.is_empty()) =>
+        {
+            // LOG_ARCHIVE_DEST_STATE='ENABLE' and ARCHIVELOG need a destination (inferred).
+            return Err(ApiError::unexpected(
+                version,
+                &format!("Error 4018 (HY000): Entry not exist: tenant {name} has no LOG_ARCHIVE_DEST, archive log cannot be opened"),
+            ));
+        }
+        ("DOING", "STOPPING") => {
+            return Err(ApiError::unexpected(
+                version,
+                &format!("Error 4179 (HY000): Operation not allowed now: archive log of tenant {name} is still stopping"),
+            ));
+        }
+        ("DOING", "STOP") => {
+            if let Some(dest) = &mut tenant.archive_dest {
+                dest.state = "ENABLE".to_owned();
+            }
+            tenant.open_archive_log(delay);
+        }
+        ("DOING", "SUSPEND" | "SUSPENDING") => {
             if let Some(dest) = &mut tenant.archive_dest {
                 dest.state = "ENABLE".to_owned();
             }
             tenant.archive_log_status = "DOING".to_owned();
         }
         ("STOP", "DOING" | "PREPARE" | "BEGINNING" | "SUSPEND" | "SUSPENDING") => {
-            tenant.archive_log_status = "STOP".to_owned();
+            tenant.close_archive_log(delay);
         }
         ("SUSPEND", _) => {
             if let Some(dest) = &mut tenant.archive_dest {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -33,11 +33,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Locks the state; a panic while holding the lock is a bug, so poisoning is ignored.
+    /// Locks the state; a panic while holding the lock is a bug, so poisoning is ignored. What
+    /// time changes by itself (archive log on its way, parameters spreading) is brought up to
+    /// now first, so every reader sees it.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
+        let mut state = self
+            .state
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.advance();
+        state
     }
 
     /// The SQL users besides root.
@@ -74,6 +79,13 @@ pub(crate) struct State {
     pub(crate) latency_rng: ChaCha20Rng,
     /// See [`SimConfig::query_less_object_paths`].
     pub(crate) query_less_object_paths: bool,
+    /// See [`SimConfig::parameter_lag`].
+    pub(crate) parameter_lag: Duration,
+    /// See [`SimConfig::archive_log_delay`].
+    pub(crate) archive_log_delay: Duration,
+    /// Counts parameter reads: each starts its rows at another server, as a `GV$` query's row
+    /// order is not fixed.
+    pub(crate) parameter_reads: usize,
     pub(crate) backup_tasks: Vec<BackupTask>,
     pub(crate) next_trace: u64,
 }
@@ -93,6 +105,31 @@ pub(crate) struct Tenant {
     /// Dropped into the recycle bin (`DBA_OB_TENANTS.IN_RECYCLEBIN = 'YES'`): hidden from
     /// `/tenants/overview`, still a `TENANT_TYPE='USER'` tenant that the config DAG touches.
     pub(crate) in_recyclebin: bool,
+    /// Parameter changes not yet on every server (`--parameter-lag`), by parameter name.
+    pub(crate) spreading: BTreeMap<String, Spreading>,
+    /// Archive log on its way to DOING or STOP (`--archive-log-delay`).
+    pub(crate) archive_transition: Option<ArchiveTransition>,
+}
+
+/// How many servers the simulated cluster has (for `GV$OB_PARAMETERS` rows).
+pub(crate) const SERVERS: u32 = 3;
+
+/// A parameter whose changes have not reached every server.
+#[derive(Clone, Debug)]
+pub(crate) struct Spreading {
+    /// The value every server had before the first change still spreading.
+    pub(crate) before: String,
+    /// The changes still spreading, oldest first: when the leader took each, and the value.
+    pub(crate) changes: Vec<(Instant, String)>,
+}
+
+/// Archive log opening (PREPARE, BEGINNING, then DOING) or closing (STOPPING, then STOP).
+#[derive(Clone, Debug)]
+pub(crate) struct ArchiveTransition {
+    /// When the statement ran.
+    pub(crate) since: Instant,
+    /// Opening, else closing.
+    pub(crate) opening: bool,
 }
 
 /// `LOG_ARCHIVE_DEST` of one tenant, as `CDB_OB_ARCHIVE_DEST` holds it.
@@ -244,6 +281,9 @@ impl State {
             latency: config.latency,
             latency_rng: ChaCha20Rng::seed_from_u64(config.seed ^ 0x6c61_7465_6e63_7900),
             query_less_object_paths: config.query_less_object_paths,
+            parameter_lag: config.parameter_lag,
+            archive_log_delay: config.archive_log_delay,
+            parameter_reads: 0,
             backup_tasks: Vec::new(),
             next_trace: 1,
         };
@@ -269,6 +309,8 @@ impl State {
         self.task_duration = config.task_duration;
         self.latency = config.latency;
         self.query_less_object_paths = config.query_less_object_paths;
+        self.parameter_lag = config.parameter_lag;
+        self.archive_log_delay = config.archive_log_delay;
         self.http_faults.clear();
         self.dag_faults.clear();
         self.hold_count = 0;
@@ -296,8 +338,45 @@ impl State {
             archive_log_status: String::new(),
             created_time,
             in_recyclebin: false,
+            spreading: BTreeMap::new(),
+            archive_transition: None,
         });
         self.tenants.last().expect("just pushed")
+    }
+
+    /// Brings what time changes by itself up to now: archive log transitions end, parameter
+    /// changes every server has are forgotten.
+    pub(crate) fn advance(&mut self) {
+        let now = Instant::now();
+        let (lag, delay) = (self.parameter_lag, self.archive_log_delay);
+        for tenant in &mut self.tenants {
+            tenant.advance_archive_log(delay, now);
+            tenant.spreading.retain(|_, spread| {
+                spread
+                    .changes
+                    .last()
+                    .is_some_and(|(at, _)| now.duration_since(*at) < lag)
+            });
+        }
+    }
+
+    /// The distinct values of tenant parameter `name` across the servers, as obshell's `SELECT
+    /// DISTINCT ... FROM GV$OB_PARAMETERS` lists them: one row per value, starting at another
+    /// server on each read. Empty when the tenant has no such parameter.
+    pub(crate) fn parameter_rows(&mut self, tenant: &Tenant, name: &str) -> Vec<String> {
+        let start = self.parameter_reads;
+        self.parameter_reads = self.parameter_reads.wrapping_add(1);
+        let now = Instant::now();
+        let mut rows: Vec<String> = Vec::new();
+        for offset in 0..SERVERS as usize {
+            let server = (start + offset) % SERVERS as usize;
+            if let Some(value) = tenant.server_value(name, server as u32, self.parameter_lag, now) {
+                if !rows.contains(&value) {
+                    rows.push(value);
+                }
+            }
+        }
+        rows
     }
 
     /// The server's clock, shifted by the control offset.
@@ -344,6 +423,8 @@ impl State {
             "latency_ms": self.latency.base.as_millis() as u64,
             "latency_jitter_ms": self.latency.jitter.as_millis() as u64,
             "query_less_object_paths": self.query_less_object_paths,
+            "parameter_lag_ms": self.parameter_lag.as_millis() as u64,
+            "archive_log_delay_ms": self.archive_log_delay.as_millis() as u64,
             "tenants": self.tenants.iter().map(Tenant::to_control_json).collect::<Vec<_>>(),
             "dags": self.dags.iter().map(|d| json!({
                 "id": format!("1{}", d.dag_id), "dag_id": d.dag_id, "name": d.name,
@@ -358,6 +439,85 @@ impl Tenant {
     /// recycle bin (obshell-api.md §10.3, inferred: the statement fails on any other).
     pub(crate) fn accepts_alter_system(&self) -> bool {
         self.status == "NORMAL" && !self.in_recyclebin
+    }
+
+    /// `ALTER SYSTEM SET name = value TENANT = t`: the value OceanBase keeps at once; each server
+    /// shows it after its share of the lag (see [`State::parameter_rows`]).
+    pub(crate) fn set_parameter(&mut self, name: &str, value: String) {
+        let before = self.parameters.get(name).cloned().unwrap_or_default();
+        self.spreading
+            .entry(name.to_owned())
+            .or_insert_with(|| Spreading {
+                before,
+                changes: Vec::new(),
+            })
+            .changes
+            .push((Instant::now(), value.clone()));
+        self.parameters.insert(name.to_owned(), value);
+    }
+
+    /// What server `server` (0-based) shows for `name` at `now`, the last server `lag` after a
+    /// change.
+    fn server_value(&self, name: &str, server: u32, lag: Duration, now: Instant) -> Option<String> {
+        let Some(spread) = self.spreading.get(name) else {
+            return self.parameters.get(name).cloned();
+        };
+        let delay = lag * (server + 1) / SERVERS;
+        Some(
+            spread
+                .changes
+                .iter()
+                .rev()
+                .find(|(at, _)| now.duration_since(*at) >= delay)
+                .map_or_else(|| spread.before.clone(), |(_, value)| value.clone()),
+        )
+    }
+
+    /// `ALTER SYSTEM ARCHIVELOG`: PREPARE, then BEGINNING halfway through `delay`, then DOING.
+    pub(crate) fn open_archive_log(&mut self, delay: Duration) {
+        self.begin_archive_transition(delay, true);
+    }
+
+    /// `ALTER SYSTEM NOARCHIVELOG`: STOPPING, then STOP after `delay`.
+    pub(crate) fn close_archive_log(&mut self, delay: Duration) {
+        self.begin_archive_transition(delay, false);
+    }
+
+    fn begin_archive_transition(&mut self, delay: Duration, opening: bool) {
+        let (on_the_way, done) = if opening {
+            ("PREPARE", "DOING")
+        } else {
+            ("STOPPING", "STOP")
+        };
+        if delay.is_zero() {
+            self.archive_log_status = done.to_owned();
+            self.archive_transition = None;
+        } else {
+            self.archive_log_status = on_the_way.to_owned();
+            self.archive_transition = Some(ArchiveTransition {
+                since: Instant::now(),
+                opening,
+            });
+        }
+    }
+
+    /// Moves an archive-log transition on to where `now` finds it.
+    fn advance_archive_log(&mut self, delay: Duration, now: Instant) {
+        let Some(transition) = &self.archive_transition else {
+            return;
+        };
+        let elapsed = now.duration_since(transition.since);
+        if transition.opening {
+            if elapsed >= delay {
+                self.archive_log_status = "DOING".to_owned();
+                self.archive_transition = None;
+            } else if elapsed >= delay / 2 {
+                self.archive_log_status = "BEGINNING".to_owned();
+            }
+        } else if elapsed >= delay {
+            self.archive_log_status = "STOP".to_owned();
+            self.archive_transition = None;
+        }
     }
 
     /// True when archive log is on (`DBA_OB_TENANTS.LOG_MODE = 'ARCHIVELOG'`).
@@ -382,6 +542,7 @@ impl Tenant {
             "delete_policy": self.delete_policy.as_ref().map(|(p, w)| json!({"policy": p, "recovery_window": w})),
             "archive_log_status": self.archive_log_status,
             "ever_archived": !self.archive_log_status.is_empty(),
+            "parameters_spreading": self.spreading.keys().collect::<Vec<_>>(),
             "in_recyclebin": self.in_recyclebin,
         })
     }

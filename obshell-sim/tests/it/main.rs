@@ -4,6 +4,7 @@ mod auth;
 mod backup_config;
 mod binary;
 mod faults;
+mod lag;
 mod latency;
 mod operators;
 mod partial;
