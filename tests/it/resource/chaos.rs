@@ -65,9 +65,15 @@ struct Desired {
 }
 
 impl Desired {
-    fn random(rng: &mut Rng) -> Self {
+    /// A random configuration; `file_only` leaves out the object store (see `chaos_harsh`).
+    fn random(rng: &mut Rng, file_only: bool) -> Self {
+        let uris: &[&'static str] = if file_only {
+            &["file:///data/backup", "file:///data/chaos"]
+        } else {
+            &["file:///data/backup", "file:///data/chaos", OBJECT_STORE]
+        };
         Desired {
-            uri: rng.pick(&["file:///data/backup", "file:///data/chaos", OBJECT_STORE]),
+            uri: rng.pick(uris),
             key: rng.below(WO_KEYS.len()),
             lac: rng.pick(&[2, 4, 6]),
             ha: rng.pick(&[10, 20]),
@@ -149,6 +155,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
 
 /// Prints the seed, the steps so far and how to re-run when the run panics.
 struct Recorder {
+    test: &'static str,
     seed: u64,
     steps: usize,
     done: Vec<String>,
@@ -165,8 +172,8 @@ impl Drop for Recorder {
                 eprintln!("  {:>3}. {step}", index + 1);
             }
             eprintln!(
-                "re-run: CHAOS_SEED={} CHAOS_STEPS={} cargo test --test it resource::chaos -- --nocapture\n",
-                self.seed, self.steps
+                "re-run: CHAOS_SEED={} CHAOS_STEPS={} cargo test --test it resource::chaos::{} -- --exact --nocapture\n",
+                self.seed, self.steps, self.test
             );
         }
     }
@@ -180,6 +187,8 @@ struct Chaos {
     tainted: bool,
     desired: Desired,
     added_tenants: usize,
+    /// The simulator runs the harsh profile.
+    harsh: bool,
     recorder: Recorder,
     /// Applies run, and how many of them ended with an error.
     applies: (usize, usize),
@@ -600,7 +609,7 @@ impl Chaos {
     }
 
     async fn stop_during_apply(&mut self) {
-        let desired = Desired::random(&mut self.rng);
+        let desired = Desired::random(&mut self.rng, self.harsh);
         let delay = self.rng.below(120) as u64;
         self.step(format!("apply {desired:?}, StopProvider after {delay} ms"));
         let config = desired.config();
@@ -683,7 +692,8 @@ impl Chaos {
                     format!("{location}/{cluster}/{id}/{leaf}"),
                     "{field}: {what}"
                 );
-                if !query.is_empty() {
+                // The harsh profile keeps object-store paths without their query string.
+                if !query.is_empty() && !self.harsh {
                     assert!(path_query.contains(query), "{field}: {what}");
                     assert!(
                         path_query.contains(&format!("access_key={}", WO_KEYS[desired.key])),
@@ -739,7 +749,7 @@ impl Chaos {
         match self.rng.below(100) {
             0..=24 => {
                 let desired = if self.rng.chance(60) {
-                    Desired::random(&mut self.rng)
+                    Desired::random(&mut self.rng, self.harsh)
                 } else {
                     self.desired.clone()
                 };
@@ -797,6 +807,20 @@ impl Chaos {
 
 #[test]
 fn chaos() {
+    run_chaos(false);
+}
+
+/// The same run against `--profile harsh` (answer latency, object-store paths kept without their
+/// query string), on file destinations only: with an object store, the SQL read of a query-less
+/// path yields a base URI without `host` (`oss://b/k?checksum_type=md5`), which the refresh takes
+/// as drift that no apply can correct, so the run never converges. That is a known provider bug
+/// (not fixed here); put `OBJECT_STORE` back once the SQL read treats such a path as unverifiable.
+#[test]
+fn chaos_harsh() {
+    run_chaos(true);
+}
+
+fn run_chaos(harsh: bool) {
     let seed = env_number("CHAOS_SEED", DEFAULT_SEED);
     let steps = env_number("CHAOS_STEPS", DEFAULT_STEPS as u64) as usize;
     let logs = LogBuffer::default();
@@ -813,16 +837,18 @@ fn chaos() {
         .build()
         .expect("a runtime");
     runtime.block_on(async move {
-        let sim = obshell_sim::spawn(
-            SimConfig::new(PASSWORD)
-                .with_task_duration(Duration::from_millis(10))
-                .with_seed(seed)
-                .with_sql_listen("127.0.0.1:0".parse().expect("an address")),
-        )
+        let mut config = SimConfig::new(PASSWORD)
+            .with_task_duration(Duration::from_millis(10))
+            .with_seed(seed)
+            .with_sql_listen("127.0.0.1:0".parse().expect("an address"));
+        if harsh {
+            config = config.harsh();
+        }
+        let sim = obshell_sim::spawn(config)
         .await
         .expect("the sim starts");
         let mut rng = Rng::new(seed);
-        let desired = Desired::random(&mut rng);
+        let desired = Desired::random(&mut rng, harsh);
         let mut chaos = Chaos {
             harness: Harness {
                 sim,
@@ -836,7 +862,9 @@ fn chaos() {
             desired,
             added_tenants: 0,
             applies: (0, 0),
+            harsh,
             recorder: Recorder {
+                test: if harsh { "chaos_harsh" } else { "chaos" },
                 seed,
                 steps,
                 done: Vec::new(),
@@ -858,7 +886,8 @@ fn chaos() {
             .filter(|s| s.ends_with("settle"))
             .count();
         eprintln!(
-            "chaos: seed {seed}, {steps} steps: {} applies ({} ended with an error), {settles} settles",
+            "chaos{}: seed {seed}, {steps} steps: {} applies ({} ended with an error), {settles} settles",
+            if harsh { " (harsh)" } else { "" },
             chaos.applies.0, chaos.applies.1
         );
         assert!(chaos.applies.0 > 0);
