@@ -18,6 +18,14 @@ pub(crate) enum HttpFaultKind {
     DropAfterRead,
     /// Process the request, then answer its status with a body cut off halfway (no JSON).
     GarbleAfterRead,
+    /// Process the request, then send its answer's body one byte every `every_ms`
+    /// milliseconds; with `endless`, keep sending a space after it, forever.
+    TrickleAfterRead {
+        /// The pause before each byte.
+        every_ms: u64,
+        /// Whether the answer never ends.
+        endless: bool,
+    },
 }
 
 impl HttpFaultKind {
@@ -30,6 +38,7 @@ impl HttpFaultKind {
             Self::DropBeforeRead => "drop_before_read",
             Self::DropAfterRead => "drop_after_read",
             Self::GarbleAfterRead => "garble_after_read",
+            Self::TrickleAfterRead { .. } => "trickle_after_read",
         }
     }
 }
@@ -66,6 +75,17 @@ impl HttpFault {
             Some("drop_before_read") => HttpFaultKind::DropBeforeRead,
             Some("drop_after_read") => HttpFaultKind::DropAfterRead,
             Some("garble_after_read") => HttpFaultKind::GarbleAfterRead,
+            Some("trickle_after_read") => HttpFaultKind::TrickleAfterRead {
+                every_ms: body
+                    .get("every_ms")
+                    .and_then(Value::as_u64)
+                    .filter(|ms| *ms > 0)
+                    .ok_or("\"trickle_after_read\" needs a positive numeric \"every_ms\"")?,
+                endless: body
+                    .get("endless")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            },
             Some(other) => return Err(format!("unknown fault kind {other:?}")),
             None => return Err("\"kind\" is required".to_owned()),
         };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -94,8 +94,8 @@ async fn serve_connection<S>(
     }
 }
 
-fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+fn json_response(status: u16, body: &Value) -> Response<SimBody> {
+    let mut response = Response::new(SimBody::whole(Bytes::from(body.to_string())));
     *response.status_mut() =
         hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
@@ -116,7 +116,7 @@ async fn serve(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     kill: Arc<Notify>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<SimBody>, Infallible> {
     let method = request.method().as_str().to_owned();
     let target = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
@@ -200,7 +200,12 @@ async fn serve(
         Some(HttpFaultKind::Hang(ms)) => {
             tracing::info!(%method, %target, ms, "hanging by an injected fault");
         }
-        Some(HttpFaultKind::DropAfterRead | HttpFaultKind::GarbleAfterRead) | None => {}
+        Some(
+            HttpFaultKind::DropAfterRead
+            | HttpFaultKind::GarbleAfterRead
+            | HttpFaultKind::TrickleAfterRead { .. },
+        )
+        | None => {}
     }
     let body = read_body(request.into_body()).await;
     if let Some(HttpFaultKind::Hang(ms)) = fault {
@@ -234,14 +239,109 @@ async fn serve(
         tracing::info!(%method, %target, "processed, then answered garbled by an injected fault");
         return Ok(garbled_response(outcome.status, &outcome.body));
     }
+    if let Some(HttpFaultKind::TrickleAfterRead { every_ms, endless }) = fault {
+        tracing::info!(%method, %target, every_ms, endless, "processed, then trickled by an injected fault");
+        let mut response = json_response(outcome.status, &outcome.body);
+        *response.body_mut() = SimBody::trickle(
+            Bytes::from(outcome.body.to_string()),
+            Duration::from_millis(every_ms),
+            endless,
+        );
+        return Ok(response);
+    }
     Ok(json_response(outcome.status, &outcome.body))
 }
 
+/// An answer's body: whole at once, or trickled a byte at a time (`trickle_after_read`).
+pub(crate) enum SimBody {
+    /// The whole body in one frame (taken when sent).
+    Whole(Option<Bytes>),
+    /// One byte every `every`, then a space every `every` forever when `endless`.
+    Trickle {
+        bytes: Bytes,
+        sent: usize,
+        every: Duration,
+        endless: bool,
+        pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+    },
+}
+
+impl SimBody {
+    fn whole(bytes: Bytes) -> Self {
+        SimBody::Whole(Some(bytes))
+    }
+
+    fn trickle(bytes: Bytes, every: Duration, endless: bool) -> Self {
+        SimBody::Trickle {
+            bytes,
+            sent: 0,
+            every,
+            endless,
+            pause: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl hyper::body::Body for SimBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        match self.get_mut() {
+            SimBody::Whole(bytes) => {
+                Poll::Ready(bytes.take().map(|b| Ok(hyper::body::Frame::data(b))))
+            }
+            SimBody::Trickle {
+                bytes,
+                sent,
+                every,
+                endless,
+                pause,
+            } => {
+                if *sent >= bytes.len() && !*endless {
+                    return Poll::Ready(None);
+                }
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let next = if *sent < bytes.len() {
+                    *sent += 1;
+                    bytes.slice(*sent - 1..*sent)
+                } else {
+                    Bytes::from_static(b" ")
+                };
+                let deadline = tokio::time::Instant::now() + *every;
+                pause.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(next))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, SimBody::Whole(None))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            // A whole answer has a Content-Length, as obshell's have.
+            SimBody::Whole(bytes) => {
+                hyper::body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            SimBody::Trickle { .. } => hyper::body::SizeHint::default(),
+        }
+    }
+}
+
 /// The answer with its body cut off halfway, as a proxy or a broken gzip layer might deliver it.
-fn garbled_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
+fn garbled_response(status: u16, body: &Value) -> Response<SimBody> {
     let bytes = Bytes::from(body.to_string());
     let mut response = json_response(status, body);
-    *response.body_mut() = Full::new(bytes.slice(..bytes.len() / 2));
+    *response.body_mut() = SimBody::whole(bytes.slice(..bytes.len() / 2));
     response
 }
 

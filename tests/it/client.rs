@@ -1741,3 +1741,58 @@ async fn an_answer_over_sixteen_mib_is_refused_without_buffering_it() {
         );
     }
 }
+
+/// The same through obshell-sim's `trickle_after_read` fault, on an authenticated read: a real
+/// obshell answer trickled a byte every 20 ms (or followed by spaces forever) ends at the request
+/// timeout as a timed-out transport error, and the next request, untouched, succeeds.
+#[tokio::test]
+async fn an_answer_the_sim_trickles_ends_at_the_request_timeout() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client_with(PASSWORD, Duration::from_secs(1), Duration::ZERO);
+    client.agent_info().await.expect("the agent answers");
+    for endless in [false, true] {
+        sim.http_fault(json!({
+            "kind": "trickle_after_read",
+            "every_ms": 20,
+            "endless": endless,
+            "path_prefix": "/api/v1/tenant/",
+            "count": 100,
+        }))
+        .await;
+        let started = std::time::Instant::now();
+        let error = client
+            .tenant_parameter("t1", "ha_low_thread_score")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Transport {
+                    failure: TransportFailure::Timeout,
+                    ..
+                }
+            ),
+            "endless {endless}: {error:?}"
+        );
+        // A guard against waiting for the whole answer, not a timing target.
+        assert!(started.elapsed() < Duration::from_secs(30));
+        // Every attempt (a timed-out read is retried) met the trickle.
+        let requests = sim.requests().await;
+        let parameter_reads: Vec<_> = requests
+            .iter()
+            .filter(|r| r["uri"] == "/api/v1/tenant/t1/parameter/ha_low_thread_score")
+            .collect();
+        assert!(
+            parameter_reads
+                .iter()
+                .all(|r| r["fault"] == "trickle_after_read"),
+            "{parameter_reads:?}"
+        );
+        sim.control("DELETE", "/sim/v1/faults", None).await;
+        client
+            .tenant_parameter("t1", "ha_low_thread_score")
+            .await
+            .expect("an untouched read answers");
+        sim.clear_requests().await;
+    }
+}
