@@ -3,7 +3,6 @@
 //! through `ca_certificate` and presents `client_certificate`/`client_key`. Every TLS failure
 //! fails the plan naming the endpoint and the reason, with nothing sent and no secret echoed.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use obshell_sim::{SimConfig, SimHandle, SimTls};
@@ -13,20 +12,10 @@ use rcgen::{
 };
 use serde_json::Value;
 
+use crate::sim::runtime;
 use crate::terraform::{terraforms, TfDir};
 
 const PASSWORD: &str = "Tls-Sim-Password-2207";
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime for the TLS simulators")
-    })
-}
 
 /// A CA that signs certificates for this test run only.
 struct TestCa {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use obshell_sim::{ObshellVersion, SimConfig, SimHandle};
 use serde_json::{json, Value};
 
-fn runtime() -> &'static tokio::runtime::Runtime {
+/// The runtime every in-process simulator of the synchronous tests runs on.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
