@@ -38,6 +38,8 @@ mod partial_failures;
 
 /// The seeded chaos run (issue 9 item 8).
 mod chaos;
+/// StopProvider and timeouts before and during the write (issue 8, item 3).
+mod stop;
 
 struct Harness {
     sim: SimHandle,

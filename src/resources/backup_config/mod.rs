@@ -10,6 +10,7 @@ pub mod plan;
 pub mod private;
 pub mod read;
 pub mod schema;
+mod stop;
 pub mod tenants;
 pub mod uri;
 pub mod validate;

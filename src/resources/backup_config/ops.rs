@@ -37,6 +37,7 @@ use super::read::{
     LiveTenant, ReadOutcome,
 };
 use super::schema::{DEFAULT_CREATE_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_UPDATE_TIMEOUT};
+use super::stop::{nothing_sent, until_stopped, write_until_stopped, Stopped};
 use super::uri::{parse_backup_base_uri, tenant_dest, DestKind};
 use super::{model_from_value, validate::validate_backup_config};
 use crate::resources::{all_in_tenant_order, in_tenant_order, BACKUP_CONFIG_TYPE};
@@ -766,42 +767,39 @@ impl Outcome {
 
 /// What happened when sending a change.
 enum SendResult {
+    /// A stop or the timeout came before the request was sent: nothing was sent.
+    NotSent(Stopped),
     /// obshell refused or could not be reached before accepting: nothing changed.
     Refused(Error),
     /// obshell accepted (or may have accepted) the request.
     Accepted(Outcome),
 }
 
-/// Waits for a backup-config DAG that another client (or an earlier run) started, so that two
-/// config DAGs never run at once; returns the DAG it waited for. A DAG that ended without
-/// applying its change is as good as finished.
-async fn wait_for_running_config_dag(
-    client: &Client,
-    options: &WaitOptions,
-) -> Result<Option<Dag>, Error> {
-    let Some(dag) = running_config_dag(client).await? else {
-        return Ok(None);
-    };
-    tracing::info!(dag_id = %dag.id, "waiting for a running backup-config dag before sending");
-    match wait_for_dag(client, &dag.id, options).await {
-        Ok(_) | Err(Error::DagFailed { .. }) => Ok(Some(dag)),
-        Err(error) => Err(error),
-    }
-}
-
-/// Sends the request and waits for its DAG.
+/// Sends the request and waits for its DAG. A stop or the timeout before the request goes out
+/// sends nothing; once it is on its way, the answer gets `stop::WRITE_ANSWER_GRACE` to come (so
+/// the DAG is known and recorded), else the outcome is unknown.
 async fn send_and_wait(
     client: &Client,
     request: &BackupConfigRequest,
     is_create: bool,
     options: &WaitOptions,
 ) -> SendResult {
+    if let Some(stopped) = Stopped::now(options) {
+        return SendResult::NotSent(stopped);
+    }
     tracing::info!(?request, create = is_create, "sending backup config");
-    let sent = if is_create {
-        client.post_backup_config(request).await
+    let (method, write) = if is_create {
+        (
+            "POST",
+            futures_util::future::Either::Left(client.post_backup_config(request)),
+        )
     } else {
-        client.patch_backup_config(request).await
+        (
+            "PATCH",
+            futures_util::future::Either::Right(client.patch_backup_config(request)),
+        )
     };
+    let sent = write_until_stopped(write, options, method, "/api/v1/obcluster/backup/config").await;
     let dag = match sent {
         Ok(dag) => dag,
         Err(error @ Error::WriteOutcomeUnknown { .. }) => {
@@ -910,6 +908,11 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         .diagnostics
         .extend(std::mem::take(&mut checked.warnings));
     match send_and_wait(&session.client, &obshell_request, apply.is_create, &options).await {
+        SendResult::NotSent(stopped) => failed(
+            apply
+                .nothing_sent(stopped, "about to send the change", session)
+                .into(),
+        ),
         SendResult::Refused(error) => {
             let mut response =
                 failed(obshell_error(apply.summary(), &error, &session.endpoint).into());
@@ -972,6 +975,18 @@ impl ApplyChange {
             private,
             diagnostics: Diagnostics::new(),
         })
+    }
+
+    /// The error when a stop or the timeout ended this apply during `phase`, before its write.
+    fn nothing_sent(&self, stopped: Stopped, phase: &str, session: &Session) -> Diagnostic {
+        nothing_sent(
+            self.summary(),
+            stopped,
+            phase,
+            &session.endpoint,
+            self.is_create,
+            self.time_limit(),
+        )
     }
 
     fn summary(&self) -> &'static str {
@@ -1037,6 +1052,7 @@ async fn resolve_pending_before_write(
     apply: &mut ApplyChange,
     options: &WaitOptions,
 ) -> Result<(), Box<ApplyResponse>> {
+    let time_limit = apply.time_limit();
     let (Some(prior), Some(config)) = (apply.prior.as_mut(), apply.config.as_ref()) else {
         return Ok(());
     };
@@ -1046,20 +1062,55 @@ async fn resolve_pending_before_write(
     let client = &session.client;
     let kept = apply.private.clone();
     let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
-    let waited = match client.get_dag(&dag_id).await {
-        Ok(dag) if !dag.is_finished() => {
-            tracing::info!(dag_id = %dag.id, "waiting for an earlier update's dag before this change");
-            match wait_for_dag(client, &dag_id, options).await {
-                Ok(_) | Err(Error::DagFailed { .. }) => Ok(()),
-                Err(error) => Err(error),
+    let unresolved = prior.clone();
+    let resolving = async {
+        let waited = match client.get_dag(&dag_id).await {
+            Ok(dag) if !dag.is_finished() => {
+                tracing::info!(dag_id = %dag.id, "waiting for an earlier update's dag before this change");
+                match wait_for_dag(client, &dag_id, options).await {
+                    Ok(_) | Err(Error::DagFailed { .. }) => Ok(()),
+                    Err(error) => Err(error),
+                }
             }
+            Ok(_) | Err(Error::Api { status: 404, .. }) => Ok(()),
+            Err(error) => Err(error),
+        };
+        match waited {
+            Ok(()) => resolve_pending(client, pending.clone(), prior, &mut false).await,
+            Err(error) => Err(error),
         }
-        Ok(_) | Err(Error::Api { status: 404, .. }) => Ok(()),
-        Err(error) => Err(error),
     };
-    let resolved = match waited {
-        Ok(()) => resolve_pending(client, pending.clone(), prior, &mut false).await,
-        Err(error) => Err(error),
+    let stopped = match until_stopped(resolving, options).await {
+        Ok(Err(error)) => Stopped::from_wait(&error).ok_or(Err(error)),
+        Ok(resolved) => Err(resolved),
+        Err(stopped) => Ok(stopped),
+    };
+    let resolved = match stopped {
+        Err(resolved) => resolved,
+        Ok(stopped) => {
+            // The earlier task is still unresolved: it stays recorded, the state as it was.
+            let phase = format!(
+                "waiting for DAG {} from an earlier apply to end",
+                pending.dag_id
+            );
+            apply.diagnostics.push(nothing_sent(
+                SUMMARY_UPDATE,
+                stopped,
+                &phase,
+                &session.endpoint,
+                false,
+                time_limit,
+            ));
+            return Err(Box::new(ApplyResponse {
+                new_state: unresolved.to_value(),
+                private: PrivateState {
+                    pending: Some(pending),
+                    ..kept
+                }
+                .encode(),
+                diagnostics: std::mem::take(&mut apply.diagnostics),
+            }));
+        }
     };
     let still_pending = match resolved {
         Ok((still_pending, warning)) => {
@@ -1144,7 +1195,8 @@ struct Checked {
 /// Pre-write checks: the endpoint still serves the resource's cluster, which tenants are
 /// archiving, and no other backup-config DAG runs (apply waits for one that does). Which tenants
 /// are archiving is taken after that wait (the other DAG may stop archive log itself); the
-/// tenants it stopped are named in a warning.
+/// tenants it stopped are named in a warning. Every step runs under [`until_stopped`]: a stop or
+/// the timeout here ends the apply with nothing sent.
 async fn pre_write_checks(
     session: &Session,
     apply: &ApplyChange,
@@ -1153,7 +1205,20 @@ async fn pre_write_checks(
     let client = &session.client;
     let fail =
         |error: Error| Diagnostics::from(obshell_error(apply.summary(), &error, &session.endpoint));
-    let info = client.agent_info().await.map_err(fail)?;
+    let stop = |phase: &'static str| {
+        move |stopped: Stopped| Diagnostics::from(apply.nothing_sent(stopped, phase, session))
+    };
+    let stop_waiting = |dag: &Dag, stopped: Stopped| {
+        let phase = format!(
+            "waiting for DAG {} ({}), which another client or an earlier run started, to end",
+            dag.id, dag.name
+        );
+        Diagnostics::from(apply.nothing_sent(stopped, &phase, session))
+    };
+    let info = until_stopped(client.agent_info(), options)
+        .await
+        .map_err(stop("reading obshell's version"))?
+        .map_err(fail)?;
     let stops_archive_log = apply.changes.stops_archive_log();
     // A location write records the tenants it reaches (the ones that exist before it is sent).
     let tenants = async {
@@ -1166,7 +1231,13 @@ async fn pre_write_checks(
             Ok(None)
         }
     };
-    let (cluster, tenants) = tokio::try_join!(client.cluster_info(), tenants).map_err(fail)?;
+    let (cluster, tenants) = until_stopped(
+        async { tokio::try_join!(client.cluster_info(), tenants) },
+        options,
+    )
+    .await
+    .map_err(stop("reading the cluster id and its tenants"))?
+    .map_err(fail)?;
     let cluster_id = cluster.id.to_string();
     if let Some(prior_id) = apply.prior.as_ref().and_then(|p| p.id.known()) {
         if *prior_id != cluster_id {
@@ -1184,15 +1255,36 @@ async fn pre_write_checks(
             Ok(Some(Vec::new()))
         }
     };
-    let archiving_before = archiving_now().await.map_err(fail)?;
-    let waited = wait_for_running_config_dag(client, options)
+    let archiving_before = until_stopped(archiving_now(), options)
         .await
+        .map_err(stop("reading which tenants are archiving"))?
+        .map_err(fail)?;
+    let running = until_stopped(running_config_dag(client), options)
+        .await
+        .map_err(stop("checking obshell for a running backup-config task"))?
         .map_err(fail)?;
     let mut warnings = Diagnostics::new();
-    let archiving = match waited {
+    let archiving = match running {
         None => archiving_before,
         Some(other) => {
-            let archiving = archiving_now().await.map_err(fail)?;
+            tracing::info!(dag_id = %other.id, "waiting for a running backup-config dag before sending");
+            let waited = until_stopped(wait_for_dag(client, &other.id, options), options)
+                .await
+                .map_err(|stopped| stop_waiting(&other, stopped))?;
+            // A DAG that ended without applying its change is as good as finished.
+            match waited {
+                Ok(_) | Err(Error::DagFailed { .. }) => {}
+                Err(error) => {
+                    return Err(match Stopped::from_wait(&error) {
+                        Some(stopped) => stop_waiting(&other, stopped),
+                        None => fail(error),
+                    })
+                }
+            }
+            let archiving = until_stopped(archiving_now(), options)
+                .await
+                .map_err(stop("reading which tenants are archiving"))?
+                .map_err(fail)?;
             if let Some(warning) = stopped_by_other_dag_warning(
                 &other,
                 archiving_before.as_deref(),
@@ -1315,12 +1407,18 @@ async fn configure_new_tenants(
     let client = &session.client;
     let checked = pre_write_checks(session, apply, options).await?;
     let cluster_id = checked.cluster_number.to_string();
-    let (live, _) = read_cluster(
-        session,
-        Some(checked.cluster_number),
-        checked.tenants.clone(),
+    let (live, _) = until_stopped(
+        read_cluster(
+            session,
+            Some(checked.cluster_number),
+            checked.tenants.clone(),
+        ),
+        options,
     )
     .await
+    .map_err(|stopped| {
+        Diagnostics::from(apply.nothing_sent(stopped, "reading the tenants' settings", session))
+    })?
     .map_err(|error| Diagnostics::from(error.diagnostic(SUMMARY_UPDATE, session)))?;
     let decided = tenants_only_change(
         &prior,
@@ -1362,11 +1460,30 @@ async fn configure_new_tenants(
     for tenant in &todo {
         let dest = |kind| StorageUri::new(tenant_dest(base.expose(), &cluster_id, tenant.id, kind));
         let (archive, data) = (dest(DestKind::Archive), dest(DestKind::Data));
+        if let Some(stopped) = Stopped::now(options) {
+            let phase = format!("about to configure {}", tenant.label());
+            if done.is_empty() {
+                return Err(apply.nothing_sent(stopped, &phase, session).into());
+            }
+            let why = match stopped {
+                Stopped::Cancelled => "Terraform asked the provider to stop",
+                Stopped::TimedOut => "timeouts.update passed",
+            };
+            failure = Some(Diagnostic::error(
+                SUMMARY_UPDATE,
+                format!("{why} before the tenant-level call for {} was sent: nothing was sent for it or the tenants after it.", tenant.label()),
+            ));
+            break;
+        }
         tracing::info!(tenant = %tenant.name, %archive, "configuring a new tenant with the tenant-level call");
-        let dag = match client
-            .post_tenant_backup_config(&tenant.name, &archive, &data, &request)
-            .await
-        {
+        let path = format!("/api/v1/tenant/{}/backup/config", tenant.name);
+        let posted = write_until_stopped(
+            client.post_tenant_backup_config(&tenant.name, &archive, &data, &request),
+            options,
+            "POST",
+            &path,
+        );
+        let dag = match posted.await {
             Ok(dag) => dag,
             Err(error) if error.is_no_route() && done.is_empty() => {
                 apply.diagnostics.push(Diagnostic::warning(
