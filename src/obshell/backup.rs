@@ -240,19 +240,20 @@ pub struct BackupParameters {
 
 /// The `LIKE` filter that lists `log_archive_concurrency` and `archive_lag_target` in one request.
 ///
-/// Measured choice (obshell's source at 4.5.0.0 and OceanBase's `ob_parameter_seed.ipp`; the
-/// benchmark page has the numbers): reading a tenant's three parameters one by one costs three
-/// requests, each an RSA-decrypted header and a `GV$OB_PARAMETERS` query on obshell's side.
-/// - `GET /tenant/{t}/parameters?filter=%archive%` matches exactly these two of OceanBase's ~190
-///   tenant-scope parameters, so its answer is the two single answers in one envelope (about
-///   1.1 KB instead of 2 × 0.7 KB, and one round trip instead of two). `ha_low_thread_score`
-///   shares no such substring with them: the tightest `LIKE` pattern covering all three
-///   (`%a%\_%r%e%`) matches about a third of every tenant's parameters, so it stays a single read.
-/// - `filter=%` (one request per tenant) answers ~190 rows, ~40 KB per tenant: 20 times the
-///   bytes of the requests it replaces.
+/// Chosen from obshell's source at 4.5.0.0 and OceanBase's `ob_parameter_seed.ipp` (answer sizes
+/// computed from them, not measured on a cluster; docs/benchmarks.md, "Requests per tenant"):
+/// reading a tenant's three parameters one by one costs three requests, each an RSA-decrypted
+/// header and a `GV$OB_PARAMETERS` query on obshell's side.
+/// - `GET /tenant/{t}/parameters?filter=%archive%` matches exactly these two tenant-scope
+///   parameters, so its answer is the two single answers in one envelope: one round trip and one
+///   SQL query less per tenant. `ha_low_thread_score` shares no such substring with them: a `LIKE`
+///   pattern covering all three (such as `%a%\_%r%e%`) matches dozens of other parameters, so it
+///   stays a single read.
+/// - `filter=%` (one request per tenant) answers ~190 rows with descriptions, roughly 40 KB per
+///   tenant, against about 2 KB for the two requests it would replace.
 /// - `GET /api/v1/obcluster/parameters` (one request per cluster, ≥ 4.3.0) answers every
 ///   parameter of the cluster with a value per server and per tenant: roughly 90 KB per tenant
-///   on a 3-server cluster, 100 times the bytes of the reads it replaces, at every tenant count.
+///   on a 3-server cluster, 40 times the bytes of the reads it replaces, at every tenant count.
 pub(crate) const ARCHIVE_PARAMETERS_FILTER: &str = "%archive%";
 
 /// A tenant's backup destinations, from `GET /api/v1/tenant/{name}/backup/config/storage`

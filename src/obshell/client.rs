@@ -33,10 +33,12 @@ pub const DEFAULT_READ_RETRY_BUDGET: Duration = Duration::from_secs(10);
 /// [`ClientBuilder::unreachable_limit`].
 pub const DEFAULT_UNREACHABLE_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// The default bound on requests in flight (and so on connections) to one obshell agent. Chosen by
-/// measurement (`scripts/bench-scale.sh`, docs/benchmarks.md): at 20 ms per answer, a 100-tenant
-/// refresh takes 1/5.6 of the sequential time with 8 and gains little beyond, while every request
-/// costs obshell an RSA decryption and a SQL query on the cluster it manages.
-pub const DEFAULT_MAX_PARALLEL_REQUESTS: usize = 8;
+/// measurement (`scripts/bench-scale.sh`; the figures are in docs/benchmarks.md): at 20 ms per
+/// answer, a 100-tenant plan took 7.6 s with 1 request at a time, 2.5 s with 8, 1.25 s with 16 and
+/// 1.0 s with 32 (2026-11-30, a shared 2-core machine). Past 16 the plan's fixed cost (Terraform's
+/// start, the plugin handshake, about 0.5 s) dominates, while every request in flight still costs
+/// obshell an RSA decryption and a SQL query on the cluster it manages.
+pub const DEFAULT_MAX_PARALLEL_REQUESTS: usize = 16;
 /// The largest accepted bound on parallel requests.
 pub const MAX_PARALLEL_REQUESTS_LIMIT: usize = 64;
 /// How long an authentication header stays valid, as the SDKs choose it.

@@ -77,7 +77,7 @@ pub fn provider_schema() -> Schema {
                     "max_parallel_requests",
                     Type::Number,
                     Optional,
-                    "The most requests sent to obshell at once, and so the most connections open to it, from 1 to 64 (default 8). Reads of different tenants run in parallel up to this bound; lower it to spare a busy cluster, raise it for many tenants behind a slow network. Falls back to the OCEANBASE_MAX_PARALLEL_REQUESTS environment variable.",
+                    "The most requests sent to obshell at once, and so the most connections open to it, from 1 to 64 (default 16). Reads of different tenants run in parallel up to this bound; lower it to spare a busy cluster, raise it for many tenants behind a slow network. Falls back to the OCEANBASE_MAX_PARALLEL_REQUESTS environment variable.",
                 ),
             ]
             .into_iter()
