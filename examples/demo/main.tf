@@ -25,6 +25,9 @@ output "cluster_id" {
   value = oceanbase_backup_config.this.id
 }
 
-output "tenants" {
-  value = oceanbase_backup_config.this.tenants
+# Each tenant's archive-log status (OFF when it is not archiving). Unlike the whole tenants map,
+# it stays short; and as an output of tenants it makes a change seen only there (a tenant whose
+# archive log stopped) show in terraform plan -detailed-exitcode.
+output "archive_log" {
+  value = { for name, tenant in oceanbase_backup_config.this.tenants : name => tenant.archive_log }
 }

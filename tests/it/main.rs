@@ -3,6 +3,7 @@
 
 mod acceptance;
 mod acceptance_import;
+mod acceptance_plans;
 mod acceptance_sql;
 mod acceptance_state;
 mod acceptance_tenants;

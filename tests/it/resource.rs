@@ -9,7 +9,7 @@ use obshell_sim::{ObshellVersion, SimConfig, SimHandle};
 use serde_json::{json, Value as Json};
 use terraform_provider_oceanbase::provider::Provider;
 use terraform_provider_oceanbase::resources::backup_config::model::{
-    BackupConfigModel, DeletePolicyModel, Field, TimeoutsModel,
+    BackupConfigModel, DeletePolicyModel, Field, TenantModel, TimeoutsModel,
 };
 use terraform_provider_oceanbase::resources::backup_config::private::PrivateState;
 use terraform_provider_oceanbase::resources::BACKUP_CONFIG_TYPE;
@@ -300,6 +300,18 @@ fn check_apply_matches_plan(planned: &Value, applied: &Value) {
                 check_apply_matches_plan(planned_value, &applied[name]);
             }
         }
+        // A known planned map (tenants) must come back with exactly its keys, as Terraform
+        // requires, each element matching its plan.
+        (Value::Map(planned), Value::Map(applied)) => {
+            assert_eq!(
+                planned.keys().collect::<Vec<_>>(),
+                applied.keys().collect::<Vec<_>>(),
+                "the applied map's keys differ from the plan's"
+            );
+            for (key, planned_value) in planned {
+                check_apply_matches_plan(planned_value, &applied[key]);
+            }
+        }
         (planned, applied) => assert_eq!(planned, applied),
     }
 }
@@ -412,7 +424,29 @@ async fn update_sends_only_what_changed() {
             .any(|d| d.summary.contains("Archive log")),
         "archive_lag_target does not stop archive log"
     );
-    assert!(model(&plan.planned_state).tenants.is_unknown());
+    // Only what the request changes is unknown in tenants: the keys, ids and other fields stay.
+    let planned_tenants = model(&plan.planned_state).tenants;
+    let prior_tenants = model(&stored.state).tenants;
+    let (planned_tenants, prior_tenants) = (
+        planned_tenants.known().expect("a known map"),
+        prior_tenants.known().expect("tenants"),
+    );
+    assert_eq!(
+        planned_tenants.keys().collect::<Vec<_>>(),
+        prior_tenants.keys().collect::<Vec<_>>()
+    );
+    for (name, tenant) in planned_tenants {
+        let prior = &prior_tenants[name];
+        assert!(tenant.archive_lag_target.is_unknown(), "{name}");
+        assert_eq!(
+            TenantModel {
+                archive_lag_target: prior.archive_lag_target.clone(),
+                ..tenant.clone()
+            },
+            *prior,
+            "{name}"
+        );
+    }
     let applied = harness.apply(&stored, &plan, &config).await;
     check_no_errors(&applied.diagnostics);
     check_apply_matches_plan(&plan.planned_state, &applied.new_state);
@@ -966,7 +1000,7 @@ async fn the_legacy_era_keeps_what_it_cannot_read() {
     let state = model(&refreshed.state);
     assert_eq!(state.backup_base_uri, text("file:///data/backup"));
     let tenants = state.tenants.known().expect("tenants");
-    assert!(tenants.values().all(|t| t.archive_dest.is_none()));
+    assert!(tenants.values().all(|t| t.archive_dest.is_null()));
     let plan = harness.plan(&refreshed, &config).await;
     check_empty_plan(&refreshed, &plan);
 

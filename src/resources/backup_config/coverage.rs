@@ -60,7 +60,7 @@ fn tenant_matches(
     let Some(uri) = planned.backup_base_uri.known() else {
         return false;
     };
-    let dest_ok = |dest: &Option<String>, kind| match dest {
+    let dest_ok = |dest: Option<&String>, kind| match dest {
         None => true,
         Some(dest) => {
             !dest.is_empty()
@@ -77,17 +77,20 @@ fn tenant_matches(
     let lag_ok = match &planned.archive_lag_target {
         Field::Known(lag) => tenant
             .archive_lag_target
-            .as_deref()
+            .known()
             .is_some_and(|live| obshell_durations_equal(lag, live)),
         _ => true,
     };
-    dest_ok(&tenant.archive_dest, DestKind::Archive)
-        && dest_ok(&tenant.data_dest, DestKind::Data)
+    dest_ok(tenant.archive_dest.known(), DestKind::Archive)
+        && dest_ok(tenant.data_dest.known(), DestKind::Data)
         && number_ok(
             &planned.log_archive_concurrency,
-            tenant.log_archive_concurrency,
+            tenant.log_archive_concurrency.known().copied(),
         )
-        && number_ok(&planned.ha_low_thread_score, tenant.ha_low_thread_score)
+        && number_ok(
+            &planned.ha_low_thread_score,
+            tenant.ha_low_thread_score.known().copied(),
+        )
         && lag_ok
 }
 
@@ -101,11 +104,11 @@ pub fn new_tenants_to_configure(
 ) -> Vec<NamedTenant> {
     let mut found: Vec<NamedTenant> = tenants
         .iter()
-        .filter_map(|(name, tenant)| Some((name, tenant, tenant.tenant_id?)))
+        .filter_map(|(name, tenant)| Some((name, tenant, *tenant.tenant_id.known()?)))
         .filter(|(_, _, id)| !covered.covers(*id))
         .filter(|(_, tenant, id)| {
-            tenant.archive_dest.is_none()
-                || tenant.data_dest.is_none()
+            tenant.archive_dest.known().is_none()
+                || tenant.data_dest.known().is_none()
                 || !tenant_matches(tenant, *id, cluster_id, planned)
         })
         .map(|(name, _, id)| NamedTenant {
@@ -133,10 +136,12 @@ pub fn tenants_only_change(
     imported: bool,
     sql_read: bool,
 ) -> Option<Vec<NamedTenant>> {
-    let covered_match = tenants.values().all(|tenant| match tenant.tenant_id {
-        Some(id) if covered.covers(id) => tenant_matches(tenant, id, cluster_id, planned),
-        _ => true,
-    });
+    let covered_match = tenants
+        .values()
+        .all(|tenant| match tenant.tenant_id.known().copied() {
+            Some(id) if covered.covers(id) => tenant_matches(tenant, id, cluster_id, planned),
+            _ => true,
+        });
     if !covered_match {
         return None;
     }
@@ -147,7 +152,12 @@ pub fn tenants_only_change(
     restored.tenants = Field::Known(
         tenants
             .iter()
-            .filter(|(_, tenant)| tenant.tenant_id.is_some_and(|id| covered.covers(id)))
+            .filter(|(_, tenant)| {
+                tenant
+                    .tenant_id
+                    .known()
+                    .is_some_and(|id| covered.covers(*id))
+            })
             .map(|(name, tenant)| (name.clone(), tenant.clone()))
             .collect(),
     );
@@ -184,27 +194,28 @@ mod tests {
 
     fn tenant(id: i64, dest: Option<&str>, lac: i64) -> TenantModel {
         TenantModel {
-            tenant_id: Some(id),
-            log_archive_concurrency: Some(lac),
-            ha_low_thread_score: Some(0),
-            archive_lag_target: Some("120s".to_owned()),
-            archive_dest: dest.map(|base| {
+            tenant_id: Field::Known(id),
+            log_archive_concurrency: Field::Known(lac),
+            ha_low_thread_score: Field::Known(0),
+            archive_lag_target: Field::Known("120s".to_owned()),
+            archive_dest: Field::from(dest.map(|base| {
                 if base.is_empty() {
                     String::new()
                 } else {
                     format!("{base}/1726/{id}/clog")
                 }
-            }),
-            data_dest: dest.map(|base| {
+            })),
+            data_dest: Field::from(dest.map(|base| {
                 if base.is_empty() {
                     String::new()
                 } else {
                     format!("{base}/1726/{id}/data")
                 }
-            }),
-            binding: None,
-            piece_switch_interval: None,
-            delete_policy_recovery_window: None,
+            })),
+            binding: Field::Null,
+            piece_switch_interval: Field::Null,
+            delete_policy_recovery_window: Field::Null,
+            archive_log: Field::Null,
         }
     }
 
@@ -330,8 +341,8 @@ mod tests {
             (
                 "t3".to_owned(),
                 TenantModel {
-                    archive_dest: Some("file:///data/backup/1726/1006/clog/".to_owned()),
-                    data_dest: Some("file:///data/backup/1726/1006/data/".to_owned()),
+                    archive_dest: Field::Known("file:///data/backup/1726/1006/clog/".to_owned()),
+                    data_dest: Field::Known("file:///data/backup/1726/1006/data/".to_owned()),
                     ..tenant(1006, None, 4)
                 },
             ),

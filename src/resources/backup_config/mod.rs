@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(model.id, model::Field::Known("1726".to_owned()));
         assert!(model.binding.is_null());
         let tenants = model.tenants.known().expect("tenants");
-        assert_eq!(tenants["t1"].tenant_id, Some(1002));
+        assert_eq!(tenants["t1"].tenant_id, model::Field::Known(1002));
         assert!(state_from_json(&serde_json::json!({"bogus": 1})).is_err());
         assert!(state_from_json(&serde_json::json!({"id": 5})).is_err());
     }

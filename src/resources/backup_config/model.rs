@@ -114,27 +114,31 @@ pub struct TimeoutsModel {
     pub read: Field<String>,
 }
 
-/// One element of `tenants`: what a tenant reports.
+/// One element of `tenants`: what a tenant reports. In a state every field is known or null; in
+/// a plan a field the request will change is unknown (see `plan::plan_tenants`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantModel {
     /// `tenant_id`.
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Field<i64>,
     /// `log_archive_concurrency`.
-    pub log_archive_concurrency: Option<i64>,
+    pub log_archive_concurrency: Field<i64>,
     /// `ha_low_thread_score`.
-    pub ha_low_thread_score: Option<i64>,
+    pub ha_low_thread_score: Field<i64>,
     /// `archive_lag_target`.
-    pub archive_lag_target: Option<String>,
+    pub archive_lag_target: Field<String>,
     /// `archive_dest`, without credentials.
-    pub archive_dest: Option<String>,
+    pub archive_dest: Field<String>,
     /// `data_dest`, without credentials.
-    pub data_dest: Option<String>,
+    pub data_dest: Field<String>,
     /// `binding` (with `sql_endpoint`).
-    pub binding: Option<String>,
+    pub binding: Field<String>,
     /// `piece_switch_interval` as OceanBase stores it (with `sql_endpoint`).
-    pub piece_switch_interval: Option<String>,
+    pub piece_switch_interval: Field<String>,
     /// `delete_policy_recovery_window` (with `sql_endpoint`; null without a policy).
-    pub delete_policy_recovery_window: Option<String>,
+    pub delete_policy_recovery_window: Field<String>,
+    /// `archive_log`: the status of the tenant's archive-log round, `OFF` when none is active;
+    /// null when it cannot be read (obshell before 4.3.2 without `sql_endpoint`).
+    pub archive_log: Field<String>,
 }
 
 /// The whole resource object.
@@ -232,17 +236,11 @@ fn object_field<T>(
     }
 }
 
-fn known_string(value: &Value, path: &AttributePath) -> Result<Option<String>, ModelError> {
-    match string_field(value, path)? {
-        Field::Known(text) => Ok(Some(text)),
-        _ => Ok(None),
-    }
-}
-
-fn known_integer(value: &Value, path: &AttributePath) -> Result<Option<i64>, ModelError> {
+fn integer_field(value: &Value, path: &AttributePath) -> Result<Field<i64>, ModelError> {
     match number_field(value, path)? {
-        Field::Known(number) => Ok(number.as_i64()),
-        _ => Ok(None),
+        Field::Known(number) => Ok(number.as_i64().map_or(Field::Null, Field::Known)),
+        Field::Null => Ok(Field::Null),
+        Field::Unknown => Ok(Field::Unknown),
     }
 }
 
@@ -252,14 +250,6 @@ fn string_value(field: &Field<String>) -> Value {
         Field::Unknown => Value::Unknown,
         Field::Known(text) => Value::String(text.clone()),
     }
-}
-
-fn optional_string_value(text: &Option<String>) -> Value {
-    text.clone().map_or(Value::Null, Value::String)
-}
-
-fn optional_integer_value(number: Option<i64>) -> Value {
-    number.map_or(Value::Null, Value::from)
 }
 
 fn credentials_field(
@@ -542,48 +532,101 @@ impl BackupConfigModel {
                 update: timeouts.update.unknown_to_null(),
                 read: timeouts.read.unknown_to_null(),
             });
-        self.tenants = self.tenants.unknown_to_null();
+        self.tenants = self.tenants.unknown_to_null().map(|tenants| {
+            tenants
+                .into_iter()
+                .map(|(name, tenant)| (name, tenant.without_unknowns()))
+                .collect()
+        });
         self
     }
 }
 
 impl TenantModel {
-    fn to_value(&self) -> Value {
+    /// The element as a Terraform object.
+    pub fn to_value(&self) -> Value {
+        let integer = |field: &Field<i64>| match field {
+            Field::Null => Value::Null,
+            Field::Unknown => Value::Unknown,
+            Field::Known(number) => Value::from(*number),
+        };
         Value::Object(BTreeMap::from([
-            (
-                "tenant_id".to_owned(),
-                optional_integer_value(self.tenant_id),
-            ),
+            ("tenant_id".to_owned(), integer(&self.tenant_id)),
             (
                 "log_archive_concurrency".to_owned(),
-                optional_integer_value(self.log_archive_concurrency),
+                integer(&self.log_archive_concurrency),
             ),
             (
                 "ha_low_thread_score".to_owned(),
-                optional_integer_value(self.ha_low_thread_score),
+                integer(&self.ha_low_thread_score),
             ),
             (
                 "archive_lag_target".to_owned(),
-                optional_string_value(&self.archive_lag_target),
+                string_value(&self.archive_lag_target),
             ),
-            (
-                "archive_dest".to_owned(),
-                optional_string_value(&self.archive_dest),
-            ),
-            (
-                "data_dest".to_owned(),
-                optional_string_value(&self.data_dest),
-            ),
-            ("binding".to_owned(), optional_string_value(&self.binding)),
+            ("archive_dest".to_owned(), string_value(&self.archive_dest)),
+            ("data_dest".to_owned(), string_value(&self.data_dest)),
+            ("binding".to_owned(), string_value(&self.binding)),
             (
                 "piece_switch_interval".to_owned(),
-                optional_string_value(&self.piece_switch_interval),
+                string_value(&self.piece_switch_interval),
             ),
             (
                 "delete_policy_recovery_window".to_owned(),
-                optional_string_value(&self.delete_policy_recovery_window),
+                string_value(&self.delete_policy_recovery_window),
             ),
+            ("archive_log".to_owned(), string_value(&self.archive_log)),
         ]))
+    }
+
+    /// True when no field is unknown.
+    pub fn is_wholly_known(&self) -> bool {
+        !self.to_value().contains_unknown()
+    }
+
+    /// The same tenant with every unknown field null, as a state needs.
+    pub fn without_unknowns(self) -> TenantModel {
+        TenantModel {
+            tenant_id: self.tenant_id.unknown_to_null(),
+            log_archive_concurrency: self.log_archive_concurrency.unknown_to_null(),
+            ha_low_thread_score: self.ha_low_thread_score.unknown_to_null(),
+            archive_lag_target: self.archive_lag_target.unknown_to_null(),
+            archive_dest: self.archive_dest.unknown_to_null(),
+            data_dest: self.data_dest.unknown_to_null(),
+            binding: self.binding.unknown_to_null(),
+            piece_switch_interval: self.piece_switch_interval.unknown_to_null(),
+            delete_policy_recovery_window: self.delete_policy_recovery_window.unknown_to_null(),
+            archive_log: self.archive_log.unknown_to_null(),
+        }
+    }
+
+    /// This planned tenant with each unknown field taken from `read` (the same tenant as read
+    /// after apply); known planned fields stay as planned, as Terraform requires.
+    pub fn filled_from(self, read: &TenantModel) -> TenantModel {
+        fn fill<T: Clone>(planned: Field<T>, read: &Field<T>) -> Field<T> {
+            match planned {
+                Field::Unknown => read.clone().unknown_to_null(),
+                other => other,
+            }
+        }
+        TenantModel {
+            tenant_id: fill(self.tenant_id, &read.tenant_id),
+            log_archive_concurrency: fill(
+                self.log_archive_concurrency,
+                &read.log_archive_concurrency,
+            ),
+            ha_low_thread_score: fill(self.ha_low_thread_score, &read.ha_low_thread_score),
+            archive_lag_target: fill(self.archive_lag_target, &read.archive_lag_target),
+            archive_dest: fill(self.archive_dest, &read.archive_dest),
+            data_dest: fill(self.data_dest, &read.data_dest),
+            binding: fill(self.binding, &read.binding),
+            piece_switch_interval: fill(self.piece_switch_interval, &read.piece_switch_interval),
+            delete_policy_recovery_window: fill(
+                self.delete_policy_recovery_window,
+                &read.delete_policy_recovery_window,
+            ),
+            archive_log: fill(self.archive_log, &read.archive_log),
+        }
     }
 }
 
@@ -603,38 +646,42 @@ fn tenants_field(value: &Value) -> Result<Field<BTreeMap<String, TenantModel>>, 
                 tenants.insert(
                     name.clone(),
                     TenantModel {
-                        tenant_id: known_integer(
+                        tenant_id: integer_field(
                             attribute(tenant, "tenant_id"),
                             &nested("tenant_id"),
                         )?,
-                        log_archive_concurrency: known_integer(
+                        log_archive_concurrency: integer_field(
                             attribute(tenant, "log_archive_concurrency"),
                             &nested("log_archive_concurrency"),
                         )?,
-                        ha_low_thread_score: known_integer(
+                        ha_low_thread_score: integer_field(
                             attribute(tenant, "ha_low_thread_score"),
                             &nested("ha_low_thread_score"),
                         )?,
-                        archive_lag_target: known_string(
+                        archive_lag_target: string_field(
                             attribute(tenant, "archive_lag_target"),
                             &nested("archive_lag_target"),
                         )?,
-                        archive_dest: known_string(
+                        archive_dest: string_field(
                             attribute(tenant, "archive_dest"),
                             &nested("archive_dest"),
                         )?,
-                        data_dest: known_string(
+                        data_dest: string_field(
                             attribute(tenant, "data_dest"),
                             &nested("data_dest"),
                         )?,
-                        binding: known_string(attribute(tenant, "binding"), &nested("binding"))?,
-                        piece_switch_interval: known_string(
+                        binding: string_field(attribute(tenant, "binding"), &nested("binding"))?,
+                        piece_switch_interval: string_field(
                             attribute(tenant, "piece_switch_interval"),
                             &nested("piece_switch_interval"),
                         )?,
-                        delete_policy_recovery_window: known_string(
+                        delete_policy_recovery_window: string_field(
                             attribute(tenant, "delete_policy_recovery_window"),
                             &nested("delete_policy_recovery_window"),
+                        )?,
+                        archive_log: string_field(
+                            attribute(tenant, "archive_log"),
+                            &nested("archive_log"),
                         )?,
                     },
                 );
@@ -677,15 +724,16 @@ mod tests {
             tenants: Field::Known(BTreeMap::from([(
                 "t1".to_owned(),
                 TenantModel {
-                    tenant_id: Some(1002),
-                    log_archive_concurrency: Some(4),
-                    ha_low_thread_score: None,
-                    archive_lag_target: Some("2m".to_owned()),
-                    archive_dest: Some("file:///x/1/1002/clog".to_owned()),
-                    data_dest: None,
-                    binding: Some("MANDATORY".to_owned()),
-                    piece_switch_interval: None,
-                    delete_policy_recovery_window: Some("7d".to_owned()),
+                    tenant_id: Field::Known(1002),
+                    log_archive_concurrency: Field::Unknown,
+                    ha_low_thread_score: Field::Null,
+                    archive_lag_target: Field::Known("2m".to_owned()),
+                    archive_dest: Field::Known("file:///x/1/1002/clog".to_owned()),
+                    data_dest: Field::Unknown,
+                    binding: Field::Known("MANDATORY".to_owned()),
+                    piece_switch_interval: Field::Null,
+                    delete_policy_recovery_window: Field::Known("7d".to_owned()),
+                    archive_log: Field::Known("DOING".to_owned()),
                 },
             )])),
         }

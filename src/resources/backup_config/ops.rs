@@ -253,8 +253,34 @@ async fn read_tenant(
             Ok(None)
         }
     };
-    let (parameters, storage) =
-        tokio::join!(client.tenant_backup_parameters(&tenant.name), storage);
+    let archive_log = async {
+        if backup_reads {
+            client
+                .tenant_archive_log_tasks(&tenant.name)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (parameters, storage, archive_log) = tokio::join!(
+        client.tenant_backup_parameters(&tenant.name),
+        storage,
+        archive_log
+    );
+    // The active round's status, OFF when obshell lists none (stopped, interrupted or never
+    // started: obshell filters those out).
+    let archive_log = match archive_log {
+        Ok(Some(tasks)) => Some(tasks.into_iter().next().map_or_else(
+            || crate::resources::backup_config_data::ARCHIVE_LOG_OFF.to_owned(),
+            |task| task.status,
+        )),
+        Ok(None) => None,
+        Err(error) if tenant_not_readable(&error) => {
+            return Ok(TenantRead::Skipped(format!("{} ({})", tenant.name, error)));
+        }
+        Err(error) => return Err(error),
+    };
     let mut destination_unparsable = false;
     let storage = match storage {
         Ok(Some(Some(storage))) => LiveStorage::Known {
@@ -292,6 +318,7 @@ async fn read_tenant(
             archive_lag_target: parameters.archive_lag_target,
             storage,
             sql: None,
+            archive_log,
         }),
         destination_unparsable,
     })
@@ -589,6 +616,14 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         None => {}
     }
     response.planned_private = private.encode();
+    if private.configure_tenants.is_some() || private.pending.is_some() {
+        // Tenant-level calls (which tenants get them is checked again at apply), or an earlier
+        // task that apply resolves first and that may change any tenant: the whole map is
+        // known only after apply, as for a create.
+        let mut planned = update.planned.clone();
+        planned.tenants = Field::Unknown;
+        response.planned_state = planned.to_value();
+    }
     if private.configure_tenants.is_none() {
         if let Some(warning) = archive_log_warning(&update.planned, &update.changes) {
             response.diagnostics.push(warning);
@@ -1023,12 +1058,17 @@ impl ApplyChange {
     /// where the plan left them unknown; a pending earlier update stays recorded.
     fn without_request(self) -> ApplyResponse {
         let mut state = self.planned;
-        if state.tenants.is_unknown() {
-            state.tenants = self
-                .prior
-                .as_ref()
-                .map_or(Field::Null, |p| p.tenants.clone());
-        }
+        let prior_tenants = self
+            .prior
+            .as_ref()
+            .map_or(Field::Null, |p| p.tenants.clone());
+        state.tenants = match (state.tenants, prior_tenants) {
+            (Field::Unknown, prior) => prior,
+            (Field::Known(planned), Field::Known(prior)) => {
+                Field::Known(super::read::fill_planned_tenants(planned, &prior))
+            }
+            (planned, _) => planned,
+        };
         let private = PrivateState {
             pending: self.private.pending.clone(),
             ..self.private.after_apply(false)
@@ -1351,6 +1391,9 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
     {
         Ok((live, warnings)) => {
             apply.diagnostics.extend(warnings);
+            if let Some(note) = tenants_outside_plan_warning(&state.tenants, &live) {
+                apply.diagnostics.push(note);
+            }
             fill_unknowns_from_live(&state, &live)
         }
         Err(error) => {
@@ -1383,6 +1426,33 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
         },
         diagnostics: apply.diagnostics,
     }
+}
+
+/// The warning when the user tenants read after apply are not the ones the plan listed (a tenant
+/// created or dropped meanwhile): the planned `tenants` map fixed its keys, so the state shows
+/// the change at the next refresh.
+fn tenants_outside_plan_warning(
+    planned: &Field<std::collections::BTreeMap<String, super::model::TenantModel>>,
+    live: &LiveCluster,
+) -> Option<Diagnostic> {
+    let (created, gone) = super::read::tenants_outside_plan(planned, live);
+    if created.is_empty() && gone.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !created.is_empty() {
+        parts.push(format!("created since the plan: {}", created.join(", ")));
+    }
+    if !gone.is_empty() {
+        parts.push(format!("no longer listed as NORMAL: {}", gone.join(", ")));
+    }
+    Some(Diagnostic::warning(
+        "User tenants changed since the plan",
+        format!(
+            "The user tenants read after apply differ from the plan's ({}). Terraform accepts only the tenants the plan showed in the tenants attribute, so this apply's state keeps those; the next refresh (terraform plan or apply) reads every tenant again and shows the difference.",
+            parts.join("; ")
+        ),
+    ))
 }
 
 /// The plan chose to configure only the tenants the last location write did not reach: check that

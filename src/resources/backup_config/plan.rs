@@ -9,13 +9,14 @@
 //! - After an import, an update that only fills fields obshell cannot read adopts them without a
 //!   request.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use crate::tf::Number;
 
 use super::duration::{lower_case_unit, obshell_durations_equal, parse_obshell_duration};
-use super::model::{BackupConfigModel, DeletePolicyModel, Field, TimeoutsModel};
+use super::model::{BackupConfigModel, DeletePolicyModel, Field, TenantModel, TimeoutsModel};
 use super::schema::{
     DEFAULT_CREATE_TIMEOUT, DEFAULT_DELETE_POLICY, DEFAULT_READ_TIMEOUT,
     DEFAULT_RESTORE_ARCHIVE_LOG, DEFAULT_UPDATE_TIMEOUT,
@@ -467,16 +468,73 @@ pub fn plan_update_verified(
         archive_lag_target: archive_lag_target || behind.archive_lag_target,
         delete_policy: delete_policy || behind.delete_policy,
     };
-    planned.tenants = if changes.is_empty() {
-        prior.tenants.clone()
-    } else {
-        Field::Unknown
-    };
+    planned.tenants = plan_tenants(&prior.tenants, &changes, sql_read);
     UpdatePlan {
         planned,
         changes,
         adopted,
     }
+}
+
+/// The planned `tenants` of an update that sends `changes`: the prior map with, on every tenant,
+/// the fields the request can change unknown (known after apply) and everything else as the
+/// refresh read it, so a plan shows only what changes. Keys and tenant ids stay known: a
+/// backup-config request never creates or drops a tenant. (A tenant created or dropped by someone
+/// else between plan and apply shows at the next refresh, see `read::fill_unknowns_from_live`.)
+/// Without a prior map (a state from an older provider, or one an earlier update's outcome
+/// cleared) the whole map is unknown.
+///
+/// What each part of the request can change on every user tenant:
+/// - the location: `archive_dest` and `data_dest`, and with `sql_endpoint` (`sql_read`) the
+///   `binding` and `piece_switch_interval` OceanBase stores (without it they are never read and
+///   stay as they are);
+/// - the location or `log_archive_concurrency`: archive log (obshell stops it; the provider may
+///   reopen it), so `archive_log`;
+/// - `log_archive_concurrency`, `ha_low_thread_score`, `archive_lag_target`: that parameter;
+/// - `delete_policy`: `delete_policy_recovery_window` (read only with `sql_endpoint`).
+pub fn plan_tenants(
+    prior: &Field<BTreeMap<String, TenantModel>>,
+    changes: &ChangeSet,
+    sql_read: bool,
+) -> Field<BTreeMap<String, TenantModel>> {
+    if changes.is_empty() {
+        return prior.clone();
+    }
+    let Field::Known(tenants) = prior else {
+        return Field::Unknown;
+    };
+    Field::Known(
+        tenants
+            .iter()
+            .map(|(name, tenant)| {
+                let mut planned = tenant.clone();
+                if changes.location {
+                    planned.archive_dest = Field::Unknown;
+                    planned.data_dest = Field::Unknown;
+                    if sql_read {
+                        planned.binding = Field::Unknown;
+                        planned.piece_switch_interval = Field::Unknown;
+                    }
+                }
+                if changes.stops_archive_log() {
+                    planned.archive_log = Field::Unknown;
+                }
+                if changes.log_archive_concurrency {
+                    planned.log_archive_concurrency = Field::Unknown;
+                }
+                if changes.ha_low_thread_score {
+                    planned.ha_low_thread_score = Field::Unknown;
+                }
+                if changes.archive_lag_target {
+                    planned.archive_lag_target = Field::Unknown;
+                }
+                if changes.delete_policy && sql_read {
+                    planned.delete_policy_recovery_window = Field::Unknown;
+                }
+                (name.clone(), planned)
+            })
+            .collect(),
+    )
 }
 
 /// Why a request cannot be built from a plan.
@@ -631,11 +689,150 @@ mod tests {
         let plan = plan_update(&prior, &new_config, false);
         assert_eq!(plan.changes.attribute_names(), expected);
         assert!(plan.adopted.is_empty());
-        if expected.is_empty() {
-            assert_eq!(plan.planned.tenants, prior.tenants);
-        } else {
-            assert!(plan.planned.tenants.is_unknown());
+        // The tenants map keeps its keys (here none) whatever is sent.
+        assert_eq!(plan.planned.tenants, prior.tenants);
+    }
+
+    fn read_tenant(id: i64) -> TenantModel {
+        TenantModel {
+            tenant_id: Field::Known(id),
+            log_archive_concurrency: Field::Known(4),
+            ha_low_thread_score: Field::Known(0),
+            archive_lag_target: known("2m"),
+            archive_dest: Field::Known(format!("file:///data/backup/1726/{id}/clog")),
+            data_dest: Field::Known(format!("file:///data/backup/1726/{id}/data")),
+            binding: known("OPTIONAL"),
+            piece_switch_interval: known("1d"),
+            delete_policy_recovery_window: known("7d"),
+            archive_log: known("DOING"),
         }
+    }
+
+    /// The names of the fields left unknown on every planned tenant, which must be the same on
+    /// each; everything else must be as read.
+    #[track_caller]
+    fn unknown_tenant_fields(
+        edit: impl FnOnce(&mut BackupConfigModel),
+        sql_read: bool,
+    ) -> Vec<&'static str> {
+        let mut prior = state_of(&config());
+        let read = BTreeMap::from([
+            ("t1".to_owned(), read_tenant(1002)),
+            ("t2".to_owned(), read_tenant(1004)),
+        ]);
+        prior.tenants = Field::Known(read.clone());
+        let mut new_config = config();
+        edit(&mut new_config);
+        let plan = plan_update_verified(&prior, &new_config, false, sql_read);
+        let planned = plan.planned.tenants.known().expect("a known map").clone();
+        assert_eq!(
+            planned.keys().collect::<Vec<_>>(),
+            read.keys().collect::<Vec<_>>()
+        );
+        let mut unknown_sets = planned.iter().map(|(name, tenant)| {
+            let crate::tf::Value::Object(fields) = tenant.to_value() else {
+                panic!("an object")
+            };
+            let crate::tf::Value::Object(read_fields) = read[name].to_value() else {
+                panic!("an object")
+            };
+            let mut unknown = Vec::new();
+            for (field, value) in &fields {
+                if *value == crate::tf::Value::Unknown {
+                    unknown.push(
+                        *[
+                            "archive_dest",
+                            "data_dest",
+                            "binding",
+                            "piece_switch_interval",
+                            "archive_log",
+                            "log_archive_concurrency",
+                            "ha_low_thread_score",
+                            "archive_lag_target",
+                            "delete_policy_recovery_window",
+                        ]
+                        .iter()
+                        .find(|n| **n == field.as_str())
+                        .expect("a field that may be unknown"),
+                    );
+                } else {
+                    assert_eq!(Some(value), read_fields.get(field), "{name}.{field}");
+                }
+            }
+            unknown.sort_unstable();
+            unknown
+        });
+        let first = unknown_sets.next().expect("two tenants");
+        assert!(unknown_sets.all(|set| set == first));
+        first
+    }
+
+    #[test]
+    fn an_update_leaves_unknown_only_the_tenant_fields_it_can_change() {
+        assert!(unknown_tenant_fields(|_| {}, true).is_empty());
+        // A respelling sends nothing and changes nothing.
+        assert!(unknown_tenant_fields(|c| c.archive_lag_target = known("120s"), true).is_empty());
+        assert_eq!(
+            unknown_tenant_fields(|c| c.archive_lag_target = known("3m"), true),
+            ["archive_lag_target"]
+        );
+        assert_eq!(
+            unknown_tenant_fields(
+                |c| c.ha_low_thread_score = Field::Known(Number::Int(7)),
+                true
+            ),
+            ["ha_low_thread_score"]
+        );
+        assert_eq!(
+            unknown_tenant_fields(
+                |c| c.log_archive_concurrency = Field::Known(Number::Int(8)),
+                true
+            ),
+            ["archive_log", "log_archive_concurrency"]
+        );
+        let moved = |c: &mut BackupConfigModel| c.backup_base_uri = known("file:///other");
+        assert_eq!(
+            unknown_tenant_fields(moved, true),
+            [
+                "archive_dest",
+                "archive_log",
+                "binding",
+                "data_dest",
+                "piece_switch_interval"
+            ]
+        );
+        // Without sql_endpoint binding and piece_switch_interval are never read: they stay.
+        assert_eq!(
+            unknown_tenant_fields(moved, false),
+            ["archive_dest", "archive_log", "data_dest"]
+        );
+        let policy = |c: &mut BackupConfigModel| {
+            c.delete_policy = Field::Known(DeletePolicyModel {
+                policy: Field::Null,
+                recovery_window: known("8d"),
+            })
+        };
+        assert_eq!(
+            unknown_tenant_fields(policy, true),
+            ["delete_policy_recovery_window"]
+        );
+        assert!(unknown_tenant_fields(policy, false).is_empty());
+    }
+
+    #[test]
+    fn without_a_prior_tenants_map_a_change_plans_it_unknown() {
+        let mut prior = state_of(&config());
+        prior.tenants = Field::Null;
+        let mut new_config = config();
+        new_config.archive_lag_target = known("3m");
+        assert!(plan_update(&prior, &new_config, false)
+            .planned
+            .tenants
+            .is_unknown());
+        assert!(plan_update(&prior, &config(), false)
+            .planned
+            .tenants
+            .is_null());
     }
 
     #[test]

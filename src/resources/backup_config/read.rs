@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::tf::Number;
 
+use crate::resources::backup_config_data::ARCHIVE_LOG_OFF;
 use crate::sql::{oceanbase_interval_rendering, BackupViews, TenantBackupSql};
 
 use super::duration::{obshell_durations_equal, parse_obshell_duration};
@@ -53,6 +54,9 @@ pub struct LiveTenant {
     pub storage: LiveStorage,
     /// What the sys tenant's backup views say (`sql_endpoint`); `None` without it.
     pub sql: Option<TenantBackupSql>,
+    /// The status of the active archive-log round (`OFF` when none) as obshell lists it
+    /// (4.3.2 or later) or the views say; `None` when not read.
+    pub archive_log: Option<String>,
 }
 
 /// What Read learned about the cluster.
@@ -129,31 +133,37 @@ impl LiveCluster {
                     LiveStorage::Known {
                         archive_dest,
                         data_dest,
-                    } => (Some(archive_dest.clone()), Some(data_dest.clone())),
-                    _ => (None, None),
+                    } => (
+                        Field::Known(archive_dest.clone()),
+                        Field::Known(data_dest.clone()),
+                    ),
+                    _ => (Field::Null, Field::Null),
                 };
+                let sql_dest = tenant
+                    .sql
+                    .as_ref()
+                    .and_then(|sql| sql.archive_dest.as_ref());
                 (
                     tenant.name.clone(),
                     TenantModel {
-                        tenant_id: Some(tenant.tenant_id),
-                        log_archive_concurrency: parse_integer(&tenant.log_archive_concurrency),
-                        ha_low_thread_score: parse_integer(&tenant.ha_low_thread_score),
-                        archive_lag_target: tenant.archive_lag_target.clone(),
+                        tenant_id: Field::Known(tenant.tenant_id),
+                        log_archive_concurrency: parse_integer(&tenant.log_archive_concurrency)
+                            .into(),
+                        ha_low_thread_score: parse_integer(&tenant.ha_low_thread_score).into(),
+                        archive_lag_target: tenant.archive_lag_target.clone().into(),
                         archive_dest,
                         data_dest,
-                        binding: tenant.sql.as_ref().and_then(|sql| {
-                            sql.archive_dest.as_ref().and_then(|d| d.binding.clone())
-                        }),
-                        piece_switch_interval: tenant.sql.as_ref().and_then(|sql| {
-                            sql.archive_dest
-                                .as_ref()
-                                .and_then(|d| d.piece_switch_interval.clone())
-                        }),
-                        delete_policy_recovery_window: tenant.sql.as_ref().and_then(|sql| {
-                            sql.delete_policy
-                                .as_ref()
-                                .map(|p| p.recovery_window.clone())
-                        }),
+                        binding: sql_dest.and_then(|d| d.binding.clone()).into(),
+                        piece_switch_interval: sql_dest
+                            .and_then(|d| d.piece_switch_interval.clone())
+                            .into(),
+                        delete_policy_recovery_window: tenant
+                            .sql
+                            .as_ref()
+                            .and_then(|sql| sql.delete_policy.as_ref())
+                            .map(|p| p.recovery_window.clone())
+                            .into(),
+                        archive_log: tenant.archive_log.clone().into(),
                     },
                 )
             })
@@ -177,6 +187,16 @@ impl LiveCluster {
                         .unwrap_or_default(),
                     data_dest: sql.data_backup_dest.clone().unwrap_or_default(),
                 };
+            }
+            if tenant.archive_log.is_none() {
+                tenant.archive_log = Some(match &sql.archive_log {
+                    Some(round)
+                        if !matches!(round.status.as_str(), "STOP" | "INTERRUPTED" | "INVALID") =>
+                    {
+                        round.status.clone()
+                    }
+                    _ => ARCHIVE_LOG_OFF.to_owned(),
+                });
             }
             tenant.sql = Some(sql);
         }
@@ -488,10 +508,74 @@ pub fn fill_unknowns_from_live(
             .find_map(|tenant| tenant.archive_lag_target.clone())
             .into();
     }
-    if state.tenants.is_unknown() {
-        state.tenants = Field::Known(live.tenants_map());
-    }
+    state.tenants = match state.tenants {
+        Field::Unknown => Field::Known(live.tenants_map()),
+        Field::Known(planned) => Field::Known(fill_planned_tenants(planned, &live.tenants_map())),
+        Field::Null => Field::Null,
+    };
     state.without_unknowns()
+}
+
+/// The planned `tenants` (a known map: the plan kept its keys and the fields the change cannot
+/// alter) with each unknown field filled from `read`. Terraform requires every known planned
+/// value back unchanged, so the map keeps exactly its planned keys: a tenant created since the
+/// plan is left out and a dropped one keeps its planned fields (the next refresh shows both, see
+/// [`tenants_outside_plan`]); a tenant read under a planned name but with another id (dropped
+/// and created again) is not taken for the planned one, so its unknown fields become null.
+pub fn fill_planned_tenants(
+    planned: BTreeMap<String, TenantModel>,
+    read: &BTreeMap<String, TenantModel>,
+) -> BTreeMap<String, TenantModel> {
+    planned
+        .into_iter()
+        .map(|(name, tenant)| {
+            let same = read.get(&name).filter(|read| match &tenant.tenant_id {
+                Field::Known(id) => read.tenant_id.known() == Some(id),
+                _ => true,
+            });
+            let filled = match same {
+                Some(read) => tenant.filled_from(read),
+                None => tenant.without_unknowns(),
+            };
+            (name, filled)
+        })
+        .collect()
+}
+
+/// The user tenants that the applied `tenants` cannot show because the planned map fixed its
+/// keys: `(created since the plan, gone since the plan)`, by name. Empty when the planned map was
+/// unknown (apply then reports the tenants as read).
+pub fn tenants_outside_plan(
+    planned: &Field<BTreeMap<String, TenantModel>>,
+    live: &LiveCluster,
+) -> (Vec<String>, Vec<String>) {
+    let Field::Known(planned) = planned else {
+        return (Vec::new(), Vec::new());
+    };
+    let read = live.tenants_map();
+    let same = |name: &String, tenant: &TenantModel| {
+        read.get(name).is_some_and(|read| {
+            tenant.tenant_id.known().is_none() || read.tenant_id == tenant.tenant_id
+        })
+    };
+    let created = read
+        .iter()
+        .filter(|(name, read)| {
+            planned.get(*name).is_none_or(|tenant| {
+                tenant
+                    .tenant_id
+                    .known()
+                    .is_some_and(|id| read.tenant_id.known() != Some(id))
+            })
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let gone = planned
+        .iter()
+        .filter(|(name, tenant)| !same(name, tenant))
+        .map(|(name, _)| name.clone())
+        .collect();
+    (created, gone)
 }
 
 #[cfg(test)]
@@ -524,6 +608,7 @@ mod tests {
                 },
             },
             sql: None,
+            archive_log: Some("DOING".to_owned()),
         }
     }
 
@@ -570,9 +655,12 @@ mod tests {
         );
         let tenants = new_state.tenants.known().expect("tenants");
         assert_eq!(tenants.len(), 2);
-        assert_eq!(tenants["t1"].archive_lag_target.as_deref(), Some("120s"));
         assert_eq!(
-            tenants["t2"].archive_dest.as_deref(),
+            tenants["t1"].archive_lag_target.known().map(String::as_str),
+            Some("120s")
+        );
+        assert_eq!(
+            tenants["t2"].archive_dest.known().map(String::as_str),
             Some("file:///data//backup/1726/1004/clog")
         );
     }
@@ -625,7 +713,7 @@ mod tests {
             let new_state = present(fold_live(&state(), &cluster(vec![live_tenant])));
             assert_eq!(new_state.backup_base_uri, state().backup_base_uri);
             let tenants = new_state.tenants.known().expect("tenants");
-            assert_eq!(tenants["t1"].archive_dest, None);
+            assert_eq!(tenants["t1"].archive_dest, Field::Null);
         }
     }
 
@@ -845,7 +933,10 @@ mod tests {
             Field::Known("file:///elsewhere".to_owned())
         );
         let tenants = new_state.tenants.known().expect("tenants");
-        assert_eq!(tenants["t1"].binding.as_deref(), Some("OPTIONAL"));
+        assert_eq!(
+            tenants["t1"].binding.known().map(String::as_str),
+            Some("OPTIONAL")
+        );
         assert!(same_piece_switch_interval("36h", "1d") && same_piece_switch_interval("24H", "1d"));
         assert!(!same_piece_switch_interval("2d", "1d"));
     }

@@ -199,9 +199,15 @@ pub fn backup_config_schema() -> Schema {
                     Computed,
                     "The recovery window of the tenant's delete policy as stored; null without sql_endpoint or without a policy.",
                 ),
+                Attribute::new(
+                    "archive_log",
+                    Type::String,
+                    Computed,
+                    "The status of the tenant's archive-log round: PREPARE, BEGINNING, DOING, STOPPING or SUSPEND, or OFF when none is active (never started, stopped or interrupted). Read from obshell 4.3.2 or later, or with sql_endpoint from CDB_OB_ARCHIVELOG; null otherwise.",
+                ),
             ],
             Computed,
-            "What each NORMAL user tenant reports, keyed by tenant name. Informational: drift seen only here does not make a plan non-empty.",
+            "What each NORMAL user tenant reports, keyed by tenant name. Informational: drift seen only here does not make a plan non-empty (an output of tenants makes it visible in terraform plan -detailed-exitcode). A plan keeps every part the change cannot alter and shows as (known after apply) only the fields it can.",
         ),
     ];
     Schema {

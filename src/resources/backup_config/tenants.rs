@@ -61,7 +61,7 @@ pub fn compare_tenants(
         return Vec::new();
     };
     let mut ordered: Vec<(&String, &TenantModel)> = tenants.iter().collect();
-    ordered.sort_by_key(|(name, tenant)| (tenant.tenant_id, (*name).clone()));
+    ordered.sort_by_key(|(name, tenant)| (tenant.tenant_id.known().copied(), (*name).clone()));
     let mut comparisons = Vec::new();
     let mut compare =
         |attribute: &'static str, read: &dyn Fn(&TenantModel) -> Option<(bool, String)>| {
@@ -87,23 +87,29 @@ pub fn compare_tenants(
         Some((configured == live, live.to_string()))
     };
     compare("log_archive_concurrency", &|t| {
-        integer(&config.log_archive_concurrency, t.log_archive_concurrency)
+        integer(
+            &config.log_archive_concurrency,
+            t.log_archive_concurrency.known().copied(),
+        )
     });
     compare("ha_low_thread_score", &|t| {
-        integer(&config.ha_low_thread_score, t.ha_low_thread_score)
+        integer(
+            &config.ha_low_thread_score,
+            t.ha_low_thread_score.known().copied(),
+        )
     });
     compare("archive_lag_target", &|t| {
         let configured = config.archive_lag_target.known()?;
-        let live = t.archive_lag_target.as_ref()?;
+        let live = t.archive_lag_target.known()?;
         Some((obshell_durations_equal(configured, live), live.clone()))
     });
     if let (Some(uri), Some(cluster_id)) = (config.backup_base_uri.known(), cluster_id) {
         compare("backup_base_uri", &|t| {
-            let tenant_id = t.tenant_id?;
+            let tenant_id = *t.tenant_id.known()?;
             let mut shown = None;
             for (dest, kind) in [
-                (t.archive_dest.as_ref()?, DestKind::Archive),
-                (t.data_dest.as_ref()?, DestKind::Data),
+                (t.archive_dest.known()?, DestKind::Archive),
+                (t.data_dest.known()?, DestKind::Data),
             ] {
                 let base = if dest.is_empty() {
                     String::new()
@@ -131,7 +137,7 @@ pub fn compare_tenants(
                 Field::Null => "OPTIONAL".to_owned(),
                 Field::Unknown => return None,
             };
-            let live = t.binding.as_ref()?;
+            let live = t.binding.known()?;
             Some((configured.eq_ignore_ascii_case(live), live.clone()))
         });
         compare("piece_switch_interval", &|t| {
@@ -140,14 +146,14 @@ pub fn compare_tenants(
                 Field::Null => "1d".to_owned(),
                 Field::Unknown => return None,
             };
-            let live = t.piece_switch_interval.as_ref()?;
+            let live = t.piece_switch_interval.known()?;
             Some((same_piece_switch_interval(&configured, live), live.clone()))
         });
         compare("delete_policy", &|t| {
             let window = config.delete_policy.known()?.recovery_window.known()?;
             // A tenant without a destination has no row in the views at all.
-            t.archive_dest.as_ref().filter(|d| !d.is_empty())?;
-            Some(match &t.delete_policy_recovery_window {
+            t.archive_dest.known().filter(|d| !d.is_empty())?;
+            Some(match t.delete_policy_recovery_window.known() {
                 Some(live) => (
                     obshell_durations_equal(window, live),
                     format!("recovery_window {live}"),
@@ -176,15 +182,16 @@ mod tests {
 
     fn tenant(id: i64, lag: &str, base: &str) -> TenantModel {
         TenantModel {
-            tenant_id: Some(id),
-            log_archive_concurrency: Some(4),
-            ha_low_thread_score: None,
-            archive_lag_target: Some(lag.to_owned()),
-            archive_dest: Some(format!("{base}/1726/{id}/clog")),
-            data_dest: Some(format!("{base}/1726/{id}/data")),
-            binding: None,
-            piece_switch_interval: None,
-            delete_policy_recovery_window: None,
+            tenant_id: Field::Known(id),
+            log_archive_concurrency: Field::Known(4),
+            ha_low_thread_score: Field::Null,
+            archive_lag_target: Field::Known(lag.to_owned()),
+            archive_dest: Field::Known(format!("{base}/1726/{id}/clog")),
+            data_dest: Field::Known(format!("{base}/1726/{id}/data")),
+            binding: Field::Null,
+            piece_switch_interval: Field::Null,
+            delete_policy_recovery_window: Field::Null,
+            archive_log: Field::Null,
         }
     }
 
@@ -226,7 +233,7 @@ mod tests {
             recovery_window: Field::Known("7d".to_owned()),
         });
         let mut with_policy = tenant(1002, "3m", "file:///b");
-        with_policy.delete_policy_recovery_window = Some("168h".to_owned());
+        with_policy.delete_policy_recovery_window = Field::Known("168h".to_owned());
         let tenants = Field::Known(BTreeMap::from([
             ("t1".to_owned(), with_policy),
             ("t2".to_owned(), tenant(1004, "3m", "file:///b")),
