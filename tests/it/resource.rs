@@ -36,6 +36,9 @@ mod new_tenants;
 /// Node 2 failing part-way: state, warnings, refresh and convergence.
 mod partial_failures;
 
+/// Archive log the provider left stopped stays visible (issue 8, item 9).
+mod stopped_archive_log;
+
 /// The seeded chaos run (issue 9 item 8).
 mod chaos;
 /// StopProvider and timeouts before and during the write (issue 8, item 3).

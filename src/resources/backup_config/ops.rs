@@ -20,6 +20,7 @@ use crate::tf::{
     ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Value,
 };
 
+use super::archive_log;
 use super::coverage::{
     new_tenants_to_configure, tenants_only_change, unreadable_new_tenants, NamedTenant,
 };
@@ -349,6 +350,7 @@ async fn read_live(
         }
     };
     let backup_reads = info.version.supports_backup_reads();
+    let listed: Vec<String> = tenants.iter().map(|tenant| tenant.name.clone()).collect();
     let reads = in_tenant_order(tenants, client.max_parallel_requests(), |tenant| {
         read_tenant(client, tenant, backup_reads)
     })
@@ -392,6 +394,10 @@ async fn read_live(
     Ok((
         LiveCluster {
             cluster_id: cluster_id.to_string(),
+            skipped: listed
+                .into_iter()
+                .filter(|name| !live_tenants.iter().any(|tenant| tenant.name == *name))
+                .collect(),
             tenants: live_tenants,
         },
         warnings,
@@ -850,8 +856,13 @@ async fn send_and_wait(
     }
 }
 
-/// Reopens archive log on `tenants`; failures become warnings.
-async fn reopen_archive_log(client: &Client, tenants: &[String]) -> Diagnostics {
+/// Reopens archive log on `tenants`; failures become warnings, and the tenants where it failed
+/// are recorded in `stopped` (see `archive_log.rs`).
+async fn reopen_archive_log(
+    client: &Client,
+    tenants: &[String],
+    stopped: &mut Option<super::private::StoppedArchiveLog>,
+) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
     let names: Vec<String> = tenants.to_vec();
     let results = all_in_tenant_order(names, client.max_parallel_requests(), |tenant| async move {
@@ -870,6 +881,7 @@ async fn reopen_archive_log(client: &Client, tenants: &[String]) -> Diagnostics 
             failed.push(tenant.clone());
         }
     }
+    archive_log::record(stopped, &failed);
     if !failed.is_empty() {
         diagnostics.push(Diagnostic::warning(
             "Archive log not reopened",
@@ -1157,6 +1169,12 @@ async fn resolve_pending_before_write(
             if let Some(warning) = warning {
                 apply.diagnostics.push(warning);
             }
+            if still_pending.is_none() && pending.stops_archive_log {
+                archive_log::record(
+                    &mut apply.private.archive_log_stopped,
+                    pending.archiving_tenants.as_deref().unwrap_or_default(),
+                );
+            }
             still_pending
         }
         Err(error) => {
@@ -1198,6 +1216,7 @@ async fn resolve_pending_before_write(
             new_state: prior.to_value(),
             private: PrivateState {
                 pending: None,
+                archive_log_stopped: apply.private.archive_log_stopped.clone(),
                 ..kept
             }
             .encode(),
@@ -1360,14 +1379,29 @@ async fn reopen_archive_log_after_success(
         .unwrap_or(true);
     if stops_archive_log && restore {
         match &checked.archiving {
-            Some(tenants) => apply.diagnostics.extend(
-                reopen_archive_log(&session.client, tenants).await,
-            ),
+            Some(tenants) => {
+                let reopened =
+                    reopen_archive_log(&session.client, tenants, &mut apply.private.archive_log_stopped)
+                        .await;
+                apply.diagnostics.extend(reopened);
+            }
             None => apply.diagnostics.push(Diagnostic::warning(
                 "Archive log may be stopped",
                 format!("obshell at {} is older than 4.3.2 and cannot report which tenants were archiving, so the provider did not reopen archive log, which obshell stopped on every user tenant. {}", session.endpoint, reopen_sql(None)),
             )),
         }
+    }
+    if stops_archive_log && (!restore || checked.archiving.is_none()) {
+        // Not reopened: where the tenants that were archiving are known, every refresh warns
+        // until they archive again.
+        let archiving = checked
+            .archiving
+            .clone()
+            .or_else(|| archive_log::archiving_in_state(apply.prior.as_ref()));
+        archive_log::record(
+            &mut apply.private.archive_log_stopped,
+            archiving.as_deref().unwrap_or_default(),
+        );
     }
     if !restore && stops_archive_log {
         apply.diagnostics.push(Diagnostic::warning(
@@ -1604,6 +1638,7 @@ async fn configure_new_tenants(
             private: PrivateState {
                 imported: apply.private.imported,
                 location: Some(location),
+                archive_log_stopped: apply.private.archive_log_stopped.clone(),
                 ..PrivateState::default()
             }
             .encode(),
@@ -1625,9 +1660,10 @@ async fn configure_new_tenants(
                     .filter(|name| names.contains(name))
                     .cloned()
                     .collect();
-                apply
-                    .diagnostics
-                    .extend(reopen_archive_log(client, &reopen).await);
+                let reopened =
+                    reopen_archive_log(client, &reopen, &mut apply.private.archive_log_stopped)
+                        .await;
+                apply.diagnostics.extend(reopened);
             }
             None => apply.diagnostics.push(Diagnostic::warning(
                 "Archive log may be stopped on the new tenants",
@@ -1645,6 +1681,7 @@ async fn configure_new_tenants(
         adopted: Vec::new(),
         private: PrivateState {
             location: Some(location),
+            archive_log_stopped: apply.private.archive_log_stopped.clone(),
             ..PrivateState::default()
         },
         diagnostics: std::mem::take(&mut apply.diagnostics),
@@ -1703,6 +1740,18 @@ async fn after_unsuccessful_write(
         {
             apply.diagnostics.push(warning);
         }
+    }
+    if stops_archive_log && outcome.may_have_stopped_archive_log() {
+        // Stopped as read after the failure, else whatever was archiving before.
+        let stopped = partial
+            .as_ref()
+            .and_then(|p| p.stopped_now.clone())
+            .or_else(|| checked.archiving.clone())
+            .or_else(|| archive_log::archiving_in_state(apply.prior.as_ref()));
+        archive_log::record(
+            &mut apply.private.archive_log_stopped,
+            stopped.as_deref().unwrap_or_default(),
+        );
     }
     let archive_log = stops_archive_log.then_some(checked.archiving);
     if let Some(partial) = &partial {
@@ -2172,6 +2221,14 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                     .await
                     .map_err(ReadFailure::Obshell)?;
             private.pending = still_pending;
+            if private.pending.is_none() && record.stops_archive_log {
+                // The task ended (or is gone) after its apply stopped following it, so archive
+                // log was not reopened where it ran.
+                archive_log::record(
+                    &mut private.archive_log_stopped,
+                    record.archiving_tenants.as_deref().unwrap_or_default(),
+                );
+            }
             if succeeded && record.create {
                 succeeded_create = Some(record.dag_id);
             }
@@ -2214,6 +2271,10 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         // The sys tenant's views report binding and piece_switch_interval: null in state now
         // means OceanBase's defaults.
         private.location_unverified = false;
+    }
+    archive_log::after_read(&mut private.archive_log_stopped, &live);
+    if let Some(warning) = archive_log::still_stopped_warning(&private.archive_log_stopped, &live) {
+        diagnostics.push(warning);
     }
     let (outcome, disagreements) = fold_live(&state, &live, &mut private.references);
     if let Some(warning) = disagreement_warning(&disagreements) {

@@ -52,6 +52,18 @@ pub struct PrivateState {
     /// tenant-level call instead of the cluster call, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configure_tenants: Option<Vec<i64>>,
+    /// Tenants that were archiving before a write of this resource stopped archive log and that
+    /// the provider did not (successfully) reopen; kept until a read shows them archiving again
+    /// or gone (see `archive_log.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_log_stopped: Option<StoppedArchiveLog>,
+}
+
+/// Tenants whose archive log this resource's write left stopped, by name, in tenant-id order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoppedArchiveLog {
+    /// The tenant names.
+    pub tenants: Vec<String>,
 }
 
 /// For each read-back attribute on which the tenants disagree, the value the state held when the
@@ -245,12 +257,13 @@ impl PrivateState {
     /// unverified stays as it was unless the location was sent, the references of tenants that
     /// disagree stay (see [`ReadReferences::forget_sent`] for a write that succeeded), and the
     /// last location write's record is kept (and replaced by the caller when this apply's write
-    /// succeeded, see `ops::read_back`).
+    /// succeeded, see `ops::read_back`), as is the record of archive log left stopped.
     pub fn after_apply(&self, location: bool) -> PrivateState {
         PrivateState {
             location_unverified: self.location_unverified && !location,
             references: self.references.clone(),
             location: self.location.clone(),
+            archive_log_stopped: self.archive_log_stopped.clone(),
             ..PrivateState::default()
         }
     }
@@ -491,6 +504,9 @@ mod tests {
                 tenant_ids: vec![1002, 1004],
             }),
             configure_tenants: Some(vec![1006]),
+            archive_log_stopped: Some(StoppedArchiveLog {
+                tenants: vec!["t2".to_owned()],
+            }),
             pending: Some(PendingUpdate {
                 dag_id: "142".to_owned(),
                 sent: SentValues {

@@ -66,6 +66,8 @@ pub struct LiveCluster {
     pub cluster_id: String,
     /// The NORMAL user tenants, in any order.
     pub tenants: Vec<LiveTenant>,
+    /// The user tenants listed but not read (not NORMAL, or not readable now), by name.
+    pub skipped: Vec<String>,
 }
 
 /// The outcome of folding live data into state.
@@ -616,6 +618,7 @@ mod tests {
         LiveCluster {
             cluster_id: "1726".to_owned(),
             tenants,
+            skipped: Vec::new(),
         }
     }
 
