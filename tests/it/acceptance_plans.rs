@@ -5,6 +5,7 @@
 //! that plan succeeds with no "inconsistent result" error, also when a tenant is created between
 //! plan and apply (the planned map fixes its keys; the new tenant shows at the next refresh). An
 //! output derived from `tenants` makes drift seen only there visible to `-detailed-exitcode`.
+//! Issue 8 item 9: every plan warns while archive log this resource stopped is still stopped.
 
 use serde_json::{json, Value};
 
@@ -187,5 +188,80 @@ fn an_update_plans_only_the_changed_tenant_fields_unknown() {
             format!("file:///data/elsewhere/{cluster_id}/1006/clog"),
             "{label}"
         );
+    }
+}
+
+/// `text` with every run of whitespace made one space: Terraform wraps diagnostics at its width.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Issue 8 item 9 through real Terraform: after an apply that leaves archive log stopped
+/// (`restore_archive_log = false`), every `terraform plan` warns, naming the tenants and the SQL
+/// that reopens it, until the tenants archive again. On obshell 4.5 obshell reports the status;
+/// on 4.2.4 the SQL read (`sql_endpoint`) does.
+#[test]
+fn every_plan_warns_while_archive_log_this_resource_stopped_is_still_stopped() {
+    const LEFT_STOPPED: &str = "Archive log left stopped by this resource";
+    let config = |uri: &str| {
+        format!(
+            r#"
+terraform {{
+  required_providers {{
+    oceanbase = {{ source = "oceanbase/oceanbase" }}
+  }}
+}}
+
+provider "oceanbase" {{}}
+
+resource "oceanbase_backup_config" "this" {{
+  backup_base_uri     = "{uri}"
+  restore_archive_log = false
+}}
+"#
+        )
+    };
+    for terraform in terraforms() {
+        for (version, sql) in [("4.5.0.0", false), ("4.2.4.0", true)] {
+            let sim = Sim::start(version);
+            let mut dir = TfDir::new(&terraform, &sim.endpoint(), &sim.password);
+            if sql {
+                dir.set_env("OCEANBASE_SQL_ENDPOINT", &sim.sql_endpoint());
+            }
+            let label = format!("{} on {version}", terraform.label);
+            dir.write_main(&config("file:///data/backup"));
+            dir.apply();
+            sim.start_archiving();
+            dir.write_main(&config("file:///data/elsewhere"));
+            let applied = dir.apply();
+            assert!(
+                flat(&applied.output()).contains("Archive log is stopped"),
+                "{label}: {}",
+                applied.output()
+            );
+            for _ in 0..2 {
+                let plan = dir.plan();
+                plan.expect_code(0);
+                let text = flat(&plan.output());
+                assert!(
+                    text.contains(LEFT_STOPPED)
+                        && text.contains("t1 (OFF), t2 (OFF)")
+                        && text.contains("ALTER SYSTEM ARCHIVELOG TENANT = t1, t2;"),
+                    "{label}: {text}"
+                );
+            }
+            // The DBA reopens archive log on t1 only, then on t2.
+            sim.patch_tenant("t1", json!({"archive_log_status": "DOING"}));
+            let text = flat(&dir.plan().output());
+            assert!(
+                text.contains("t2 (OFF)")
+                    && !text.contains("t1 (")
+                    && text.contains("ALTER SYSTEM ARCHIVELOG TENANT = t2;"),
+                "{label}: {text}"
+            );
+            sim.patch_tenant("t2", json!({"archive_log_status": "DOING"}));
+            dir.plan().expect_code(0).expect_absent(LEFT_STOPPED);
+            dir.plan().expect_code(0).expect_absent(LEFT_STOPPED);
+        }
     }
 }
