@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::resources::backup_config::adoption::SucceededCreates;
 use crate::resources::backup_config::ops::{self, Session};
 use crate::resources::backup_config::{schema::backup_config_schema, validate_config_value};
 use crate::resources::BACKUP_CONFIG_TYPE;
@@ -28,6 +29,9 @@ use config::{
 pub struct Provider {
     version: String,
     configured: RwLock<Option<Arc<Configured>>>,
+    /// Creates that a Read of this process found succeeded after their apply stopped following
+    /// them; outlives a second ConfigureProvider, like the process.
+    succeeded_creates: SucceededCreates,
 }
 
 /// What ConfigureProvider established.
@@ -42,6 +46,7 @@ struct Configured {
 fn build_session(
     config: &ProviderConfig,
     cancel: &CancellationToken,
+    succeeded_creates: &SucceededCreates,
 ) -> Result<Session, Diagnostics> {
     let mut builder = crate::obshell::Client::builder(config.base_url.clone())
         .password(crate::obshell::Password::new(config.password.clone()))
@@ -66,6 +71,7 @@ fn build_session(
         cancel: cancel.clone(),
         endpoint: config.base_url.clone(),
         sql: config.sql.clone().map(crate::sql::SqlClient::new),
+        succeeded_creates: succeeded_creates.clone(),
     })
 }
 
@@ -75,6 +81,7 @@ impl Provider {
         Provider {
             version: version.to_owned(),
             configured: RwLock::new(None),
+            succeeded_creates: SucceededCreates::default(),
         }
     }
 
@@ -127,7 +134,7 @@ impl ProviderHandler for Provider {
         );
         let cancel = CancellationToken::new();
         let session = match &config {
-            Some(config) => match build_session(config, &cancel) {
+            Some(config) => match build_session(config, &cancel, &self.succeeded_creates) {
                 Ok(session) => Some(session),
                 Err(diagnostics) => return diagnostics,
             },

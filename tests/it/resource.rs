@@ -44,6 +44,9 @@ mod chaos;
 /// StopProvider and timeouts before and during the write (issue 8, item 3).
 mod stop;
 
+/// The replacement of a tainted create that obshell applied sends nothing (issue 8, item 4).
+mod adoption;
+
 struct Harness {
     sim: SimHandle,
     provider: Arc<Provider>,

@@ -2,6 +2,7 @@
 //! (design §3). Pure parts live in small modules (schema, model, validation, durations, URIs,
 //! plan rules, private state); the operations that talk to obshell are in [`ops`].
 
+pub mod adoption;
 pub mod archive_log;
 pub mod coverage;
 pub mod duration;

@@ -20,6 +20,7 @@ use crate::tf::{
     ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Value,
 };
 
+use super::adoption::{means_what_was_sent, AdoptCreate, SucceededCreate, SucceededCreates};
 use super::archive_log;
 use super::coverage::{
     new_tenants_to_configure, tenants_only_change, unreadable_new_tenants, NamedTenant,
@@ -54,6 +55,9 @@ pub struct Session {
     pub endpoint: String,
     /// The optional SQL reader of the sys tenant's backup views (`sql_endpoint`).
     pub sql: Option<crate::sql::SqlClient>,
+    /// The creates that Reads in this provider process found succeeded after their apply
+    /// stopped following them, for the replacement's plan to adopt (see `adoption.rs`).
+    pub succeeded_creates: SucceededCreates,
 }
 
 /// obshell's name of the cluster backup-config DAG.
@@ -510,6 +514,43 @@ async fn create_plan_checks(client: &Client) -> Result<Diagnostics, Error> {
     Ok(warnings)
 }
 
+/// A create's plan: whether it adopts a create that a Read of this process found succeeded on the
+/// same cluster (`adoption.rs`), with the marker for the planned private state and the warning
+/// that says so. obshell is asked for the cluster id only when something is remembered for this
+/// endpoint.
+async fn adoptable_create(
+    session: &Session,
+    config: &BackupConfigModel,
+) -> Result<Option<(AdoptCreate, Diagnostic)>, Error> {
+    if !session.succeeded_creates.any_for(&session.endpoint) {
+        return Ok(None);
+    }
+    let cluster_id = session.client.cluster_info().await?.id.to_string();
+    let Some(created) = session
+        .succeeded_creates
+        .get(&session.endpoint, &cluster_id)
+    else {
+        return Ok(None);
+    };
+    if !means_what_was_sent(&created.sent, config, session.sql.is_some()) {
+        tracing::info!(dag_id = %created.dag_id, "the configuration differs from what the earlier create sent; not adopting it");
+        return Ok(None);
+    }
+    let warning = Diagnostic::warning(
+        "Replacement adopts the earlier create",
+        format!("DAG {} of the create that an earlier apply stopped following succeeded on cluster {cluster_id}, and this configuration means what it sent. This replacement adopts that create: apply reads the cluster again and, if every user tenant still has those values, records them in the state without sending anything to obshell (no POST, archive log is not stopped again). If the cluster has changed by then, apply sends the create as usual, which stops archive log on every user tenant. Alternatively, terraform untaint keeps the tainted resource without any replacement.", created.dag_id),
+    );
+    Ok(Some((
+        AdoptCreate {
+            dag_id: created.dag_id,
+            cluster_id,
+            archiving_tenants: created.archiving_tenants,
+            stops_archive_log: created.stops_archive_log,
+        },
+        warning,
+    )))
+}
+
 /// The plan's warning naming the tenants whose last-read value differs from the configuration:
 /// the top-level attributes show one folded value, so without it a plan that sends a setting
 /// again for one tenant would not say why.
@@ -571,6 +612,28 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         if let Some(error) = credentials_required(&planned, &changes) {
             response.diagnostics.push(error);
             return response;
+        }
+        if let Some(session) = session {
+            match adoptable_create(session, &config).await {
+                Ok(Some((marker, warning))) => {
+                    response.planned_private = PrivateState {
+                        adopt_create: Some(marker),
+                        ..PrivateState::default()
+                    }
+                    .encode();
+                    response.diagnostics.push(warning);
+                    return response;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    response.diagnostics.push(obshell_error(
+                        SUMMARY_PLAN,
+                        &error,
+                        &session.endpoint,
+                    ));
+                    return response;
+                }
+            }
         }
         if let Some(warning) = archive_log_warning(&planned, &changes) {
             response.diagnostics.push(warning);
@@ -929,6 +992,15 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         return failed(Diagnostics::from(not_configured()));
     };
     let options = WaitOptions::new(Instant::now() + apply.time_limit(), session.cancel.clone());
+    let adopt = apply.private.adopt_create.take();
+    if let (true, Some(marker)) = (apply.is_create, adopt) {
+        match adopt_earlier_create(session, &mut apply, &marker, &options).await {
+            Ok(Some(response)) => return response,
+            // The cluster no longer has what that create sent: the create below, as planned.
+            Ok(None) => {}
+            Err(diagnostics) => return failed(diagnostics),
+        }
+    }
     if let Err(response) = resolve_pending_before_write(session, &mut apply, &options).await {
         return *response;
     }
@@ -1225,6 +1297,101 @@ async fn resolve_pending_before_write(
     }
     apply.changes = recomputed;
     Ok(())
+}
+
+/// Adopt an earlier create, when the create's plan chose to (`adopt_create` in the planned
+/// private state): read the cluster again; when it is the same cluster and every user tenant
+/// still has the planned values, answer the planned state filled from the cluster, with no
+/// request. `Ok(None)` (with a warning): the cluster differs, and the caller sends the create.
+async fn adopt_earlier_create(
+    session: &Session,
+    apply: &mut ApplyChange,
+    marker: &AdoptCreate,
+    options: &WaitOptions,
+) -> Result<Option<ApplyResponse>, Diagnostics> {
+    let (live, warnings) = until_stopped(read_cluster(session, None, None), options)
+        .await
+        .map_err(|stopped| {
+            Diagnostics::from(apply.nothing_sent(
+                stopped,
+                "reading the cluster to adopt the earlier create",
+                session,
+            ))
+        })?
+        .map_err(|error| Diagnostics::from(error.diagnostic(apply.summary(), session)))?;
+    let differing = if live.cluster_id == marker.cluster_id {
+        differing_attributes(&apply.planned, &live, apply.sql_read)
+    } else {
+        Some(vec![format!(
+            "the endpoint now serves cluster {}",
+            live.cluster_id
+        )])
+    };
+    match differing {
+        Some(differing) if differing.is_empty() => {}
+        differing => {
+            let why = differing.map_or_else(
+                || "no user tenant could be read".to_owned(),
+                |d| d.join(", "),
+            );
+            apply.diagnostics.push(Diagnostic::warning(
+                "Earlier create not adopted",
+                format!("The plan adopted DAG {}, the create an earlier apply stopped following, but the cluster no longer has what it sent ({why}), so this apply sends the create.", marker.dag_id),
+            ));
+            return Ok(None);
+        }
+    }
+    session
+        .succeeded_creates
+        .forget(&session.endpoint, &live.cluster_id);
+    let mut state = apply.planned.clone();
+    state.id = Field::Known(live.cluster_id.clone());
+    let state = fill_unknowns_from_live(&state, &live);
+    apply.diagnostics.extend(warnings);
+    apply.diagnostics.push(Diagnostic::warning(
+        "Earlier create adopted",
+        format!("DAG {}, the create an earlier apply stopped following, succeeded, and every user tenant still has what it sent, so this replacement sent nothing to obshell (no POST, archive log not stopped again) and records that create. It does not reopen archive log where that create stopped it.", marker.dag_id),
+    ));
+    // Where that create stopped archive log and nothing reopened it, the record (and the warning
+    // on every refresh) goes on in the replacement's private state.
+    let mut archive_log_stopped = None;
+    if marker.stops_archive_log {
+        if let Some(tenants) = &marker.archiving_tenants {
+            archive_log::record(&mut archive_log_stopped, tenants);
+        }
+    }
+    archive_log::after_read(&mut archive_log_stopped, &live);
+    if let Some(warning) = archive_log::still_stopped_warning(&archive_log_stopped, &live) {
+        apply.diagnostics.push(warning);
+    }
+    // The user tenants that hold the destination now are the ones that create reached; where
+    // obshell cannot show destinations (before 4.3.2) that is not known, so nothing is recorded.
+    let location = live
+        .tenants
+        .iter()
+        .all(|tenant| matches!(tenant.storage, LiveStorage::Known { .. }))
+        .then(|| {
+            LocationWrite {
+                backup_base_uri: apply
+                    .planned
+                    .backup_base_uri
+                    .known()
+                    .cloned()
+                    .unwrap_or_default(),
+                tenant_ids: Vec::new(),
+            }
+            .with_tenants(live.tenants.iter().map(|tenant| tenant.tenant_id))
+        });
+    Ok(Some(ApplyResponse {
+        new_state: state.to_value(),
+        private: PrivateState {
+            location,
+            archive_log_stopped,
+            ..PrivateState::default()
+        }
+        .encode(),
+        diagnostics: std::mem::take(&mut apply.diagnostics),
+    }))
 }
 
 /// Plan the request: the obshell body for the change set, before anything is contacted.
@@ -2230,7 +2397,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                 );
             }
             if succeeded && record.create {
-                succeeded_create = Some(record.dag_id);
+                succeeded_create = Some(record);
             }
             if let Some(warning) = warning {
                 diagnostics.push(warning);
@@ -2303,8 +2470,8 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                     new_state.backup_base_uri = Field::Known(String::new());
                 }
             }
-            if let Some(dag_id) = succeeded_create {
-                diagnostics.push(succeeded_create_warning(&dag_id, &new_state, &live));
+            if let Some(record) = succeeded_create {
+                diagnostics.push(succeeded_create_warning(session, record, &new_state, &live));
             }
             ReadResponse {
                 new_state: new_state.to_value(),
@@ -2346,28 +2513,64 @@ fn disagreement_warning(disagreements: &[Disagreement]) -> Option<Diagnostic> {
     ))
 }
 
+/// The attributes on which some tenant read differs from `model` (every readable one compared);
+/// `None` when no tenant was read, so nothing could be checked.
+fn differing_attributes(
+    model: &BackupConfigModel,
+    live: &LiveCluster,
+    sql_read: bool,
+) -> Option<Vec<String>> {
+    if live.tenants.is_empty() {
+        return None;
+    }
+    Some(
+        super::tenants::compare_tenants(
+            &Field::Known(live.tenants_map()),
+            Some(&live.cluster_id),
+            model,
+            sql_read,
+        )
+        .into_iter()
+        .filter(|c| !c.differing.is_empty())
+        .map(|c| c.attribute.to_owned())
+        .collect(),
+    )
+}
+
 /// The warning when a Read sees that a create an earlier apply stopped following succeeded. The
-/// resource is tainted, and Terraform plans its replacement without the private state, so the
-/// replacement would POST again and stop archive log once more: when every tenant has what the
-/// create sent, the warning says how to keep it without a request (`terraform untaint`).
+/// resource is tainted, and Terraform plans its replacement without the private state. When every
+/// tenant has what the create sent, this process remembers it, so that the replacement planned in
+/// the same run adopts it and sends nothing (`adoption.rs`); the warning says so, and that
+/// `terraform untaint` keeps it without any replacement. Otherwise it forgets any earlier record.
 fn succeeded_create_warning(
-    dag_id: &str,
+    session: &Session,
+    record: PendingUpdate,
     state: &BackupConfigModel,
     live: &LiveCluster,
 ) -> Diagnostic {
-    let differing: Vec<String> = super::tenants::compare_tenants(
-        &Field::Known(live.tenants_map()),
-        Some(&live.cluster_id),
-        state,
-        false,
-    )
-    .into_iter()
-    .filter(|c| !c.differing.is_empty())
-    .map(|c| c.attribute.to_owned())
-    .collect();
-    let detail = if differing.is_empty() && !live.tenants.is_empty() {
-        format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, and every user tenant now has the values it sent. Terraform still holds this resource as tainted and would replace it, sending the whole configuration again (and stopping archive log once more). To keep it as it is without any request, run terraform untaint on this resource (for example terraform untaint oceanbase_backup_config.this); the next plan is then empty.")
+    let dag_id = record.dag_id.clone();
+    // Compared with what the create sent, not with the refreshed state, which folds the tenants.
+    let mut sent = state.clone();
+    record.sent.adopt_into(&mut sent);
+    let differing = differing_attributes(&sent, live, session.sql.is_some());
+    let detail = if differing.as_ref().is_some_and(Vec::is_empty) {
+        session.succeeded_creates.remember(
+            &session.endpoint,
+            &live.cluster_id,
+            SucceededCreate {
+                dag_id: record.dag_id,
+                sent: record.sent,
+                stops_archive_log: record.stops_archive_log,
+                archiving_tenants: record.archiving_tenants,
+            },
+        );
+        format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, and every user tenant now has the values it sent. Terraform still holds this resource as tainted and plans to replace it: when that replacement is planned in this same run (terraform plan or apply, refreshing first) with a configuration that means what DAG {dag_id} sent, the replacement adopts that create and sends nothing (no second POST, archive log not stopped again), and its plan says so. Alternatively, to keep the resource without any replacement, run terraform untaint on it (for example terraform untaint oceanbase_backup_config.this); the next plan is then empty.")
     } else {
+        session
+            .succeeded_creates
+            .forget(&session.endpoint, &live.cluster_id);
+        let differing =
+            differing.unwrap_or_else(|| vec!["no user tenant could be read".to_owned()]);
         format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, but the tenants no longer all have what it sent ({}). Terraform holds this resource as tainted: the next apply replaces it, which sends the configuration again.", differing.join(", "))
     };
     Diagnostic::warning("Earlier create succeeded", detail)

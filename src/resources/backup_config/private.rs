@@ -57,6 +57,11 @@ pub struct PrivateState {
     /// or gone (see `archive_log.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_log_stopped: Option<StoppedArchiveLog>,
+    /// Set by a create's plan (and only seen by its apply): the create adopts an earlier create
+    /// that obshell applied after its apply stopped following it, and sends nothing if the
+    /// cluster still matches at apply (see `adoption.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_create: Option<super::adoption::AdoptCreate>,
 }
 
 /// Tenants whose archive log this resource's write left stopped, by name, in tenant-id order.
@@ -506,6 +511,12 @@ mod tests {
             configure_tenants: Some(vec![1006]),
             archive_log_stopped: Some(StoppedArchiveLog {
                 tenants: vec!["t2".to_owned()],
+            }),
+            adopt_create: Some(super::super::adoption::AdoptCreate {
+                dag_id: "11".to_owned(),
+                cluster_id: "1726000000".to_owned(),
+                archiving_tenants: Some(vec!["t1".to_owned()]),
+                stops_archive_log: true,
             }),
             pending: Some(PendingUpdate {
                 dag_id: "142".to_owned(),

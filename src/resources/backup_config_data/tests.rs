@@ -35,6 +35,7 @@ impl Fixture {
             cancel: CancellationToken::new(),
             endpoint: sim.base_url(),
             sql: None,
+            succeeded_creates: Default::default(),
         };
         Fixture {
             sim,
@@ -210,6 +211,7 @@ async fn a_wrong_password_is_an_error_naming_the_endpoint() {
         cancel: CancellationToken::new(),
         endpoint: fixture.sim.base_url(),
         sql: None,
+        succeeded_creates: Default::default(),
     };
     let response = read(Some(&session), request()).await;
     assert!(response.diagnostics.has_errors());

@@ -249,7 +249,8 @@ async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next
             read: Field::Null,
         })
     });
-    let tainted_create = || async {
+    let harness = &harness;
+    let tainted_create = |config: Value| async move {
         harness
             .control(reqwest::Method::POST, "faults/hold", json!({}))
             .await;
@@ -258,7 +259,7 @@ async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next
         check_error_containing(&applied.diagnostics, &["continues on obshell"]);
         let pending = pending_of(&applied.private);
         assert!(pending.create && pending.sent.location, "{pending:?}");
-        let dag_id = held_dag(&harness).await;
+        let dag_id = held_dag(harness).await;
         assert_eq!(pending.dag_id, dag_id);
         harness.release(&dag_id).await;
         Stored {
@@ -266,7 +267,7 @@ async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next
             private: applied.private,
         }
     };
-    let tainted = tainted_create().await;
+    let tainted = tainted_create(config.clone()).await;
     let read = harness.read_until_resolved(&tainted).await;
     let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");
     assert!(detail.contains("terraform untaint"), "{detail}");
@@ -281,7 +282,12 @@ async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next
     assert!(harness.config_writes().await.is_empty());
 
     // When a tenant no longer has what it sent, the warning says the replacement sends it again.
-    let tainted = tainted_create().await;
+    // (Another configuration: this one's create would adopt the first, see adoption.rs.)
+    let tainted = tainted_create(config_with(|c| {
+        c.timeouts = model(&config).timeouts;
+        c.archive_lag_target = text("4m");
+    }))
+    .await;
     loop {
         let dags = harness.sim_state().await["dags"].clone();
         if dags
