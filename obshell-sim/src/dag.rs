@@ -572,6 +572,15 @@ fn set_backup_config(
                 tenant.name, tenant.id
             );
             statement(tenant, "log_archive_dest", &context, &mut fault)?;
+            if tenant.archive_log_status == "STOPPING" {
+                // closeAllArchiveLog leaves a tenant that is already stopping alone, and
+                // OceanBase keeps its destination until the round has stopped (inferred: the
+                // harsher case).
+                return Err(NodeFailure::mysql(
+                    &context,
+                    &format!("Error 4179 (HY000): Operation not allowed now: log archive of tenant {} is stopping, LOG_ARCHIVE_DEST cannot change until it has stopped", tenant.name),
+                ));
+            }
             // LOG_ARCHIVE_DEST is not incremental: what is not sent falls back to the defaults.
             tenant.archive_dest = Some(ArchiveDest {
                 path: stored(path),

@@ -83,6 +83,13 @@ pub struct SimConfig {
     pub archive_log_delay: Duration,
 }
 
+/// The harsh profile's `--parameter-lag`: longer than a DAG's last nodes at the default
+/// `--task-duration`, so an apply's read-back sees the servers disagree (or not have the change
+/// yet), short enough for a test suite.
+pub const HARSH_PARAMETER_LAG: Duration = Duration::from_millis(600);
+/// The harsh profile's `--archive-log-delay`.
+pub const HARSH_ARCHIVE_LOG_DELAY: Duration = Duration::from_millis(300);
+
 impl SimConfig {
     /// The defaults of the command line: 127.0.0.1:0, obshell 4.5.0.0, two tenants, cluster
     /// `obcluster` with id 1726000000, 100 ms per DAG node, seed 1.
@@ -150,11 +157,15 @@ impl SimConfig {
 
     /// The `harsh` profile (`--profile harsh`): the realistic switches that make the simulator
     /// harder on a client than a quiet test cluster: a network delay with jitter on every
-    /// answer (5 ms ± 4 ms) and object-store destinations stored without their query string.
-    /// Everything else is as configured.
+    /// answer (5 ms ± 4 ms), object-store destinations stored without their query string,
+    /// parameter changes that take [`HARSH_PARAMETER_LAG`] to reach every server, and archive
+    /// log that takes [`HARSH_ARCHIVE_LOG_DELAY`] to open or close. Everything else is as
+    /// configured.
     pub fn harsh(mut self) -> Self {
         self.latency = Latency::new(Duration::from_millis(5), Duration::from_millis(4));
         self.query_less_object_paths = true;
+        self.parameter_lag = HARSH_PARAMETER_LAG;
+        self.archive_log_delay = HARSH_ARCHIVE_LOG_DELAY;
         self
     }
 

@@ -71,8 +71,9 @@ struct Cli {
     /// then STOP), e.g. 400ms.
     #[arg(long, value_parser = parse_duration)]
     archive_log_delay: Option<Duration>,
-    /// A set of switches: "default" (none), or "harsh": --latency 5ms,4ms and
-    /// --query-less-object-paths, the realistic behaviours a quiet test cluster hides. A
+    /// A set of switches: "default" (none), or "harsh": --latency 5ms,4ms,
+    /// --query-less-object-paths, --parameter-lag 600ms and --archive-log-delay 300ms, the
+    /// realistic behaviours a quiet test cluster hides. A
     /// --latency, --parameter-lag or --archive-log-delay given too takes precedence.
     #[arg(long, default_value = "default", value_parser = ["default", "harsh"])]
     profile: String,

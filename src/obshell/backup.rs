@@ -228,6 +228,12 @@ pub struct Parameter {
 
 /// The three tenant parameters the cluster backup config sets, as stored; `None` when the tenant
 /// has no such parameter (an OceanBase release without it).
+///
+/// obshell reads them with `SELECT DISTINCT NAME, VALUE ... FROM GV$OB_PARAMETERS`, one row per
+/// server made distinct, so while a change spreads to the servers a parameter comes back once
+/// per value, in no fixed order (obshell-api.md §10.4). Such a parameter is in
+/// [`Self::disagreeing`] with every value; its field holds the first of them in sorted order, so
+/// one answer gives one value whatever order its rows came in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackupParameters {
     /// `log_archive_concurrency`.
@@ -236,6 +242,43 @@ pub struct BackupParameters {
     pub ha_low_thread_score: Option<String>,
     /// `archive_lag_target`.
     pub archive_lag_target: Option<String>,
+    /// The parameters the servers disagree on: the name (lower case) and every distinct value,
+    /// sorted. Empty when every server shows one value.
+    pub disagreeing: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The tenant parameters the cluster backup config sets, as obshell names them.
+pub const BACKUP_PARAMETER_NAMES: [&str; 3] = [
+    "log_archive_concurrency",
+    "ha_low_thread_score",
+    "archive_lag_target",
+];
+
+impl BackupParameters {
+    /// Folds parameter rows (any order, a parameter listed once per distinct value) into the
+    /// three values; rows of other parameters are ignored.
+    pub fn from_rows(rows: &[Parameter]) -> BackupParameters {
+        let mut parameters = BackupParameters::default();
+        for name in BACKUP_PARAMETER_NAMES {
+            let mut values: Vec<String> = rows
+                .iter()
+                .filter(|row| row.name.eq_ignore_ascii_case(name))
+                .map(|row| row.value.clone())
+                .collect();
+            values.sort();
+            values.dedup();
+            let first = values.first().cloned();
+            if values.len() > 1 {
+                parameters.disagreeing.insert(name.to_owned(), values);
+            }
+            match name {
+                "log_archive_concurrency" => parameters.log_archive_concurrency = first,
+                "ha_low_thread_score" => parameters.ha_low_thread_score = first,
+                _ => parameters.archive_lag_target = first,
+            }
+        }
+        parameters
+    }
 }
 
 /// The `LIKE` filter that lists `log_archive_concurrency` and `archive_lag_target` in one request.
@@ -248,7 +291,7 @@ pub struct BackupParameters {
 ///   parameters, so its answer is the two single answers in one envelope: one round trip and one
 ///   SQL query less per tenant. `ha_low_thread_score` shares no such substring with them: a `LIKE`
 ///   pattern covering all three (such as `%a%\_%r%e%`) matches dozens of other parameters, so it
-///   stays a single read.
+///   stays a request of its own (a list filtered by its name, which shows every server's value).
 /// - `filter=%` (one request per tenant) answers ~190 rows with descriptions, roughly 40 KB per
 ///   tenant, against about 2 KB for the two requests it would replace.
 /// - `GET /api/v1/obcluster/parameters` (one request per cluster, ≥ 4.3.0) answers every
@@ -663,31 +706,21 @@ impl Client {
     }
 
     /// The tenant's `log_archive_concurrency`, `ha_low_thread_score` and `archive_lag_target` in two
-    /// requests sent together: `GET .../parameters?filter=%archive%` for the first and last (see
-    /// [`ARCHIVE_PARAMETERS_FILTER`] for why) and `GET .../parameter/ha_low_thread_score`.
-    ///
-    /// When obshell lists a parameter twice (`GV$OB_PARAMETERS` has a row per server, and servers
-    /// may disagree while a change spreads), the first row counts, as in obshell's single read.
+    /// list requests sent together: `GET .../parameters?filter=%archive%` for the first and last
+    /// (see [`ARCHIVE_PARAMETERS_FILTER`] for why) and `GET .../parameters?filter=ha_low_thread_score`.
+    /// Lists, not `GET .../parameter/{name}`, which answers whichever server's row comes first:
+    /// a list shows every value the servers hold (see [`BackupParameters`]).
     ///
     /// # Errors
     /// As [`Client::tenant_parameter`].
     pub async fn tenant_backup_parameters(&self, tenant: &str) -> Result<BackupParameters, Error> {
         let (archive, score) = tokio::join!(
             self.tenant_parameters(tenant, Some(ARCHIVE_PARAMETERS_FILTER)),
-            self.tenant_parameter(tenant, "ha_low_thread_score"),
+            self.tenant_parameters(tenant, Some("ha_low_thread_score")),
         );
-        let archive = archive?;
-        let first = |name: &str| {
-            archive
-                .iter()
-                .find(|parameter| parameter.name.eq_ignore_ascii_case(name))
-                .map(|parameter| parameter.value.clone())
-        };
-        Ok(BackupParameters {
-            log_archive_concurrency: first("log_archive_concurrency"),
-            ha_low_thread_score: Some(score?.value),
-            archive_lag_target: first("archive_lag_target"),
-        })
+        let mut rows = archive?;
+        rows.extend(score?);
+        Ok(BackupParameters::from_rows(&rows))
     }
 
     /// `GET /api/v1/tenant/{name}/backup/config/storage` (obshell ≥ 4.3.2). `None` when obshell
@@ -795,6 +828,46 @@ mod tests {
     #[track_caller]
     fn check_body(request: &BackupConfigRequest, expected: serde_json::Value) {
         assert_eq!(serde_json::to_value(request.body()).unwrap(), expected);
+    }
+
+    fn row(name: &str, value: &str) -> Parameter {
+        Parameter {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            data_type: String::new(),
+            info: String::new(),
+            edit_level: String::new(),
+        }
+    }
+
+    #[test]
+    fn servers_that_disagree_give_every_value_and_one_answer_in_any_row_order() {
+        let rows = [
+            row("archive_lag_target", "5m"),
+            row("log_archive_concurrency", "8"),
+            row("ARCHIVE_LAG_TARGET", "120s"),
+            row("ha_low_thread_score", "10"),
+            row("log_archive_concurrency", "8"),
+            row("archive_lag_target_extra", "1s"),
+        ];
+        let forward = BackupParameters::from_rows(&rows);
+        let mut reversed = rows.to_vec();
+        reversed.reverse();
+        assert_eq!(forward, BackupParameters::from_rows(&reversed));
+        assert_eq!(forward.archive_lag_target.as_deref(), Some("120s"));
+        assert_eq!(forward.log_archive_concurrency.as_deref(), Some("8"));
+        assert_eq!(forward.ha_low_thread_score.as_deref(), Some("10"));
+        // One value from several servers is no disagreement.
+        assert_eq!(
+            forward.disagreeing.into_iter().collect::<Vec<_>>(),
+            [(
+                "archive_lag_target".to_owned(),
+                vec!["120s".to_owned(), "5m".to_owned()]
+            )]
+        );
+        let missing = BackupParameters::from_rows(&[row("archive_lag_target", "5m")]);
+        assert_eq!(missing.ha_low_thread_score, None);
+        assert!(missing.disagreeing.is_empty());
     }
 
     #[test]

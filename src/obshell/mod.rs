@@ -22,6 +22,7 @@ pub use auth::Password;
 pub use backup::{
     ArchiveLogStatus, ArchiveLogTask, BackupConfigRequest, BackupParameters, BackupStorage,
     ClusterInfo, DeletePolicy, Parameter, StorageUri, TenantInfo, TenantOverview,
+    BACKUP_PARAMETER_NAMES,
 };
 pub use client::{
     AgentInfo, Client, ClientBuilder, ObshellVersion, CLUSTER_AGENT, DEFAULT_CONNECT_TIMEOUT,

@@ -272,8 +272,8 @@ async fn the_three_backup_parameters_come_from_two_requests() {
         assert_eq!(
             lines,
             [
-                "GET /api/v1/tenant/t2/parameter/ha_low_thread_score 200",
                 "GET /api/v1/tenant/t2/parameters?filter=%25archive%25 200",
+                "GET /api/v1/tenant/t2/parameters?filter=ha_low_thread_score 200",
             ],
             "{version}"
         );

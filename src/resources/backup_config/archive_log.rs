@@ -136,6 +136,7 @@ mod tests {
                     storage: LiveStorage::NotReadable,
                     sql: None,
                     archive_log: status.map(str::to_owned),
+                    disagreeing: std::collections::BTreeMap::new(),
                 })
                 .collect(),
             skipped: skipped.iter().map(|name| (*name).to_owned()).collect(),

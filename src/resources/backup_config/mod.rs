@@ -6,6 +6,7 @@ pub mod adoption;
 pub mod archive_log;
 pub mod coverage;
 pub mod duration;
+pub mod lag;
 pub mod model;
 pub mod ops;
 pub mod plan;

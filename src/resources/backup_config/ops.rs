@@ -26,6 +26,7 @@ use super::coverage::{
     new_tenants_to_configure, tenants_only_change, unreadable_new_tenants, NamedTenant,
 };
 use super::duration::parse_timeout;
+use super::lag;
 use super::model::{BackupConfigModel, Field, TimeoutsModel};
 use super::plan::{
     build_request, create_changes, plan_create, plan_update_verified, with_defaults, ChangeSet,
@@ -33,6 +34,7 @@ use super::plan::{
 };
 use super::private::{
     state_keeping_prior_sent_fields, LocationWrite, PendingUpdate, PrivateState, SentValues,
+    UnarrivedWrite,
 };
 use super::read::{
     fill_unknowns_from_live, fold_live, fold_sql, Disagreement, LiveCluster, LiveStorage,
@@ -324,6 +326,7 @@ async fn read_tenant(
             storage,
             sql: None,
             archive_log,
+            disagreeing: parameters.disagreeing,
         }),
         destination_unparsable,
     })
@@ -820,27 +823,80 @@ fn to_obshell_request(request: ConfigRequest) -> BackupConfigRequest {
 
 /// Which of `tenants` (the user tenants) are archiving now, in tenant-id order; `None` when
 /// obshell cannot tell (before 4.3.2). The tenants are read up to the client's bound at once.
+///
+/// PREPARE and BEGINNING are archive log on its way to DOING: archiving. STOPPING is on its way
+/// to STOP: not archiving (someone stopped it, so it is not reopened), and OceanBase cannot
+/// change a destination or reopen archive log until it has stopped. So while some tenant is
+/// STOPPING this reads again ([`archive_statuses`]) for at most half the time left before the
+/// apply's deadline, and the write goes after; a STOPPING that outlasts that is left to
+/// obshell's answer.
 async fn archiving_tenants(
     client: &Client,
     version: ObshellVersion,
     tenants: &[TenantOverview],
+    options: &WaitOptions,
 ) -> Result<Option<Vec<String>>, Error> {
     if !version.supports_backup_reads() {
         return Ok(None);
     }
     let names: Vec<String> = tenants.iter().map(|tenant| tenant.name.clone()).collect();
-    let archiving = in_tenant_order(names, client.max_parallel_requests(), |name| async move {
-        match client.tenant_archive_log_tasks(&name).await {
-            Ok(tasks) => Ok(tasks
-                .iter()
-                .any(|task| ARCHIVING_STATUSES.contains(&task.status.as_str()))
-                .then_some(name)),
-            Err(error) if tenant_not_readable(&error) => Ok(None),
-            Err(error) => Err(error),
+    let give_up = Instant::now() + options.deadline.saturating_duration_since(Instant::now()) / 2;
+    let statuses = archive_statuses(client, names, give_up, &options.cancel).await?;
+    Ok(Some(
+        statuses
+            .into_iter()
+            .filter(|(_, statuses)| {
+                statuses
+                    .iter()
+                    .any(|s| ARCHIVING_STATUSES.contains(&s.as_str()))
+            })
+            .map(|(name, _)| name)
+            .collect(),
+    ))
+}
+
+/// Each tenant's archive-log round statuses (obshell ≥ 4.3.2), in tenant order; a tenant that
+/// cannot be read now has none. While some tenant is STOPPING, reads again with backoff until
+/// `give_up` (or StopProvider), since nothing can be sent to it before it has stopped.
+async fn archive_statuses(
+    client: &Client,
+    names: Vec<String>,
+    give_up: Instant,
+    cancel: &CancellationToken,
+) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let mut pause = lag::FIRST_PAUSE;
+    loop {
+        let statuses = in_tenant_order(
+            names.clone(),
+            client.max_parallel_requests(),
+            |name| async move {
+                match client.tenant_archive_log_tasks(&name).await {
+                    Ok(tasks) => Ok((name, tasks.into_iter().map(|task| task.status).collect())),
+                    Err(error) if tenant_not_readable(&error) => Ok((name, Vec::new())),
+                    Err(error) => Err(error),
+                }
+            },
+        )
+        .await?;
+        let stopping: Vec<&String> = statuses
+            .iter()
+            .filter(|(_, statuses): &&(String, Vec<String>)| is_stopping(statuses))
+            .map(|(name, _)| name)
+            .collect();
+        if stopping.is_empty() || cancel.is_cancelled() || Instant::now() + pause > give_up {
+            if !stopping.is_empty() {
+                tracing::warn!(tenants = ?stopping, "archive log still stopping after the wait");
+            }
+            return Ok(statuses);
         }
-    })
-    .await?;
-    Ok(Some(archiving.into_iter().flatten().collect()))
+        tracing::info!(tenants = ?stopping, "archive log is stopping; waiting for it to stop");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(lag::MAX_PAUSE);
+    }
+}
+
+fn is_stopping(statuses: &[String]) -> bool {
+    statuses.iter().any(|status| status == "STOPPING")
 }
 
 /// How a request that obshell accepted ended, as far as the provider saw.
@@ -920,14 +976,39 @@ async fn send_and_wait(
 }
 
 /// Reopens archive log on `tenants`; failures become warnings, and the tenants where it failed
-/// are recorded in `stopped` (see `archive_log.rs`).
+/// are recorded in `stopped` (see `archive_log.rs`). A tenant whose archive log is still
+/// STOPPING (stopped by someone else meanwhile) is waited for, within half the time left before
+/// `options`' deadline: OceanBase refuses ARCHIVELOG until it has stopped, so `DOING` is never
+/// sent to it while it is STOPPING.
 async fn reopen_archive_log(
     client: &Client,
     tenants: &[String],
     stopped: &mut Option<super::private::StoppedArchiveLog>,
+    options: &WaitOptions,
 ) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
-    let names: Vec<String> = tenants.to_vec();
+    if tenants.is_empty() {
+        return diagnostics;
+    }
+    let give_up = Instant::now() + options.deadline.saturating_duration_since(Instant::now()) / 2;
+    let still_stopping: Vec<String> =
+        match archive_statuses(client, tenants.to_vec(), give_up, &options.cancel).await {
+            Ok(statuses) => statuses
+                .into_iter()
+                .filter(|(_, statuses)| is_stopping(statuses))
+                .map(|(name, _)| name)
+                .collect(),
+            // Unknown: send DOING and let obshell's answer tell.
+            Err(error) => {
+                tracing::warn!(%error, "reading archive-log status before reopening failed");
+                Vec::new()
+            }
+        };
+    let names: Vec<String> = tenants
+        .iter()
+        .filter(|tenant| !still_stopping.contains(tenant))
+        .cloned()
+        .collect();
     let results = all_in_tenant_order(names, client.max_parallel_requests(), |tenant| async move {
         let result = client
             .set_tenant_archive_log(&tenant, ArchiveLogStatus::Doing)
@@ -937,6 +1018,10 @@ async fn reopen_archive_log(
     .await;
     let mut failed = Vec::new();
     let mut failed_detail = Vec::new();
+    for tenant in &still_stopping {
+        failed_detail.push(format!("{tenant}: its archive log is still STOPPING (stopped by someone else), and OceanBase cannot reopen it before it has stopped"));
+        failed.push(tenant.clone());
+    }
     for (tenant, result) in results {
         if let Err(error) = result {
             tracing::warn!(tenant = %tenant, %error, "reopening archive log failed");
@@ -1041,7 +1126,7 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             response
         }
         SendResult::Accepted(Outcome::Succeeded) => {
-            reopen_archive_log_after_success(session, &mut apply, &checked).await;
+            reopen_archive_log_after_success(session, &mut apply, &checked, &options).await;
             read_back(session, apply, &checked).await
         }
         SendResult::Accepted(outcome) => {
@@ -1476,7 +1561,13 @@ async fn pre_write_checks(
     let version = info.version;
     let archiving_now = || async {
         if stops_archive_log {
-            archiving_tenants(client, version, tenants.as_deref().unwrap_or_default()).await
+            archiving_tenants(
+                client,
+                version,
+                tenants.as_deref().unwrap_or_default(),
+                options,
+            )
+            .await
         } else {
             Ok(Some(Vec::new()))
         }
@@ -1536,6 +1627,7 @@ async fn reopen_archive_log_after_success(
     session: &Session,
     apply: &mut ApplyChange,
     checked: &Checked,
+    options: &WaitOptions,
 ) {
     let stops_archive_log = apply.changes.stops_archive_log();
     let restore = apply
@@ -1547,9 +1639,13 @@ async fn reopen_archive_log_after_success(
     if stops_archive_log && restore {
         match &checked.archiving {
             Some(tenants) => {
-                let reopened =
-                    reopen_archive_log(&session.client, tenants, &mut apply.private.archive_log_stopped)
-                        .await;
+                let reopened = reopen_archive_log(
+                    &session.client,
+                    tenants,
+                    &mut apply.private.archive_log_stopped,
+                    options,
+                )
+                .await;
                 apply.diagnostics.extend(reopened);
             }
             None => apply.diagnostics.push(Diagnostic::warning(
@@ -1578,11 +1674,69 @@ async fn reopen_archive_log_after_success(
     }
 }
 
+/// The tenant parameters `changes` sends, as obshell names them, with their planned values.
+fn sent_parameters(
+    planned: &BackupConfigModel,
+    changes: &ChangeSet,
+) -> Vec<(&'static str, String)> {
+    let integer =
+        |field: &Field<crate::tf::Number>| field.known().and_then(crate::tf::Number::as_i64);
+    let mut sent = Vec::new();
+    if changes.log_archive_concurrency {
+        sent.extend(
+            integer(&planned.log_archive_concurrency)
+                .map(|n| ("log_archive_concurrency", n.to_string())),
+        );
+    }
+    if changes.ha_low_thread_score {
+        sent.extend(
+            integer(&planned.ha_low_thread_score).map(|n| ("ha_low_thread_score", n.to_string())),
+        );
+    }
+    if changes.archive_lag_target {
+        sent.extend(
+            planned
+                .archive_lag_target
+                .known()
+                .map(|lag| ("archive_lag_target", lag.clone())),
+        );
+    }
+    sent
+}
+
 /// Read back, after a successful write: the planned state with the cluster id, its unknowns
-/// filled from the cluster; a failed read leaves them null with a warning.
-async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked) -> ApplyResponse {
+/// filled from the cluster; a failed read leaves them null with a warning. The write reached
+/// the user tenants listed before it was sent (every tenant read back when they were not).
+async fn read_back(session: &Session, apply: ApplyChange, checked: &Checked) -> ApplyResponse {
+    let reached: Option<Vec<i64>> = checked
+        .tenants
+        .as_ref()
+        .map(|tenants| tenants.iter().map(|tenant| tenant.id).collect());
+    let sent = sent_parameters(&apply.planned, &apply.changes);
+    read_back_written(session, apply, checked, reached, sent).await
+}
+
+/// [`read_back`] for a write that sent the tenant parameters `sent` to the tenants `reached`
+/// (`None`: every tenant read back). Those tenants report what was sent, whatever their servers
+/// show yet; the parameters no server showed yet are recorded in private state, so that a
+/// refresh soon after takes their old value for lag ([`lag::after_write`]).
+async fn read_back_written(
+    session: &Session,
+    mut apply: ApplyChange,
+    checked: &Checked,
+    reached: Option<Vec<i64>>,
+    sent: Vec<(&'static str, String)>,
+) -> ApplyResponse {
     let mut state = apply.planned.clone();
     state.id = Field::Known(checked.cluster_number.to_string());
+    // A write of a parameter supersedes what an earlier write of it left on its way.
+    let mut unarrived: Vec<UnarrivedWrite> = apply
+        .private
+        .unarrived
+        .iter()
+        .filter(|record| !sent.iter().any(|(name, _)| *name == record.parameter))
+        .cloned()
+        .collect();
     let state = match read_cluster(
         session,
         Some(checked.cluster_number),
@@ -1590,8 +1744,15 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
     )
     .await
     {
-        Ok((live, warnings)) => {
+        Ok((mut live, warnings)) => {
             apply.diagnostics.extend(warnings);
+            unarrived.extend(lag::after_write(
+                &mut live,
+                reached.as_deref(),
+                &sent,
+                unix_now_ms(),
+            ));
+            lag::settle(&mut live, &[], &state);
             if let Some(note) = tenants_outside_plan_warning(&state.tenants, &live) {
                 apply.diagnostics.push(note);
             }
@@ -1620,6 +1781,7 @@ async fn read_back(session: &Session, mut apply: ApplyChange, checked: &Checked)
         private: {
             let mut private = PrivateState {
                 location,
+                unarrived,
                 ..apply.private.after_apply(apply.changes.location)
             };
             private.references.forget_sent(&apply.changes);
@@ -1678,7 +1840,7 @@ async fn configure_new_tenants(
     let client = &session.client;
     let checked = pre_write_checks(session, apply, options).await?;
     let cluster_id = checked.cluster_number.to_string();
-    let (live, _) = until_stopped(
+    let (mut live, _) = until_stopped(
         read_cluster(
             session,
             Some(checked.cluster_number),
@@ -1691,6 +1853,9 @@ async fn configure_new_tenants(
         Diagnostics::from(apply.nothing_sent(stopped, "reading the tenants' settings", session))
     })?
     .map_err(|error| Diagnostics::from(error.diagnostic(SUMMARY_UPDATE, session)))?;
+    // A change still spreading from an earlier write is not a tenant that changed.
+    let unsettled = lag::unsettled(&live, &apply.private.unarrived, unix_now_ms());
+    lag::settle(&mut live, &unsettled, &prior);
     let decided = tenants_only_change(
         &prior,
         &config,
@@ -1827,9 +1992,13 @@ async fn configure_new_tenants(
                     .filter(|name| names.contains(name))
                     .cloned()
                     .collect();
-                let reopened =
-                    reopen_archive_log(client, &reopen, &mut apply.private.archive_log_stopped)
-                        .await;
+                let reopened = reopen_archive_log(
+                    client,
+                    &reopen,
+                    &mut apply.private.archive_log_stopped,
+                    options,
+                )
+                .await;
                 apply.diagnostics.extend(reopened);
             }
             None => apply.diagnostics.push(Diagnostic::warning(
@@ -1859,7 +2028,11 @@ async fn configure_new_tenants(
         tenants: None,
         ..checked
     };
-    Ok(Some(read_back(session, apply_done, &checked).await))
+    let reached = done.iter().map(|tenant| tenant.id).collect();
+    let sent = sent_parameters(&apply_done.planned, &changes);
+    Ok(Some(
+        read_back_written(session, apply_done, &checked, Some(reached), sent).await,
+    ))
 }
 
 /// The answer when obshell accepted (or may have accepted) the write but the provider did not
@@ -2057,7 +2230,9 @@ async fn read_after_partial_failure(
         (Some(before), Some(tenants))
             if apply.changes.stops_archive_log() && !before.is_empty() =>
         {
-            archiving_tenants(&session.client, checked.version, tenants)
+            // What it is now, without waiting for a STOPPING tenant.
+            let now = WaitOptions::new(Instant::now(), session.cancel.clone());
+            archiving_tenants(&session.client, checked.version, tenants, &now)
                 .await
                 .ok()
                 .flatten()
@@ -2355,6 +2530,42 @@ async fn resolve_pending(
     ))
 }
 
+/// The provider's clock in Unix milliseconds (for records kept in private state).
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// [`read_cluster`], again with backoff while the read shows lag ([`lag::unsettled`]: servers
+/// that disagree, or a recent write (`unarrived`) that no server shows yet), until it settles or
+/// the next pause would pass `bound`. Returns the last read, what is still unsettled in it, and
+/// how long the re-reads took.
+async fn read_settled(
+    session: &Session,
+    unarrived: &[UnarrivedWrite],
+    bound: Duration,
+) -> Result<(LiveCluster, Diagnostics, Vec<lag::Unsettled>, Duration), ReadFailure> {
+    let started = Instant::now();
+    let mut pause = lag::FIRST_PAUSE;
+    loop {
+        let (live, warnings) = read_cluster(session, None, None).await?;
+        let found = lag::unsettled(&live, unarrived, unix_now_ms());
+        if found.is_empty() || started.elapsed() + pause > bound {
+            return Ok((live, warnings, found, started.elapsed()));
+        }
+        tracing::info!(
+            unsettled = found.len(),
+            pause_ms = pause.as_millis() as u64,
+            "tenant parameters not settled on every server yet; reading again"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(lag::MAX_PAUSE);
+    }
+}
+
 /// `ReadResource`.
 pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadResponse {
     let unchanged = |diagnostics: Diagnostics| ReadResponse {
@@ -2377,6 +2588,13 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
     };
     let mut private = PrivateState::decode(&request.private);
     let limit = timeout(&state.timeouts, |t| &t.read, DEFAULT_READ_TIMEOUT);
+    let configured_limit = state
+        .timeouts
+        .known()
+        .and_then(|timeouts| timeouts.read.known().cloned())
+        .and_then(|text| parse_timeout(&text).ok());
+    let lag_bound = lag::wait_bound(configured_limit);
+    let unarrived = private.unarrived.clone();
     let mut diagnostics = Diagnostics::new();
     let mut succeeded_create = None;
     let work = async {
@@ -2403,7 +2621,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                 diagnostics.push(warning);
             }
         }
-        read_cluster(session, None, None).await
+        read_settled(session, &unarrived, lag_bound).await
     };
     let result = tokio::select! {
         biased;
@@ -2412,7 +2630,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         }
         result = tokio::time::timeout(limit, work) => result,
     };
-    let (live, warnings) = match result {
+    let (mut live, warnings, unsettled, waited) = match result {
         Ok(Ok(read)) => read,
         Ok(Err(error)) => return unchanged(error.diagnostic(SUMMARY_READ, session).into()),
         Err(_) => {
@@ -2423,6 +2641,12 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         }
     };
     diagnostics.extend(warnings);
+    // What is still lag after the re-reads: the state keeps its value, with a warning.
+    let settled = lag::settle(&mut live, &unsettled, &state);
+    if let Some(warning) = lag::still_settling_warning(&settled, waited, lag_bound) {
+        diagnostics.push(warning);
+    }
+    private.unarrived = lag::still_unarrived(&unsettled, &unarrived);
     if let Field::Known(id) = &state.id {
         if *id != live.cluster_id {
             diagnostics.push(Diagnostic::error(

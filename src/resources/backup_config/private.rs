@@ -62,6 +62,11 @@ pub struct PrivateState {
     /// cluster still matches at apply (see `adoption.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt_create: Option<super::adoption::AdoptCreate>,
+    /// Parameters a successful write sent that some tenant showed on no server yet when the
+    /// apply read back (OceanBase spreads a change to its servers asynchronously); a refresh
+    /// soon after takes that old value for lag, not drift (see `super::lag`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unarrived: Vec<UnarrivedWrite>,
 }
 
 /// Tenants whose archive log this resource's write left stopped, by name, in tenant-id order.
@@ -69,6 +74,22 @@ pub struct PrivateState {
 pub struct StoppedArchiveLog {
     /// The tenant names.
     pub tenants: Vec<String>,
+}
+
+/// A parameter a successful write sent to a tenant whose servers all still showed another value
+/// when the apply read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnarrivedWrite {
+    /// The tenant id.
+    pub tenant_id: i64,
+    /// The parameter, as obshell names it.
+    pub parameter: String,
+    /// The value sent, as obshell received it.
+    pub written: String,
+    /// The values the tenant's servers showed instead: only these can still be lag.
+    pub before: Vec<String>,
+    /// When the write was seen to succeed: the provider's clock, Unix milliseconds.
+    pub at_unix_ms: i64,
 }
 
 /// For each read-back attribute on which the tenants disagree, the value the state held when the
@@ -262,13 +283,16 @@ impl PrivateState {
     /// unverified stays as it was unless the location was sent, the references of tenants that
     /// disagree stay (see [`ReadReferences::forget_sent`] for a write that succeeded), and the
     /// last location write's record is kept (and replaced by the caller when this apply's write
-    /// succeeded, see `ops::read_back`), as is the record of archive log left stopped.
+    /// succeeded, see `ops::read_back`), as are the record of archive log left stopped and the
+    /// parameters still on their way to the servers (`unarrived`, updated by `ops::read_back`
+    /// after a write).
     pub fn after_apply(&self, location: bool) -> PrivateState {
         PrivateState {
             location_unverified: self.location_unverified && !location,
             references: self.references.clone(),
             location: self.location.clone(),
             archive_log_stopped: self.archive_log_stopped.clone(),
+            unarrived: self.unarrived.clone(),
             ..PrivateState::default()
         }
     }
@@ -528,6 +552,13 @@ mod tests {
                 archiving_tenants: Some(vec!["t1".to_owned()]),
                 create: false,
             }),
+            unarrived: vec![UnarrivedWrite {
+                tenant_id: 1002,
+                parameter: "archive_lag_target".to_owned(),
+                written: "3m".to_owned(),
+                before: vec!["2m".to_owned()],
+                at_unix_ms: 1_764_500_000_000,
+            }],
         };
         assert_eq!(PrivateState::decode(&state.encode()), state);
         assert_eq!(PrivateState::decode(b"not json"), PrivateState::default());

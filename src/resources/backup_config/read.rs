@@ -57,6 +57,9 @@ pub struct LiveTenant {
     /// The status of the active archive-log round (`OFF` when none) as obshell lists it
     /// (4.3.2 or later) or the views say; `None` when not read.
     pub archive_log: Option<String>,
+    /// The parameters its servers disagree on (a change spreading), with every value, sorted;
+    /// the field above holds one of them until [`super::lag::settle`] picks the one to report.
+    pub disagreeing: BTreeMap<String, Vec<String>>,
 }
 
 /// What Read learned about the cluster.
@@ -611,6 +614,7 @@ mod tests {
             },
             sql: None,
             archive_log: Some("DOING".to_owned()),
+            disagreeing: BTreeMap::new(),
         }
     }
 
