@@ -43,6 +43,9 @@ mod stopped_archive_log;
 mod chaos;
 /// StopProvider and timeouts before and during the write (issue 8, item 3).
 mod stop;
+/// Read-after-write lag: parameters spreading to servers, archive log in transition (issue 9
+/// item 4).
+mod lag;
 
 /// The replacement of a tainted create that obshell applied sends nothing (issue 8, item 4).
 mod adoption;
