@@ -41,11 +41,11 @@ mod stopped_archive_log;
 
 /// The seeded chaos run (issue 9 item 8).
 mod chaos;
-/// StopProvider and timeouts before and during the write (issue 8, item 3).
-mod stop;
 /// Read-after-write lag: parameters spreading to servers, archive log in transition (issue 9
 /// item 4).
 mod lag;
+/// StopProvider and timeouts before and during the write (issue 8, item 3).
+mod stop;
 
 /// The replacement of a tainted create that obshell applied sends nothing (issue 8, item 4).
 mod adoption;

@@ -890,7 +890,10 @@ async fn archive_statuses(
             return Ok(statuses);
         }
         tracing::info!(tenants = ?stopping, "archive log is stopping; waiting for it to stop");
-        tokio::time::sleep(pause).await;
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = tokio::time::sleep(pause) => {}
+        }
         pause = (pause * 2).min(lag::MAX_PAUSE);
     }
 }

@@ -226,7 +226,7 @@ async fn a_write_waits_for_archive_log_that_is_stopping() {
     harness.set_archive_log("t1", "DOING").await;
     set_config(&harness, "archive_log_delay_ms", 1500).await;
     // Someone stops archive log on t1: STOPPING for a while.
-    let client = Client::builder(&harness.sim.base_url())
+    let client = Client::builder(harness.sim.base_url())
         .password(PASSWORD)
         .build()
         .expect("a client");
