@@ -69,6 +69,8 @@ const CHECK_NODE: &str = "Check backup config";
 /// Archive-log round statuses that mean "archiving".
 const ARCHIVING_STATUSES: [&str; 3] = ["PREPARE", "BEGINNING", "DOING"];
 
+/// The warning's summary when a tenant's destination cannot be compared.
+const UNVERIFIABLE_DESTINATION: &str = "Backup destination not verifiable";
 const SUMMARY_PLAN: &str = "Unable to plan oceanbase_backup_config";
 const SUMMARY_CREATE: &str = "Unable to create oceanbase_backup_config";
 const SUMMARY_UPDATE: &str = "Unable to update oceanbase_backup_config";
@@ -382,7 +384,7 @@ async fn read_live(
     }
     if !unverifiable.is_empty() {
         warnings.push(Diagnostic::warning(
-            "Backup destination not verifiable",
+            UNVERIFIABLE_DESTINATION,
             format!(
                 "obshell cannot parse the backup destination OceanBase stores for these tenants (it answered OB.Storage.URI.Invalid: an object-store path kept without its query string), so backup_base_uri could not be compared on them: {}. The state keeps its value; a destination changed outside Terraform on these tenants is not detected.",
                 unverifiable.join(", ")
@@ -454,8 +456,21 @@ async fn read_cluster(
         read_live(&session.client, cluster_id, tenants),
         sql.read_backup_views()
     );
-    let (mut live, warnings) = live.map_err(ReadFailure::Obshell)?;
-    live.join_sql(&views.map_err(ReadFailure::Sql)?);
+    let (mut live, mut warnings) = live.map_err(ReadFailure::Obshell)?;
+    let unverifiable = live.join_sql(&views.map_err(ReadFailure::Sql)?);
+    let warned = warnings
+        .0
+        .iter()
+        .any(|d| d.summary == UNVERIFIABLE_DESTINATION);
+    if !unverifiable.is_empty() && !warned {
+        warnings.push(Diagnostic::warning(
+            UNVERIFIABLE_DESTINATION,
+            format!(
+                "The sys tenant's views show these tenants' object-store destination without its query string (OceanBase may keep it so), and obshell cannot show it either, so backup_base_uri could not be compared on them: {}. The state keeps its value; a destination changed outside Terraform on these tenants is not detected.",
+                unverifiable.join(", ")
+            ),
+        ));
+    }
     Ok((live, warnings))
 }
 

@@ -176,14 +176,29 @@ impl LiveCluster {
     }
 
     /// Joins the sys tenant's backup views to the tenants obshell listed (by tenant id). A
-    /// destination obshell cannot show (before 4.3.2, or `data: null`) is taken from the views.
-    pub fn join_sql(&mut self, views: &BackupViews) {
+    /// destination obshell cannot show (before 4.3.2, or `data: null`, or one it cannot parse) is
+    /// taken from the views, unless the views show an object-store path without its `host`
+    /// ([`sql_path_verifiable`]): that tenant's destination stays unverifiable, and its name is
+    /// returned for the warning.
+    pub fn join_sql(&mut self, views: &BackupViews) -> Vec<String> {
+        let mut unverifiable = Vec::new();
         for tenant in &mut self.tenants {
             let sql = views.tenant(tenant.tenant_id);
-            if matches!(
+            let paths_verifiable = sql
+                .archive_dest
+                .as_ref()
+                .is_none_or(|d| sql_path_verifiable(&d.path))
+                && sql
+                    .data_backup_dest
+                    .as_deref()
+                    .is_none_or(sql_path_verifiable);
+            let unknown = matches!(
                 tenant.storage,
                 LiveStorage::NotReadable | LiveStorage::Hidden
-            ) {
+            );
+            if unknown && !paths_verifiable {
+                unverifiable.push(tenant.name.clone());
+            } else if unknown {
                 tenant.storage = LiveStorage::Known {
                     archive_dest: sql
                         .archive_dest
@@ -205,7 +220,23 @@ impl LiveCluster {
             }
             tenant.sql = Some(sql);
         }
+        unverifiable
     }
+}
+
+/// True when a destination path from the sys tenant's views can stand for the destination: a
+/// file path, or an object-store path that kept its `host`. OceanBase may keep an object-store
+/// path without its query string (obshell-api.md §10.6); the base URI such a path gives cannot be
+/// compared with the configuration, which must carry a host.
+pub fn sql_path_verifiable(path: &str) -> bool {
+    if path.is_empty() || path.starts_with("file://") {
+        return true;
+    }
+    let query = path.split_once('?').map_or("", |(_, query)| query);
+    query.split('&').any(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(key, value)| key.eq_ignore_ascii_case("host") && !value.is_empty())
+    })
 }
 
 /// OceanBase's `binding` when none is set.
@@ -911,6 +942,39 @@ mod tests {
                 .and_then(|p| p.recovery_window.known().cloned()),
             Some("7d".to_owned())
         );
+    }
+
+    #[test]
+    fn a_query_less_object_store_path_in_the_views_is_unverifiable_not_drift() {
+        let mut hidden = tenant("t1", 1002, "4", "2m", None);
+        hidden.storage = LiveStorage::Hidden;
+        let mut live = cluster(vec![hidden]);
+        let mut views = BackupViews::default();
+        views.tenants.insert(
+            1002,
+            TenantBackupSql {
+                archive_dest: Some(crate::sql::ArchiveDest {
+                    path: "oss://b/k/1726/1002/clog?checksum_type=md5".to_owned(),
+                    binding: Some("OPTIONAL".to_owned()),
+                    piece_switch_interval: Some("1d".to_owned()),
+                    state: None,
+                }),
+                data_backup_dest: Some("oss://b/k/1726/1002/data".to_owned()),
+                delete_policy: None,
+                archive_log: None,
+            },
+        );
+        assert_eq!(live.join_sql(&views), ["t1"]);
+        assert_eq!(live.tenants[0].storage, LiveStorage::Hidden);
+        let mut configured = state();
+        configured.backup_base_uri = Field::Known("oss://b/k?host=h".to_owned());
+        let new_state = present(fold_live(&configured, &live));
+        assert_eq!(new_state.backup_base_uri, configured.backup_base_uri);
+        assert!(sql_path_verifiable(
+            "oss://b/k/1726/1002/clog?host=h&checksum_type=md5"
+        ));
+        assert!(sql_path_verifiable("file:///data/backup/1726/1002/clog"));
+        assert!(!sql_path_verifiable("s3://b/k/1726/1002/clog?host="));
     }
 
     #[test]
