@@ -65,9 +65,9 @@ async fn apply_returns_what_it_sent_and_a_refresh_waits_out_the_lag() {
     assert_eq!(state.archive_lag_target, text("3m"));
     for tenant in ["t1", "t2"] {
         let entry = &state.tenants.known().expect("tenants")[tenant];
-        assert_eq!(entry.archive_lag_target.as_deref(), Some("3m"), "{tenant}");
-        assert_eq!(entry.ha_low_thread_score, Some(10), "{tenant}");
-        assert_eq!(entry.log_archive_concurrency, Some(4), "{tenant}");
+        assert_eq!(entry.archive_lag_target, text("3m"), "{tenant}");
+        assert_eq!(entry.ha_low_thread_score, Field::Known(10), "{tenant}");
+        assert_eq!(entry.log_archive_concurrency, Field::Known(4), "{tenant}");
     }
     let unarrived = PrivateState::decode(&stored.private).unarrived;
     assert!(
