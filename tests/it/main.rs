@@ -2,6 +2,7 @@
 //! 127.0.0.1:0, and real Terraform against the provider binary.
 
 mod acceptance;
+mod acceptance_adoption;
 mod acceptance_import;
 mod acceptance_plans;
 mod acceptance_sql;

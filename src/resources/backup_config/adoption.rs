@@ -25,16 +25,55 @@ use super::private::SentValues;
 
 /// A create that obshell applied after its apply stopped following it, as the Read that resolved
 /// it saw it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SucceededCreate {
     /// The DAG's generic id.
     pub dag_id: String,
     /// What the create sent, in the state's spelling.
     pub sent: SentValues,
     /// The create stopped archive log on every user tenant (see `PendingUpdate`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stops_archive_log: bool,
     /// The user tenants that were archiving before it; `None` when obshell could not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archiving_tenants: Option<Vec<String>>,
+}
+
+/// Remembers the create a tainted object's private state records (`succeeded_create`, written by
+/// the refresh that resolved it) for that object's cluster. Terraform's apply runs in a new
+/// provider process, which plans and applies the tainted object's destroy before the
+/// replacement's create (and plans that create again): the destroy is where the record reaches
+/// this process.
+pub fn remember_from_tainted(
+    memory: &SucceededCreates,
+    endpoint: &str,
+    prior_state: &crate::tf::Value,
+    private: &super::private::PrivateState,
+) {
+    // Terraform applies a replacement's destroy with the replacement's planned private state,
+    // which holds the plan's marker; a destroy planned on its own gets the object's private state.
+    if let Some(marker) = &private.adopt_create {
+        memory.remember(
+            endpoint,
+            &marker.cluster_id,
+            SucceededCreate {
+                dag_id: marker.dag_id.clone(),
+                sent: marker.sent.clone(),
+                stops_archive_log: marker.stops_archive_log,
+                archiving_tenants: marker.archiving_tenants.clone(),
+            },
+        );
+        return;
+    }
+    let Some(created) = &private.succeeded_create else {
+        return;
+    };
+    let Ok(prior) = BackupConfigModel::from_value(prior_state) else {
+        return;
+    };
+    if let Some(cluster_id) = prior.id.known() {
+        memory.remember(endpoint, cluster_id, created.clone());
+    }
 }
 
 /// The succeeded creates Read resolved in this provider process, by (obshell endpoint, cluster
@@ -85,7 +124,7 @@ impl SucceededCreates {
 
 /// The planned private state's marker: this create adopts the earlier create's DAG instead of
 /// sending, if the cluster still matches at apply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdoptCreate {
     /// The earlier create's DAG.
     pub dag_id: String,
@@ -98,6 +137,11 @@ pub struct AdoptCreate {
     /// It stopped archive log on every user tenant.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stops_archive_log: bool,
+    /// What it sent: the apply's provider process is another one, which learns the create from
+    /// this marker when Terraform applies the tainted object's destroy (see
+    /// [`remember_from_tainted`]) and plans the create again.
+    #[serde(default)]
+    pub sent: SentValues,
 }
 
 /// Whether a create of `config` would send what the earlier create sent, by meaning (`"2m"` and

@@ -20,7 +20,9 @@ use crate::tf::{
     ImportResponse, ImportedResource, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Value,
 };
 
-use super::adoption::{means_what_was_sent, AdoptCreate, SucceededCreate, SucceededCreates};
+use super::adoption::{
+    means_what_was_sent, remember_from_tainted, AdoptCreate, SucceededCreate, SucceededCreates,
+};
 use super::archive_log;
 use super::coverage::{
     new_tenants_to_configure, tenants_only_change, unreadable_new_tenants, NamedTenant,
@@ -564,6 +566,7 @@ async fn adoptable_create(
             cluster_id,
             archiving_tenants: created.archiving_tenants,
             stops_archive_log: created.stops_archive_log,
+            sent: created.sent,
         },
         warning,
     )))
@@ -608,6 +611,14 @@ pub async fn plan(session: Option<&Session>, request: PlanRequest) -> PlanRespon
         diagnostics: Diagnostics::new(),
     };
     if request.proposed_new_state.is_null() {
+        if let Some(session) = session {
+            remember_from_tainted(
+                &session.succeeded_creates,
+                &session.endpoint,
+                &request.prior_state,
+                &PrivateState::decode(&request.prior_private),
+            );
+        }
         response.diagnostics.push(delete_warning());
         return response;
     }
@@ -1069,6 +1080,14 @@ fn request_error(error: RequestError) -> Diagnostics {
 /// must be sent, runs the pre-write checks, writes and waits, reopens archive log and reads back.
 pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyResponse {
     if request.planned_state.is_null() {
+        if let Some(session) = session {
+            remember_from_tainted(
+                &session.succeeded_creates,
+                &session.endpoint,
+                &request.prior_state,
+                &PrivateState::decode(&request.planned_private),
+            );
+        }
         return ApplyResponse {
             new_state: Value::Null,
             private: Vec::new(),
@@ -2605,6 +2624,8 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
         )));
     };
     let mut private = PrivateState::decode(&request.private);
+    // A record of a succeeded create lasts for the refresh that wrote it (see `adoption.rs`).
+    private.succeeded_create = None;
     let limit = timeout(&state.timeouts, |t| &t.read, DEFAULT_READ_TIMEOUT);
     let configured_limit = state
         .timeouts
@@ -2713,7 +2734,10 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
                 }
             }
             if let Some(record) = succeeded_create {
-                diagnostics.push(succeeded_create_warning(session, record, &new_state, &live));
+                let (warning, adoptable) =
+                    succeeded_create_warning(session, record, &new_state, &live);
+                diagnostics.push(warning);
+                private.succeeded_create = adoptable;
             }
             ReadResponse {
                 new_state: new_state.to_value(),
@@ -2789,23 +2813,24 @@ fn succeeded_create_warning(
     record: PendingUpdate,
     state: &BackupConfigModel,
     live: &LiveCluster,
-) -> Diagnostic {
+) -> (Diagnostic, Option<SucceededCreate>) {
     let dag_id = record.dag_id.clone();
     // Compared with what the create sent, not with the refreshed state, which folds the tenants.
     let mut sent = state.clone();
     record.sent.adopt_into(&mut sent);
     let differing = differing_attributes(&sent, live, session.sql.is_some());
+    let mut adoptable = None;
     let detail = if differing.as_ref().is_some_and(Vec::is_empty) {
-        session.succeeded_creates.remember(
-            &session.endpoint,
-            &live.cluster_id,
-            SucceededCreate {
-                dag_id: record.dag_id,
-                sent: record.sent,
-                stops_archive_log: record.stops_archive_log,
-                archiving_tenants: record.archiving_tenants,
-            },
-        );
+        let created = SucceededCreate {
+            dag_id: record.dag_id,
+            sent: record.sent,
+            stops_archive_log: record.stops_archive_log,
+            archiving_tenants: record.archiving_tenants,
+        };
+        session
+            .succeeded_creates
+            .remember(&session.endpoint, &live.cluster_id, created.clone());
+        adoptable = Some(created);
         format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, and every user tenant now has the values it sent. Terraform still holds this resource as tainted and plans to replace it: when that replacement is planned in this same run (terraform plan or apply, refreshing first) with a configuration that means what DAG {dag_id} sent, the replacement adopts that create and sends nothing (no second POST, archive log not stopped again), and its plan says so. Alternatively, to keep the resource without any replacement, run terraform untaint on it (for example terraform untaint oceanbase_backup_config.this); the next plan is then empty.")
     } else {
         session
@@ -2815,7 +2840,10 @@ fn succeeded_create_warning(
             differing.unwrap_or_else(|| vec!["no user tenant could be read".to_owned()]);
         format!("DAG {dag_id} of the create that an earlier apply stopped following has succeeded, but the tenants no longer all have what it sent ({}). Terraform holds this resource as tainted: the next apply replaces it, which sends the configuration again.", differing.join(", "))
     };
-    Diagnostic::warning("Earlier create succeeded", detail)
+    (
+        Diagnostic::warning("Earlier create succeeded", detail),
+        adoptable,
+    )
 }
 
 /// `ImportResourceState`: by cluster id, checked against `GET /api/v1/obcluster/info`. The

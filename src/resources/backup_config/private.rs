@@ -67,6 +67,11 @@ pub struct PrivateState {
     /// soon after takes that old value for lag, not drift (see `super::lag`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unarrived: Vec<UnarrivedWrite>,
+    /// Written by the refresh that found this tainted object's create succeeded with every tenant
+    /// holding what it sent, and dropped by the next refresh: the destroy of the tainted object
+    /// in that run's apply hands it to the apply's provider process (see `adoption.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded_create: Option<super::adoption::SucceededCreate>,
 }
 
 /// Tenants whose archive log this resource's write left stopped, by name, in tenant-id order.
@@ -541,7 +546,13 @@ mod tests {
                 cluster_id: "1726000000".to_owned(),
                 archiving_tenants: Some(vec!["t1".to_owned()]),
                 stops_archive_log: true,
+                sent: SentValues {
+                    backup_base_uri: Some("file:///a".to_owned()),
+                    location: true,
+                    ..SentValues::default()
+                },
             }),
+            succeeded_create: None,
             pending: Some(PendingUpdate {
                 dag_id: "142".to_owned(),
                 sent: SentValues {

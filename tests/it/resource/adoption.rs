@@ -117,6 +117,72 @@ async fn the_replacement_of_a_succeeded_create_sends_nothing() {
     check_empty_plan(&refreshed, &plan);
 }
 
+/// `terraform apply` runs its apply in a new provider process, which applies the tainted object's
+/// destroy (with the replacement's planned private state, as Terraform does) and plans the
+/// create again before applying it: that process learns the create from the destroy, and the
+/// apply sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apply_in_a_new_provider_process_sends_nothing() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let config = config_with(create_timeout);
+    let tainted = tainted_create(&harness, &config).await;
+    let read = resolved(&harness, &tainted).await;
+    let refreshed = Stored {
+        state: read.new_state,
+        private: read.private,
+    };
+    let plan = harness.plan(&empty(), &config).await;
+    check_warning(&plan.diagnostics, "Replacement adopts the earlier create");
+
+    let apply_process = Provider::new("test");
+    let configured = apply_process
+        .configure(ConfigureRequest {
+            terraform_version: "1.15.5".to_owned(),
+            config: provider_block(&harness.sim.base_url(), PASSWORD),
+        })
+        .await;
+    assert!(configured.is_empty(), "{configured:?}");
+    harness.clear_requests().await;
+    let destroyed = apply_process
+        .apply_resource_change(ApplyRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: refreshed.state.clone(),
+            planned_state: Value::Null,
+            config: Value::Null,
+            planned_private: plan.planned_private.clone(),
+        })
+        .await;
+    check_no_errors(&destroyed.diagnostics);
+    let replanned = apply_process
+        .plan_resource_change(PlanRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: Value::Null,
+            proposed_new_state: config.clone(),
+            config: config.clone(),
+            prior_private: Vec::new(),
+            client_capabilities: ClientCapabilities::default(),
+        })
+        .await;
+    check_warning(
+        &replanned.diagnostics,
+        "Replacement adopts the earlier create",
+    );
+    let applied = apply_process
+        .apply_resource_change(ApplyRequest {
+            type_name: BACKUP_CONFIG_TYPE.to_owned(),
+            prior_state: Value::Null,
+            planned_state: replanned.planned_state.clone(),
+            config: config.clone(),
+            planned_private: replanned.planned_private.clone(),
+        })
+        .await;
+    check_no_errors(&applied.diagnostics);
+    check_warning(&applied.diagnostics, "Earlier create adopted");
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    let sent = writes(&harness).await;
+    assert!(sent.is_empty(), "the replacement sent {sent:#?}");
+}
+
 /// Drift between the plan and the apply (a DBA changes a tenant): the apply sees it and sends the
 /// create after all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
