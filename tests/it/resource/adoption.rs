@@ -14,6 +14,18 @@ fn create_timeout(model: &mut BackupConfigModel) {
     });
 }
 
+/// The configuration of the replacement: the same values, a timeout that a loaded machine cannot
+/// miss (timeouts are not sent, so they do not stop an adoption).
+fn replacement_config() -> Value {
+    config_with(|c| {
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: text("5m"),
+            update: Field::Null,
+            read: Field::Null,
+        })
+    })
+}
+
 /// A create whose apply stops following its held DAG, which is then released; returns the
 /// tainted object as Terraform keeps it.
 async fn tainted_create(harness: &Harness, config: &Value) -> Stored {
@@ -55,6 +67,7 @@ async fn the_replacement_of_a_succeeded_create_sends_nothing() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let config = config_with(create_timeout);
     let tainted = tainted_create(&harness, &config).await;
+    let config = replacement_config();
     let read = resolved(&harness, &tainted).await;
     let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");
     assert!(
@@ -126,6 +139,7 @@ async fn the_apply_in_a_new_provider_process_sends_nothing() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let config = config_with(create_timeout);
     let tainted = tainted_create(&harness, &config).await;
+    let config = replacement_config();
     let read = resolved(&harness, &tainted).await;
     let refreshed = Stored {
         state: read.new_state,
@@ -190,6 +204,7 @@ async fn drift_after_the_plan_makes_the_replacement_send_the_create() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let config = config_with(create_timeout);
     let tainted = tainted_create(&harness, &config).await;
+    let config = replacement_config();
     resolved(&harness, &tainted).await;
     let plan = harness.plan(&empty(), &config).await;
     check_warning(&plan.diagnostics, "Replacement adopts the earlier create");
@@ -223,6 +238,7 @@ async fn no_adoption_when_the_cluster_or_the_configuration_differs() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let config = config_with(create_timeout);
     let tainted = tainted_create(&harness, &config).await;
+    let config = replacement_config();
     // The DBA changes t2 before the refresh.
     for _ in 0..500 {
         let dags = harness.sim_state().await["dags"].clone();
@@ -264,7 +280,7 @@ async fn no_adoption_when_the_cluster_or_the_configuration_differs() {
     let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");
     assert!(detail.contains("adopts"), "{detail}");
     let other = config_with(|c| {
-        create_timeout(c);
+        c.timeouts = model(&replacement_config()).timeouts;
         c.archive_lag_target = text("3m");
     });
     let plan = harness.plan(&empty(), &other).await;
