@@ -184,7 +184,8 @@ def sdk_client(host, port):
 
 def sdk_read(host, port):
     """The baseline, in its own process: the same data a refresh reads, with the SDK, one request
-    after another (the tenants, then per user tenant its three parameters and destinations)."""
+    after another (the tenants, then per user tenant its three parameters, its destinations and
+    its archive-log status)."""
     v1 = sdk_client(host, port)
     tenants = [t for t in v1.get_all_tenants() if t.name != "sys"]
     found = {}
@@ -193,10 +194,13 @@ def sdk_read(host, port):
         values = [v1.get_tenant_parameter(name, parameter).value
                   for parameter in ("log_archive_concurrency", "ha_low_thread_score",
                                     "archive_lag_target")]
-        # PyPI obshell 0.0.9 has no wrapper for the storage read: its own request machinery.
+        # PyPI obshell 0.0.9 has no wrapper for the storage or archive-log reads (obshell
+        # 4.3.2's): its own request machinery.
         request = v1.create_request(f"/api/v1/tenant/{name}/backup/config/storage", "GET")
         storage = v1._handle_ret_request(request, str)
-        found[name] = (values, storage)
+        request = v1.create_request(f"/api/v1/tenant/{name}/backup/log/tasks", "GET")
+        archive_log = v1._handle_ret_request(request, str)
+        found[name] = (values, storage, archive_log)
     print(json.dumps({"tenants": len(found)}))
 
 
@@ -453,8 +457,9 @@ def write_page(results, quick):
         " (exit 0); its time is the whole command (Terraform, the plugin's start, the refresh)."
         " The SDK baseline is a separate Python process using PyPI `obshell` 0.0.9 to read the"
         " same data one request after another: the tenant list, then per user tenant"
-        " `get_tenant_parameter` for the three parameters and the destination read"
-        " (`/backup/config/storage`, through the SDK's request machinery as it has no wrapper).")
+        " `get_tenant_parameter` for the three parameters, the destination read"
+        " (`/backup/config/storage`) and the archive-log status (`/backup/log/tasks`), the last"
+        " two through the SDK's request machinery as it has no wrapper for them.")
     add("")
     add("| tenants | plan (s) | plan requests | plan exit | create apply (s) | create requests |"
         " SDK baseline (s) | SDK requests | SDK ÷ plan | provider peak memory (MiB) |")
@@ -547,17 +552,22 @@ def write_page(results, quick):
         for endpoint, count in sorted(rows[100]["plan_endpoints"].items(), key=lambda i: -i[1]):
             add(f"| {count} | `{endpoint}` |")
         add("")
-    add("Before this change a refresh read each tenant with four requests sent one tenant after"
-        " another (three `GET /tenant/{t}/parameter/{p}` and the destination read). Now three"
-        " (two before obshell 4.3.2), sent together up to the bound:")
+    add("A refresh reads each user tenant with four requests on obshell 4.3.2 and later (two"
+        " before, where the destinations and archive-log status cannot be read through obshell),"
+        " sent together up to the bound: the parameters as two lists (`GET"
+        " /tenant/{t}/parameters?filter=...`, which answer one row per server, so a change still"
+        " spreading between servers shows, where `/parameter/{p}` answers one server's row), the"
+        " destinations (`/backup/config/storage`) and the archive-log status"
+        " (`/backup/log/tasks`, for `tenants[*].archive_log`). The SDK baseline reads the same"
+        " data with five requests per tenant, one after another. Why these calls:")
     add("")
     add("- `GET /tenant/{t}/parameters?filter=%archive%` answers `log_archive_concurrency` and"
         " `archive_lag_target` together: in OceanBase's parameter list (`ob_parameter_seed.ipp`)"
         " no other tenant parameter contains `archive`, so the answer is exactly the two single"
         " answers in one envelope, one round trip and one SQL query less per tenant."
         " `ha_low_thread_score` shares no substring with them; a `LIKE` pattern covering all"
-        " three (such as `%a%\\_%r%e%`) matches dozens of other parameters, so it stays a single"
-        " read.")
+        " three (such as `%a%\\_%r%e%`) matches dozens of other parameters, so it is a second"
+        " list, `filter=ha_low_thread_score`.")
     add("- `filter=%` (one request per tenant) lists every tenant parameter: about 190 rows in"
         " OceanBase 4.2 to 4.3, each with its description, roughly 40 KB per tenant, against"
         " about 2 KB for the two requests it would replace.")
