@@ -113,10 +113,12 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             )
             .expect("an empty PATCH always validates");
             let dag_id = dag::create_backup_config_dag(&mut state, config, json!({}), name, true);
-            let dag = state
-                .dag_mut(dag_id)
-                .expect("just created")
-                .to_json(true, shared.port);
+            let db_clock = state.db_clock;
+            let dag =
+                state
+                    .dag_mut(dag_id)
+                    .expect("just created")
+                    .to_json(true, shared.port, db_clock);
             drop(state);
             dag::spawn_run(shared.clone(), dag_id);
             (200, dag)
@@ -124,6 +126,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
         ("POST", ["dags", id, "release"]) => {
             let dag_id = id.strip_prefix('1').and_then(|d| d.parse::<i64>().ok());
             let mut state = shared.lock();
+            let db_clock = state.db_clock;
             let Some(dag) = dag_id.and_then(|d| state.dag_mut(d)) else {
                 return error(
                     404,
@@ -131,7 +134,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
                 );
             };
             dag.held = false;
-            let reply = dag.to_json(true, shared.port);
+            let reply = dag.to_json(true, shared.port, db_clock);
             drop(state);
             shared.wakeup.notify_waiters();
             (200, reply)
@@ -144,10 +147,49 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             (200, json!({}))
         }
         ("POST", ["clock"]) => {
-            let Some(offset) = body.get("offset_seconds").and_then(Value::as_i64) else {
-                return error(400, "\"offset_seconds\" must be an integer");
+            let offset = match body.get("offset_seconds") {
+                None => None,
+                Some(value) => match value.as_i64() {
+                    Some(offset) => Some(offset),
+                    None => return error(400, "\"offset_seconds\" must be an integer"),
+                },
             };
-            shared.lock().clock_offset_seconds = offset;
+            let db_offset = match body.get("db_clock_offset") {
+                None => None,
+                Some(value) => match value.as_str().map(crate::clock::parse_clock_offset) {
+                    Some(Ok(offset)) => Some(offset),
+                    Some(Err(message)) => return error(400, format!("db_clock_offset: {message}")),
+                    None => {
+                        return error(400, "\"db_clock_offset\" must be a string such as \"-3h\"")
+                    }
+                },
+            };
+            let db_zone = match body.get("db_time_zone") {
+                None => None,
+                Some(value) => match value.as_str().map(crate::clock::parse_utc_offset) {
+                    Some(Ok(zone)) => Some(zone),
+                    Some(Err(message)) => return error(400, format!("db_time_zone: {message}")),
+                    None => {
+                        return error(400, "\"db_time_zone\" must be a string such as \"+08:00\"")
+                    }
+                },
+            };
+            if offset.is_none() && db_offset.is_none() && db_zone.is_none() {
+                return error(
+                    400,
+                    "give \"offset_seconds\", \"db_clock_offset\" or \"db_time_zone\"",
+                );
+            }
+            let mut state = shared.lock();
+            if let Some(offset) = offset {
+                state.clock_offset_seconds = offset;
+            }
+            if let Some(offset) = db_offset {
+                state.db_clock.offset_ms = offset;
+            }
+            if let Some(zone) = db_zone {
+                state.db_clock.zone_minutes = zone;
+            }
             (200, json!({}))
         }
         ("PUT", ["sql", "users", name]) => crate::sql::put_user(shared, name, &body),

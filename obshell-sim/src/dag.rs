@@ -2,7 +2,7 @@
 //! configured duration, applying their effects to the tenants, and the four operators.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -45,7 +45,14 @@ impl NodeFailure {
     }
 }
 
+/// What RETRY, ROLLBACK and CANCEL write into a row's start and end: Go's `time.Unix(0, 0)`
+/// (`ZERO_TIME`, `ob/agent/service/task/dag.go`), which reads back as the Unix epoch.
+const RESET_TIME: Option<SystemTime> = Some(UNIX_EPOCH);
+
+/// A new node row and its sub-task row: OceanBase defaults both start and end to the insert
+/// time (`CURRENT_TIMESTAMP(6)`).
 fn new_node(state: &mut State, name: &'static str, can_rollback: bool) -> Node {
+    let inserted = Some(state.db_now());
     let node_id = state.next_node_id;
     state.next_node_id += 1;
     let task_id = state.next_task_id;
@@ -55,16 +62,16 @@ fn new_node(state: &mut State, name: &'static str, can_rollback: bool) -> Node {
         name,
         state: "PENDING",
         operator: "RUN",
-        start_time: None,
-        end_time: None,
+        start_time: inserted,
+        end_time: inserted,
         can_rollback,
         sub_tasks: vec![SubTask {
             task_id,
             name,
             state: "PENDING",
             operator: "RUN",
-            start_time: None,
-            end_time: None,
+            start_time: inserted,
+            end_time: inserted,
             execute_times: 0,
             logs: Vec::new(),
         }],
@@ -80,6 +87,8 @@ fn push_dag(
 ) -> i64 {
     let dag_id = state.next_dag_id;
     state.next_dag_id += 1;
+    // Like every task row, start and end default to the insert time.
+    let inserted = Some(state.db_now());
     state.dags.push(Dag {
         dag_id,
         name,
@@ -87,8 +96,8 @@ fn push_dag(
         state: "READY",
         operator: "RUN",
         stage: 1,
-        start_time: None,
-        end_time: None,
+        start_time: inserted,
+        end_time: inserted,
         nodes,
         request,
         generation: 0,
@@ -180,31 +189,34 @@ fn with_dag<T>(
 }
 
 async fn run(shared: Arc<Shared>, dag_id: i64, generation: u64) {
-    let rolling_back = with_dag(&shared, dag_id, generation, |state, index| {
-        let now = state.now();
+    let operator = with_dag(&shared, dag_id, generation, |state, index| {
+        // updateDagState(RUNNING) stamps the start; the end keeps the insert time (or the
+        // epoch after an operator) until the DAG ends.
+        let now = state.db_now();
         let dag = &mut state.dags[index];
         dag.state = "RUNNING";
-        dag.start_time.get_or_insert(now);
-        dag.operator == "ROLLBACK"
+        dag.start_time = Some(now);
+        dag.operator
     });
-    match rolling_back {
+    match operator {
         None => return,
-        Some(true) => return roll_back(shared, dag_id, generation).await,
-        Some(false) => {}
+        Some("ROLLBACK") => return roll_back(shared, dag_id, generation).await,
+        Some("CANCEL") => return finish_cancel(shared, dag_id, generation).await,
+        Some(_) => {}
     }
     loop {
         let Some(duration) = with_dag(&shared, dag_id, generation, |state, index| {
-            let now = state.now();
+            // StartNode stamps start and end; StartSubTask only the start.
+            let now = state.db_now();
             let duration = state.task_duration;
             let dag = &mut state.dags[index];
             let node = &mut dag.nodes[dag.stage - 1];
             node.state = "RUNNING";
             node.start_time = Some(now);
-            node.end_time = None;
+            node.end_time = Some(now);
             for task in &mut node.sub_tasks {
                 task.state = "RUNNING";
                 task.start_time = Some(now);
-                task.end_time = None;
                 task.execute_times += 1;
                 task.logs.push(format!("{} started", node.name));
             }
@@ -266,7 +278,7 @@ fn statements_outlived_a_cancel(shared: &Shared, dag_id: i64, generation: u64) -
 
 /// Executes the current node's effect and records the outcome; true when the DAG finished.
 fn finish_node(state: &mut State, index: usize) -> bool {
-    let now = state.now();
+    let now = state.db_now();
     let legacy = state.version.legacy_errors();
     let node_name = state.dags[index].nodes[state.dags[index].stage - 1].name;
     let injected = state.dags[index]
@@ -753,6 +765,36 @@ fn start_backup_step(
     Ok(logs)
 }
 
+/// The scheduler's side of CANCEL (obshell-api.md §10.2): the READY/CANCEL DAG was picked up
+/// (RUNNING, a new start time); a moment later the running sub-task sees the cancel, is marked
+/// failed with "sub task cancelled", and the DAG ends FAILED. Statements the node had sent still
+/// finish ([`statements_outlived_a_cancel`]).
+async fn finish_cancel(shared: Arc<Shared>, dag_id: i64, generation: u64) {
+    let Some(tick) = with_dag(&shared, dag_id, generation, |state, _| {
+        (state.task_duration / 10).max(std::time::Duration::from_millis(1))
+    }) else {
+        return;
+    };
+    tokio::time::sleep(tick).await;
+    with_dag(&shared, dag_id, generation, |state, index| {
+        let now = state.db_now();
+        let dag = &mut state.dags[index];
+        dag.state = "FAILED";
+        dag.end_time = Some(now);
+        let node = &mut dag.nodes[dag.stage - 1];
+        node.state = "FAILED";
+        node.operator = "CANCEL";
+        node.start_time = Some(now);
+        node.end_time = Some(now);
+        for task in &mut node.sub_tasks {
+            task.state = "FAILED";
+            task.operator = "CANCEL";
+            task.end_time = Some(now);
+            task.logs.push("sub task cancelled".to_owned());
+        }
+    });
+}
+
 async fn roll_back(shared: Arc<Shared>, dag_id: i64, generation: u64) {
     let Some(duration) = with_dag(&shared, dag_id, generation, |state, _| state.task_duration)
     else {
@@ -760,7 +802,7 @@ async fn roll_back(shared: Arc<Shared>, dag_id: i64, generation: u64) {
     };
     tokio::time::sleep(duration).await;
     with_dag(&shared, dag_id, generation, |state, index| {
-        let now = state.now();
+        let now = state.db_now();
         let dag = &mut state.dags[index];
         for node in dag.nodes.iter_mut().take(dag.stage).rev() {
             node.operator = "ROLLBACK";
@@ -782,7 +824,7 @@ async fn roll_back(shared: Arc<Shared>, dag_id: i64, generation: u64) {
 /// the DAG must be (re)started with [`spawn_run`].
 pub(crate) fn operate(state: &mut State, dag_id: i64, operator: &str) -> Result<bool, ApiError> {
     let version = state.version;
-    let now = state.now();
+    let now = state.db_now();
     let reject = |code: &'static str, message: String| {
         ApiError::of(
             version,
@@ -819,13 +861,17 @@ pub(crate) fn operate(state: &mut State, dag_id: i64, operator: &str) -> Result<
             Err(reject(code, message.to_owned()))
         }
         "RETRY" => {
+            // updateDagOperator and updateNodeOperator reset start and end to the epoch.
             dag.generation += 1;
             dag.state = "READY";
             dag.operator = "RUN";
-            dag.end_time = None;
+            dag.start_time = RESET_TIME;
+            dag.end_time = RESET_TIME;
             let node = &mut dag.nodes[dag.stage - 1];
             node.operator = "RETRY";
             node.state = "READY";
+            node.start_time = RESET_TIME;
+            node.end_time = RESET_TIME;
             for task in &mut node.sub_tasks {
                 task.operator = "RETRY";
                 task.state = "READY";
@@ -842,7 +888,12 @@ pub(crate) fn operate(state: &mut State, dag_id: i64, operator: &str) -> Result<
             dag.generation += 1;
             dag.state = "READY";
             dag.operator = "ROLLBACK";
-            dag.end_time = None;
+            dag.start_time = RESET_TIME;
+            dag.end_time = RESET_TIME;
+            for node in dag.nodes.iter_mut().take(dag.stage) {
+                node.start_time = RESET_TIME;
+                node.end_time = RESET_TIME;
+            }
             Ok(true)
         }
         "PASS" => {
@@ -853,6 +904,7 @@ pub(crate) fn operate(state: &mut State, dag_id: i64, operator: &str) -> Result<
             let node = &mut dag.nodes[dag.stage - 1];
             node.state = "SUCCEED";
             node.operator = "PASS";
+            node.end_time = Some(now);
             for task in node.sub_tasks.iter_mut().filter(|t| t.state == "FAILED") {
                 task.state = "SUCCEED";
                 task.operator = "PASS";
@@ -866,21 +918,19 @@ pub(crate) fn operate(state: &mut State, dag_id: i64, operator: &str) -> Result<
                     "Failed to cancel DAG: DAG is finished".to_owned(),
                 ));
             }
+            // updateDagOperator(CANCEL): READY/CANCEL with start and end at the epoch, the
+            // current node PENDING/CANCEL likewise; the scheduler then fails it (finish_cancel).
             dag.generation += 1;
-            dag.state = "FAILED";
+            dag.state = "READY";
             dag.operator = "CANCEL";
-            dag.end_time = Some(now);
+            dag.start_time = RESET_TIME;
+            dag.end_time = RESET_TIME;
             let node = &mut dag.nodes[dag.stage - 1];
-            node.state = "FAILED";
+            node.state = "PENDING";
             node.operator = "CANCEL";
-            node.end_time = Some(now);
-            for task in &mut node.sub_tasks {
-                task.state = "FAILED";
-                task.operator = "CANCEL";
-                task.end_time = Some(now);
-                task.logs.push("sub task cancelled".to_owned());
-            }
-            Ok(false)
+            node.start_time = RESET_TIME;
+            node.end_time = RESET_TIME;
+            Ok(true)
         }
         other => Err(reject(
             "Task.Dag.Operator.NotSupport",

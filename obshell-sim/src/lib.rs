@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 mod api_error;
 mod backup_param;
+mod clock;
 mod control;
 mod crypto;
 mod dag;
@@ -37,6 +38,7 @@ mod state;
 mod tls;
 mod version;
 
+pub use clock::{format_utc_offset, parse_clock_offset, parse_utc_offset};
 pub use latency::{Latency, LatencyParseError};
 pub use routes::{routes_of, EmulatedRoute, ROUTES};
 pub use tls::{SimTls, TlsSetupError};
@@ -81,6 +83,12 @@ pub struct SimConfig {
     /// How long opening archive log takes through PREPARE (first half) and BEGINNING to DOING,
     /// and closing it through STOPPING to STOP. Zero: at once.
     pub archive_log_delay: Duration,
+    /// OceanBase's clock minus the agent host's, in milliseconds: DAG times come from
+    /// OceanBase's `NOW(6)`, `/api/v1/time` from the agent host. Zero by default.
+    pub db_clock_offset_ms: i64,
+    /// OceanBase's session time zone, minutes east of UTC, in which DAG times are written:
+    /// +08:00 (480), OceanBase's default.
+    pub db_time_zone_minutes: i32,
 }
 
 /// The harsh profile's `--parameter-lag`: longer than a DAG's last nodes at the default
@@ -109,6 +117,8 @@ impl SimConfig {
             query_less_object_paths: false,
             parameter_lag: Duration::ZERO,
             archive_log_delay: Duration::ZERO,
+            db_clock_offset_ms: 0,
+            db_time_zone_minutes: 8 * 60,
         }
     }
 
@@ -166,6 +176,15 @@ impl SimConfig {
         self.query_less_object_paths = true;
         self.parameter_lag = HARSH_PARAMETER_LAG;
         self.archive_log_delay = HARSH_ARCHIVE_LOG_DELAY;
+        self.db_clock_offset_ms = -(3 * 3_600_000 + 17_000); // a database clock 3h 17s behind
+        self
+    }
+
+    /// Sets OceanBase's clock: its offset from the agent host's (milliseconds, either sign) and
+    /// its session time zone (minutes east of UTC).
+    pub fn with_db_clock(mut self, offset_ms: i64, time_zone_minutes: i32) -> Self {
+        self.db_clock_offset_ms = offset_ms;
+        self.db_time_zone_minutes = time_zone_minutes;
         self
     }
 
@@ -224,6 +243,8 @@ impl std::fmt::Debug for SimConfig {
             .field("query_less_object_paths", &self.query_less_object_paths)
             .field("parameter_lag", &self.parameter_lag)
             .field("archive_log_delay", &self.archive_log_delay)
+            .field("db_clock_offset_ms", &self.db_clock_offset_ms)
+            .field("db_time_zone_minutes", &self.db_time_zone_minutes)
             .finish_non_exhaustive()
     }
 }

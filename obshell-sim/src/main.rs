@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use obshell_sim::{Latency, ObshellVersion, SimConfig, SimTls};
+use obshell_sim::{
+    parse_clock_offset, parse_utc_offset, Latency, ObshellVersion, SimConfig, SimTls,
+};
 
 /// An obshell-compatible server with an in-memory OceanBase cluster, for tests and demos.
 ///
@@ -71,10 +73,19 @@ struct Cli {
     /// then STOP), e.g. 400ms.
     #[arg(long, value_parser = parse_duration)]
     archive_log_delay: Option<Duration>,
+    /// OceanBase's clock minus the agent host's (DAG times come from OceanBase's NOW(6),
+    /// /api/v1/time from the agent host), signed, units ms, s, m, h: e.g. -3h, +90m.
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true, value_parser = parse_clock_offset)]
+    db_clock_offset: Option<i64>,
+    /// OceanBase's session time zone, in which DAG times are written, e.g. +08:00 (OceanBase's
+    /// default) or -05:00.
+    #[arg(long, value_name = "ZONE", default_value = "+08:00", allow_hyphen_values = true, value_parser = parse_utc_offset)]
+    db_time_zone: i32,
     /// A set of switches: "default" (none), or "harsh": --latency 5ms,4ms,
-    /// --query-less-object-paths, --parameter-lag 600ms and --archive-log-delay 300ms, the
-    /// realistic behaviours a quiet test cluster hides. A
-    /// --latency, --parameter-lag or --archive-log-delay given too takes precedence.
+    /// --query-less-object-paths, --parameter-lag 600ms, --archive-log-delay 300ms and
+    /// --db-clock-offset=-10817s (3 h 17 s behind), the realistic behaviours a quiet test cluster
+    /// hides. A --latency, --parameter-lag, --archive-log-delay or --db-clock-offset given too
+    /// takes precedence.
     #[arg(long, default_value = "default", value_parser = ["default", "harsh"])]
     profile: String,
 }
@@ -147,6 +158,8 @@ async fn main() -> std::process::ExitCode {
         query_less_object_paths: cli.query_less_object_paths,
         parameter_lag: Duration::ZERO,
         archive_log_delay: Duration::ZERO,
+        db_clock_offset_ms: 0,
+        db_time_zone_minutes: cli.db_time_zone,
     };
     let explicit_latency = config.latency;
     let mut config = config
@@ -160,6 +173,9 @@ async fn main() -> std::process::ExitCode {
     }
     if let Some(delay) = cli.archive_log_delay {
         config.archive_log_delay = delay;
+    }
+    if let Some(offset) = cli.db_clock_offset {
+        config.db_clock_offset_ms = offset;
     }
     let sim = match obshell_sim::spawn(config).await {
         Ok(sim) => sim,

@@ -467,6 +467,7 @@ impl Route {
         to_spawn: &mut Vec<i64>,
     ) -> Handled {
         let version = state.version;
+        let db_clock = state.db_clock;
         let bind_failed = |text: String| {
             let message = format!("Bind JSON failed: {text}");
             let legacy = format!("Illegal argument: {text}");
@@ -499,12 +500,11 @@ impl Route {
                     backup_param::validate(version, method, param, !state.tenants.is_empty())?;
                 let dag_id = dag::create_backup_config_dag(state, valid, body, None, false);
                 to_spawn.push(dag_id);
-                Ok(Some(
-                    state
-                        .dag_mut(dag_id)
-                        .expect("created")
-                        .to_json(false, shared.port),
-                ))
+                Ok(Some(state.dag_mut(dag_id).expect("created").to_json(
+                    false,
+                    shared.port,
+                    db_clock,
+                )))
             }
             Self::TenantBackupConfig(name, method) => {
                 // checkTenantAndGetName, then BindJSON, then the variant's checks (§9.6).
@@ -518,12 +518,11 @@ impl Route {
                 }
                 let dag_id = dag::create_backup_config_dag(state, valid, body, None, false);
                 to_spawn.push(dag_id);
-                Ok(Some(
-                    state
-                        .dag_mut(dag_id)
-                        .expect("created")
-                        .to_json(false, shared.port),
-                ))
+                Ok(Some(state.dag_mut(dag_id).expect("created").to_json(
+                    false,
+                    shared.port,
+                    db_clock,
+                )))
             }
             Self::UnfinishedDags => {
                 let details = show_details(query);
@@ -531,7 +530,7 @@ impl Route {
                     .dags
                     .iter()
                     .filter(|d| d.listed_as_unfinished())
-                    .map(|d| d.to_json(details, shared.port))
+                    .map(|d| d.to_json(details, shared.port, db_clock))
                     .collect();
                 Ok(Some(Value::Array(list)))
             }
@@ -541,7 +540,7 @@ impl Route {
                     state
                         .dags
                         .iter()
-                        .map(|d| d.to_json(details, shared.port))
+                        .map(|d| d.to_json(details, shared.port, db_clock))
                         .collect(),
                 )))
             }
@@ -551,7 +550,7 @@ impl Route {
                 let dag = state
                     .dag_mut(dag_id)
                     .ok_or_else(|| dag::task_not_found(version))?;
-                Ok(Some(dag.to_json(details, shared.port)))
+                Ok(Some(dag.to_json(details, shared.port, db_clock)))
             }
             Self::OperateDag(id) => {
                 let dag_id = parse_generic_id(version, &id)?;
@@ -746,12 +745,11 @@ impl Route {
                 }
                 let dag_id = dag::create_start_backup_dag(state, &mode, body);
                 to_spawn.push(dag_id);
-                Ok(Some(
-                    state
-                        .dag_mut(dag_id)
-                        .expect("created")
-                        .to_json(false, shared.port),
-                ))
+                Ok(Some(state.dag_mut(dag_id).expect("created").to_json(
+                    false,
+                    shared.port,
+                    db_clock,
+                )))
             }
             Self::BackupOverview => {
                 let mut statuses = Vec::new();

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::backup_param::ValidConfig;
+use crate::clock::DbClock;
 use crate::faults::{DagFault, HttpFault};
 use crate::version::ObshellVersion;
 use crate::SimConfig;
@@ -65,6 +66,8 @@ pub(crate) struct State {
     pub(crate) next_node_id: i64,
     pub(crate) next_task_id: i64,
     pub(crate) clock_offset_seconds: i64,
+    /// OceanBase's clock and session time zone, which stamp DAG times.
+    pub(crate) db_clock: DbClock,
     pub(crate) task_duration: Duration,
     pub(crate) http_faults: Vec<HttpFault>,
     pub(crate) dag_faults: VecDeque<DagFault>,
@@ -254,6 +257,15 @@ pub(crate) fn format_time(time: Option<SystemTime>) -> String {
     }
 }
 
+/// Formats a DAG, node or sub-task time, which OceanBase stamped, in its session zone; `None`
+/// is Go's zero time.
+pub(crate) fn format_db_time(time: Option<SystemTime>, clock: DbClock) -> String {
+    match time {
+        None => format_time(None),
+        Some(time) => clock.format(time),
+    }
+}
+
 impl State {
     /// Builds the state the command line describes.
     pub(crate) fn new(config: &SimConfig) -> Self {
@@ -270,6 +282,10 @@ impl State {
             next_node_id: 1,
             next_task_id: 1,
             clock_offset_seconds: 0,
+            db_clock: DbClock {
+                offset_ms: config.db_clock_offset_ms,
+                zone_minutes: config.db_time_zone_minutes,
+            },
             task_duration: config.task_duration,
             http_faults: Vec::new(),
             dag_faults: VecDeque::new(),
@@ -306,6 +322,10 @@ impl State {
         }
         self.dags.clear();
         self.clock_offset_seconds = 0;
+        self.db_clock = DbClock {
+            offset_ms: config.db_clock_offset_ms,
+            zone_minutes: config.db_time_zone_minutes,
+        };
         self.task_duration = config.task_duration;
         self.latency = config.latency;
         self.query_less_object_paths = config.query_less_object_paths;
@@ -389,6 +409,12 @@ impl State {
         }
     }
 
+    /// OceanBase's `NOW(6)`: the agent host's clock (with the control offset) shifted by the
+    /// database clock's offset, in microseconds.
+    pub(crate) fn db_now(&self) -> SystemTime {
+        self.db_clock.at(self.now())
+    }
+
     /// A fresh trace id for an envelope.
     pub(crate) fn trace_id(&mut self) -> String {
         self.next_trace += 1;
@@ -419,6 +445,8 @@ impl State {
             "obshell_version": self.version.to_string(),
             "cluster": {"id": self.cluster_id, "name": self.cluster_name},
             "clock_offset_seconds": self.clock_offset_seconds,
+            "db_clock_offset_ms": self.db_clock.offset_ms,
+            "db_time_zone": crate::clock::format_utc_offset(self.db_clock.zone_minutes),
             "task_duration_ms": self.task_duration.as_millis() as u64,
             "latency_ms": self.latency.base.as_millis() as u64,
             "latency_jitter_ms": self.latency.jitter.as_millis() as u64,
@@ -573,7 +601,9 @@ impl Dag {
     }
 
     /// `DagDetailDTO`, with nodes only when `details`.
-    pub(crate) fn to_json(&self, details: bool, agent_port: u16) -> Value {
+    /// Times are OceanBase's, written in `clock`'s session zone.
+    pub(crate) fn to_json(&self, details: bool, agent_port: u16, clock: DbClock) -> Value {
+        let format_time = |time: Option<SystemTime>| format_db_time(time, clock);
         json!({
             "id": self.generic_id(),
             "dag_id": self.dag_id,
@@ -588,13 +618,14 @@ impl Dag {
             "start_time": format_time(self.start_time),
             "end_time": format_time(self.end_time),
             "additional_data": null,
-            "nodes": if details { json!(self.nodes.iter().map(|n| n.to_json(agent_port)).collect::<Vec<_>>()) } else { Value::Null },
+            "nodes": if details { json!(self.nodes.iter().map(|n| n.to_json(agent_port, clock)).collect::<Vec<_>>()) } else { Value::Null },
         })
     }
 }
 
 impl Node {
-    fn to_json(&self, agent_port: u16) -> Value {
+    fn to_json(&self, agent_port: u16, clock: DbClock) -> Value {
+        let format_time = |time: Option<SystemTime>| format_db_time(time, clock);
         json!({
             "id": format!("1{}", self.node_id),
             "node_id": self.node_id,

@@ -3,6 +3,7 @@
 mod auth;
 mod backup_config;
 mod binary;
+mod clock;
 mod faults;
 mod lag;
 mod latency;
