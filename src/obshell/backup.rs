@@ -552,7 +552,9 @@ impl Client {
             "/api/v1/task/dag/{}?show_details=true",
             encode_component(dag_id.as_str())
         ));
-        self.call_decoded::<DagDto>(&call).await.map(Dag::from)
+        let dag = Dag::from(self.call_decoded::<DagDto>(&call).await?);
+        self.saw_dag_id(dag.dag_id);
+        Ok(dag)
     }
 
     /// `GET /api/v1/task/dag/ob/unfinish`: the cluster DAGs that have not finished, with details.
@@ -562,12 +564,16 @@ impl Client {
     pub async fn unfinished_dags(&self) -> Result<Vec<Dag>, Error> {
         let call = Call::get("/api/v1/task/dag/ob/unfinish?show_details=true");
         let list: Contents<DagDto> = self.call_decoded(&call).await?;
-        Ok(list
+        let dags: Vec<Dag> = list
             .contents
             .unwrap_or_default()
             .into_iter()
             .map(Dag::from)
-            .collect())
+            .collect();
+        for dag in &dags {
+            self.saw_dag_id(dag.dag_id);
+        }
+        Ok(dags)
     }
 
     /// `POST /api/v1/task/dag/{id}` with `{"operator": ...}`: retry, roll back, cancel or pass a DAG.

@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, OnceCell, Semaphore};
 use tokio::time::Instant;
 
 use super::auth::{self, AesKeys, Password};
-use super::dag::{parse_go_time, Dag, DagDto};
+use super::dag::{parse_go_time, Dag, DagDto, DagId};
 use super::error::{redact_secrets, Error, TlsFailure, TransportFailure};
 
 /// The default time one HTTP request may take.
@@ -67,6 +67,8 @@ struct Inner {
     /// The server's clock minus ours, in milliseconds, learnt from response timestamps and from
     /// `GET /api/v1/time`.
     clock_offset_ms: AtomicI64,
+    /// The highest DAG id seen in any answer, for the lost-write search.
+    max_dag_id_seen: AtomicI64,
     agent_info: OnceCell<AgentInfo>,
 }
 
@@ -247,6 +249,7 @@ impl ClientBuilder {
                 unreachable_limit: self.unreachable_limit,
                 public_key: Mutex::new(None),
                 clock_offset_ms: AtomicI64::new(0),
+                max_dag_id_seen: AtomicI64::new(0),
                 agent_info: OnceCell::new(),
             }),
         })
@@ -894,22 +897,86 @@ impl Client {
     /// Sends a write that starts a DAG named `dag_name`. It is resent only when it was never sent;
     /// when its answer is lost after sending (a broken connection, a timeout, or a 502/503/504 from
     /// a proxy), the client looks for the DAG it may have started instead of sending it again.
+    ///
+    /// The search goes by identity, not by time: DAG times are OceanBase's clock in its session
+    /// zone, which can be hours away from the agent's (obshell-api.md §10.5), and RETRY, ROLLBACK
+    /// and CANCEL restamp an older DAG. DAG ids grow monotonically, so before sending, the client
+    /// reads the highest DAG id obshell has ([`Self::dag_id_high_water`]); a DAG named `dag_name`
+    /// above it is one this write (or another client at the same moment) started.
     pub(crate) async fn write_dag(&self, call: &Call, dag_name: &str) -> Result<Dag, Error> {
-        self.agent_info().await?;
-        let sent_at_server_ms = self.server_now_ms();
+        let info = self.agent_info().await?;
+        let high_water = self.dag_id_high_water(&info).await?;
         let answer = self
             .run(call)
             .await
             .and_then(|data| decode_data::<DagDto>(call, data.unwrap_or(serde_json::Value::Null)));
         match answer {
-            Ok(dto) => Ok(Dag::from(dto)),
+            Ok(dto) => {
+                let dag = Dag::from(dto);
+                self.saw_dag_id(dag.dag_id);
+                Ok(dag)
+            }
             Err(error) if lost_after_sending(call, &error) => {
-                tracing::warn!(method = %call.method, path = call.path(), error = %error, "the answer to a write was lost; looking for the dag it may have started");
-                self.find_started_dag(call, dag_name, sent_at_server_ms, error)
+                tracing::warn!(method = %call.method, path = call.path(), error = %error, high_water, "the answer to a write was lost; looking for the dag it may have started");
+                self.find_started_dag(call, dag_name, high_water, error)
                     .await
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// The highest DAG id obshell has stored, read just before a write: from every cluster DAG
+    /// (`GET /api/v1/task/dags/ob`, obshell ≥ 4.3.0) or, where that list does not exist, from the
+    /// unfinished ones and every DAG this client has seen (obshell 4.2.x lists no finished DAG).
+    /// The write's DAG, if it starts one, gets a higher id.
+    async fn dag_id_high_water(&self, info: &AgentInfo) -> Result<i64, Error> {
+        let listed = if info.version.lists_all_dags() {
+            match self
+                .max_dag_id("/api/v1/task/dags/ob?show_details=false")
+                .await
+            {
+                Err(error) if error.is_no_route() => None,
+                other => Some(other?),
+            }
+        } else {
+            None
+        };
+        let listed = match listed {
+            Some(max) => max,
+            None => {
+                self.max_dag_id("/api/v1/task/dag/ob/unfinish?show_details=false")
+                    .await?
+            }
+        };
+        self.saw_dag_id(listed);
+        Ok(self.inner.max_dag_id_seen.load(Ordering::Relaxed))
+    }
+
+    async fn max_dag_id(&self, target: &str) -> Result<i64, Error> {
+        Ok(self
+            .list_dags(target)
+            .await?
+            .iter()
+            .map(|dag| dag.dag_id)
+            .max()
+            .unwrap_or(0))
+    }
+
+    /// Records that obshell has a DAG with this numeric id (see [`Self::dag_id_high_water`]).
+    pub(crate) fn saw_dag_id(&self, dag_id: i64) {
+        self.inner
+            .max_dag_id_seen
+            .fetch_max(dag_id, Ordering::Relaxed);
+    }
+
+    async fn list_dags(&self, target: &str) -> Result<Vec<Dag>, Error> {
+        let list: Contents<DagDto> = self.run_decoded(&Call::get(target)).await?;
+        Ok(list
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .map(Dag::from)
+            .collect())
     }
 
     /// Sends a write that starts no DAG and must not run twice: it is resent only when it was never
@@ -926,6 +993,7 @@ impl Client {
                     path: call.path().to_owned(),
                     cause: error.to_string(),
                     finding: "the request may have been applied".to_owned(),
+                    candidates: Vec::new(),
                 })
             }
             other => other,
@@ -936,32 +1004,33 @@ impl Client {
         &self,
         call: &Call,
         dag_name: &str,
-        sent_at_server_ms: i64,
+        high_water: i64,
         cause: Error,
     ) -> Result<Dag, Error> {
-        // obshell's times may be whole seconds and our offset is an estimate: allow some slack.
-        let earliest_ms = sent_at_server_ms - 2_000;
         let info = self.agent_info().await?;
+        let cause_text = cause.to_string();
+        let unknown = |finding: String, candidates: Vec<DagId>| Error::WriteOutcomeUnknown {
+            method: call.method.to_string(),
+            path: call.path().to_owned(),
+            cause: cause_text.clone(),
+            finding,
+            candidates,
+        };
         let mut lookups = 0;
         loop {
-            let lookup = self.lookup_started_dags(&info, dag_name, earliest_ms).await;
-            let mut candidates = match lookup {
+            let mut candidates = match self.lookup_started_dags(&info, dag_name, high_water).await {
                 Ok(candidates) => candidates,
                 Err(lookup_error) => {
-                    return Err(Error::WriteOutcomeUnknown {
-                        method: call.method.to_string(),
-                        path: call.path().to_owned(),
-                        cause: cause.to_string(),
-                        finding: format!(
-                            "looking for the dag it may have started failed: {lookup_error}"
-                        ),
-                    })
+                    return Err(unknown(
+                        format!("looking for the dag it may have started failed: {lookup_error}"),
+                        Vec::new(),
+                    ))
                 }
             };
             match candidates.len() {
-                1 => {
+                1 if !candidates[0].was_reset() => {
                     let dag = candidates.remove(0);
-                    tracing::warn!(dag_id = %dag.id, "found the dag that the lost write started; not sending it again");
+                    tracing::warn!(dag_id = %dag.id, high_water, "found the dag that the lost write started; not sending it again");
                     return Ok(dag);
                 }
                 0 if lookups < 2 => {
@@ -974,81 +1043,80 @@ impl Client {
                         // A 502/503/504 whose request started nothing is an answer after all.
                         return Err(cause);
                     }
-                    return Err(Error::WriteOutcomeUnknown {
-                        method: call.method.to_string(),
-                        path: call.path().to_owned(),
-                        cause: cause.to_string(),
-                        finding: format!("no {dag_name:?} dag started after the request was found"),
-                    });
+                    return Err(unknown(
+                        format!("no {dag_name:?} dag above dag id {high_water}, the highest before the request, was found"),
+                        Vec::new(),
+                    ));
                 }
                 _ => {
-                    let ids: Vec<String> =
-                        candidates.iter().map(|dag| dag.id.to_string()).collect();
-                    return Err(Error::WriteOutcomeUnknown {
-                        method: call.method.to_string(),
-                        path: call.path().to_owned(),
-                        cause: cause.to_string(),
-                        finding: format!(
-                            "several {dag_name:?} dags started after the request: {}",
-                            ids.join(", ")
-                        ),
-                    });
+                    let ids = candidates.iter().map(|dag| dag.id.clone()).collect();
+                    let described: Vec<String> =
+                        candidates.iter().map(describe_candidate).collect();
+                    let finding = if candidates.len() == 1 {
+                        // Only an operator (RETRY, ROLLBACK, CANCEL) resets a DAG's times to the
+                        // epoch: this one was not started just now by this request alone.
+                        format!("the only {dag_name:?} dag above dag id {high_water}, the highest before the request, has been retried, rolled back or cancelled since it started, so it may not be this request's: {}", described.join(", "))
+                    } else {
+                        format!("several {dag_name:?} dags started after the request and any of them may be its: {}", described.join(", "))
+                    };
+                    return Err(unknown(finding, ids));
                 }
             }
         }
     }
 
-    /// The DAGs named `dag_name` that started at or after `earliest_ms` (server time): unfinished
-    /// ones first, then (obshell ≥ 4.3.0) finished ones too, as one may have ended already.
+    /// The DAGs named `dag_name` above `high_water`: from every cluster DAG on obshell ≥ 4.3.0
+    /// (one may have ended already), else from the unfinished ones.
     async fn lookup_started_dags(
         &self,
         info: &AgentInfo,
         dag_name: &str,
-        earliest_ms: i64,
+        high_water: i64,
     ) -> Result<Vec<Dag>, Error> {
-        let unfinished = self
-            .started_candidates(
-                "/api/v1/task/dag/ob/unfinish?show_details=false",
-                dag_name,
-                earliest_ms,
-            )
-            .await?;
-        if !unfinished.is_empty() || !info.version.lists_all_dags() {
-            return Ok(unfinished);
-        }
-        match self
-            .started_candidates(
-                "/api/v1/task/dags/ob?show_details=false",
-                dag_name,
-                earliest_ms,
-            )
-            .await
-        {
-            // An agent without the full list still answered the unfinished one.
-            Err(error) if error.is_no_route() => Ok(unfinished),
-            other => other,
-        }
-    }
-
-    async fn started_candidates(
-        &self,
-        target: &str,
-        dag_name: &str,
-        earliest_ms: i64,
-    ) -> Result<Vec<Dag>, Error> {
-        let list: Contents<DagDto> = self.run_decoded(&Call::get(target)).await?;
-        Ok(list
-            .contents
-            .unwrap_or_default()
+        let listed = if info.version.lists_all_dags() {
+            match self
+                .list_dags("/api/v1/task/dags/ob?show_details=false")
+                .await
+            {
+                // An agent without the full list still answers the unfinished one.
+                Err(error) if error.is_no_route() => None,
+                other => Some(other?),
+            }
+        } else {
+            None
+        };
+        let listed = match listed {
+            Some(listed) => listed,
+            None => {
+                self.list_dags("/api/v1/task/dag/ob/unfinish?show_details=false")
+                    .await?
+            }
+        };
+        let mut started: Vec<Dag> = listed
             .into_iter()
-            .map(Dag::from)
-            .filter(|dag| dag.name == dag_name)
-            .filter(|dag| {
-                dag.start_time
-                    .is_none_or(|start| system_time_ms(start) >= earliest_ms)
-            })
-            .collect())
+            .inspect(|dag| self.saw_dag_id(dag.dag_id))
+            .filter(|dag| dag.name == dag_name && dag.dag_id > high_water)
+            .collect();
+        started.sort_by_key(|dag| dag.dag_id);
+        Ok(started)
     }
+}
+
+/// A candidate DAG for a diagnostic: its id, state and operator, and its start as OceanBase's
+/// clock wrote it (not comparable with the provider's clock).
+fn describe_candidate(dag: &Dag) -> String {
+    let started = match dag.start_time {
+        Some(time) if dag.was_reset() => format!(", times reset to {}", format_time(time)),
+        Some(time) => format!(", started {} by the database's clock", format_time(time)),
+        None => String::new(),
+    };
+    format!("{} ({} {}{started})", dag.id, dag.state, dag.operator)
+}
+
+fn format_time(time: SystemTime) -> String {
+    time::OffsetDateTime::from(time)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// obshell wraps lists as `{"contents": [...]}`; `contents` may be null.

@@ -208,6 +208,16 @@ impl Dag {
             && matches!(self.operator, DagOperator::Run | DagOperator::Retry)
     }
 
+    /// Whether an operator reset the DAG's times: RETRY, ROLLBACK and CANCEL write the Unix epoch
+    /// into start and end (`updateDagOperator`), and the end stays there until the DAG ends again.
+    /// A DAG that has only run since it was created never shows the epoch (a new row starts and
+    /// ends at its insert time).
+    pub fn was_reset(&self) -> bool {
+        !self.is_finished()
+            && (self.end_time == Some(SystemTime::UNIX_EPOCH)
+                || self.start_time == Some(SystemTime::UNIX_EPOCH))
+    }
+
     /// The node that is running or failed, to report progress.
     pub fn current_node(&self) -> Option<&DagNode> {
         let by_stage = usize::try_from(self.stage)

@@ -164,6 +164,9 @@ pub enum Error {
         cause: String,
         /// What the search for the DAG found.
         finding: String,
+        /// The DAGs that may be the one the write started, when the search found several (or
+        /// one it cannot vouch for); empty when it found none or could not look.
+        candidates: Vec<super::dag::DagId>,
     },
 }
 

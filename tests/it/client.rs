@@ -885,31 +885,41 @@ async fn a_write_whose_helper_request_failed_was_not_sent() {
     // The POST was refused as expired and the clock cannot be read: the outcome is known (nothing
     // was done), so it is a plain error, not "outcome unknown".
     client.cluster_info().await.unwrap();
-    sim.control(
-        "POST",
-        "/sim/v1/clock",
-        Some(json!({"offset_seconds": 300})),
+    // The read of the highest DAG id before the write still has the right clock; the agent's
+    // clock jumps while the PATCH is on its way.
+    sim.http_fault(
+        json!({"kind": "hang", "ms": 1000, "method": "PATCH", "path_prefix": CONFIG_PATH}),
     )
     .await;
     sim.http_fault(json!({"kind": "drop_after_read", "count": 50, "path_prefix": "/api/v1/time"}))
         .await;
     sim.clear_requests().await;
-    let error = client
-        .patch_backup_config(&BackupConfigRequest {
-            log_archive_concurrency: Some(8),
-            ..BackupConfigRequest::default()
-        })
-        .await
-        .unwrap_err();
+    let request = BackupConfigRequest {
+        log_archive_concurrency: Some(8),
+        ..BackupConfigRequest::default()
+    };
+    let patch = client.patch_backup_config(&request);
+    let jump = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sim.control(
+            "POST",
+            "/sim/v1/clock",
+            Some(json!({"offset_seconds": 300})),
+        )
+        .await;
+    };
+    let (result, ()) = tokio::join!(patch, jump);
+    let error = result.unwrap_err();
     assert!(
         matches!(&error, Error::Transport { path, .. } if path == "/api/v1/time"),
         "{error:?}"
     );
     let lines = sim.request_lines().await;
     assert_eq!(count_requests(&lines, "PATCH", CONFIG_PATH), 1, "{lines:?}");
+    // Only the read before the write; no search for a DAG.
     assert_eq!(
         count_requests(&lines, "GET", "/api/v1/task"),
-        0,
+        1,
         "{lines:?}"
     );
     assert!(sim.dags().await.is_empty());
@@ -954,8 +964,20 @@ async fn a_spoiled_answer_is_found_not_resent(
 async fn a_post_whose_answer_is_lost_is_found_not_resent() {
     for version in ERAS {
         let lines = a_spoiled_answer_is_found_not_resent(version, "drop_after_read").await;
+        // Read before the write (the highest DAG id) and after it (the search): every DAG from
+        // 4.3.0, the unfinished ones before.
+        let list = if version == LEGACY {
+            "/api/v1/task/dag/ob/unfinish"
+        } else {
+            "/api/v1/task/dags/ob"
+        };
+        let post = lines
+            .iter()
+            .position(|(m, uri, _)| m == "POST" && uri == CONFIG_PATH)
+            .unwrap();
+        assert_eq!(count_requests(&lines[..post], "GET", list), 1, "{lines:?}");
         assert!(
-            count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
+            count_requests(&lines[post..], "GET", list) >= 1,
             "{lines:?}"
         );
     }
@@ -996,8 +1018,8 @@ async fn a_post_that_times_out_is_not_resent() {
         "{lines:?}"
     );
     assert!(
-        count_requests(&lines, "GET", "/api/v1/task/dag/ob/unfinish") >= 1,
-        "it looked for the dag: {lines:?}"
+        count_requests(&lines, "GET", "/api/v1/task/dags/ob") >= 2,
+        "it read the highest dag id and looked for the dag: {lines:?}"
     );
     assert!(sim.dags().await.len() <= 1);
 }
@@ -1037,11 +1059,12 @@ async fn a_post_whose_connection_failed_is_sent_again_once() {
             .post_backup_config(&full_request("file:///data/backup"))
             .await
     });
-    // Wait until the POST has failed to connect at least once.
+    // Wait until the write has failed to connect at least once: the read of the highest DAG id
+    // that goes first (a read, retried within the budget like the unsent POST would be).
     let connect_failed = |text: &str| {
         text.lines().any(|line| {
             line.contains("obshell request failed")
-                && line.contains(CONFIG_PATH)
+                && (line.contains(CONFIG_PATH) || line.contains("/api/v1/task/dags/ob"))
                 && line.contains("cannot connect")
         })
     };
@@ -1794,5 +1817,177 @@ async fn an_answer_the_sim_trickles_ends_at_the_request_timeout() {
             .await
             .expect("an untouched read answers");
         sim.clear_requests().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lost-write search under two clocks (issue 9 item 5): DAG times are OceanBase's clock in its
+// session zone, hours away from the agent's, and operators restamp older DAGs; the search goes by
+// DAG id.
+
+/// The database clock offsets the search must survive, as `POST /sim/v1/clock` takes them.
+const DB_OFFSETS: [&str; 3] = ["-8h", "0", "+8h"];
+
+async fn sim_with_db_clock(version: &str, offset: &str) -> Sim {
+    let sim = Sim::start(version).await;
+    sim.control(
+        "POST",
+        "/sim/v1/clock",
+        Some(json!({"db_clock_offset": offset, "db_time_zone": "+08:00"})),
+    )
+    .await;
+    // Nodes long enough that a DAG is still unfinished when the client looks (4.2.x lists only
+    // unfinished DAGs).
+    sim.control(
+        "PATCH",
+        "/sim/v1/config",
+        Some(json!({"task_duration_ms": 1500})),
+    )
+    .await;
+    sim
+}
+
+async fn hold_running_dag(sim: &Sim) -> String {
+    let held = sim
+        .control("POST", "/sim/v1/dags/hold-running", Some(json!({})))
+        .await;
+    held["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_lost_write_is_found_by_dag_id_whatever_the_database_clock() {
+    for version in ERAS {
+        for offset in DB_OFFSETS {
+            let sim = sim_with_db_clock(version, offset).await;
+            let client = sim.client();
+            client.agent_info().await.unwrap();
+            // An older DAG of the same name, still running (started by someone else before).
+            let older = hold_running_dag(&sim).await;
+            sim.http_fault(
+                json!({"kind": "drop_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+            )
+            .await;
+            let found = client
+                .post_backup_config(&full_request("file:///data/backup"))
+                .await
+                .unwrap_or_else(|e| panic!("{version}, database clock {offset}: {e}"));
+            let dags = sim.dags().await;
+            assert_eq!(dags.len(), 2, "{dags:?}");
+            assert_ne!(
+                found.id.as_str(),
+                older,
+                "{version} {offset}: took the older DAG"
+            );
+            assert_eq!(
+                found.id.as_str(),
+                dags[1]["id"].as_str().unwrap(),
+                "{version} {offset}"
+            );
+            let lines = sim.request_lines().await;
+            assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+            sim.control("POST", &format!("/sim/v1/dags/{older}/release"), None)
+                .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_older_dag_is_never_taken_for_a_lost_write_that_started_nothing() {
+    // The request is dropped unread, so it starts nothing; an older DAG of the same name that
+    // was retried just before (a fresh start time) and one that ran earlier must not be taken.
+    for version in ERAS {
+        for offset in DB_OFFSETS {
+            let sim = sim_with_db_clock(version, offset).await;
+            sim.control(
+                "PATCH",
+                "/sim/v1/config",
+                Some(json!({"task_duration_ms": 30})),
+            )
+            .await;
+            let client = sim.client();
+            client.agent_info().await.unwrap();
+            let earlier = failed_dag(&sim, &client, "Set backup config", "injected").await;
+            sim.control(
+                "PATCH",
+                "/sim/v1/config",
+                Some(json!({"task_duration_ms": 1500})),
+            )
+            .await;
+            client
+                .operate_dag(&earlier, DagOperator::Retry)
+                .await
+                .unwrap();
+            sim.http_fault(
+                json!({"kind": "drop_before_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+            )
+            .await;
+            let result = client
+                .post_backup_config(&full_request("file:///data/backup"))
+                .await;
+            let dags = sim.dags().await;
+            match result {
+                Err(Error::WriteOutcomeUnknown { candidates, .. }) => {
+                    assert_eq!(dags.len(), 1, "{dags:?}");
+                    assert!(candidates.is_empty(), "{version} {offset}: {candidates:?}");
+                }
+                Ok(dag) => {
+                    // Or the HTTP stack saw the close before writing and sent it again.
+                    assert_ne!(dag.id, earlier, "{version} {offset}: took the older DAG");
+                    assert_eq!(dags.len(), 2, "{dags:?}");
+                }
+                Err(other) => panic!("{version} {offset}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_dags_started_after_a_lost_write_are_named_and_neither_is_taken() {
+    for version in ERAS {
+        for offset in DB_OFFSETS {
+            let sim = sim_with_db_clock(version, offset).await;
+            let client = sim.client_with(
+                PASSWORD,
+                Duration::from_millis(1200),
+                Duration::from_secs(3),
+            );
+            client.agent_info().await.unwrap();
+            // obshell processes the POST (its DAG starts) but the answer never ends.
+            sim.http_fault(json!({"kind": "trickle_after_read", "every_ms": 100, "endless": true, "method": "POST", "path_prefix": CONFIG_PATH}))
+                .await;
+            let request = full_request("file:///data/backup");
+            let post = client.post_backup_config(&request);
+            // Meanwhile another client starts a config DAG too.
+            let other = async {
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while sim.dags().await.is_empty() {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the POST started no DAG"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                hold_running_dag(&sim).await
+            };
+            let (result, other) = tokio::join!(post, other);
+            let error = result.unwrap_err();
+            let dags = sim.dags().await;
+            assert_eq!(dags.len(), 2, "{dags:?}");
+            let ours = dags[0]["id"].as_str().unwrap().to_owned();
+            let Error::WriteOutcomeUnknown { candidates, .. } = &error else {
+                panic!("{version} {offset}: {error:?}")
+            };
+            let ids: Vec<&str> = candidates.iter().map(DagId::as_str).collect();
+            assert_eq!(ids, [ours.as_str(), other.as_str()], "{version} {offset}");
+            let text = error.to_string();
+            assert!(
+                text.contains(&ours) && text.contains(&other),
+                "the diagnostic names both: {text}"
+            );
+            let lines = sim.request_lines().await;
+            assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+            sim.control("POST", &format!("/sim/v1/dags/{other}/release"), None)
+                .await;
+        }
     }
 }
