@@ -135,6 +135,7 @@ pub(crate) async fn write_until_stopped<T>(
                 }
                 .to_owned(),
                 finding: "the request may have reached obshell and started its task, or not".to_owned(),
+                candidates: Vec::new(),
             })
         }
     }
