@@ -2090,12 +2090,23 @@ async fn after_unsuccessful_write(
         _ => None,
     };
     let summary = apply.summary();
-    let pending_dag = match &outcome {
-        Outcome::Failed(error) | Outcome::Unknown(error) => {
+    let pending_dags = match &outcome {
+        Outcome::Unknown(error) => {
             apply
                 .diagnostics
                 .push(obshell_error(summary, error, &session.endpoint));
-            None
+            // The DAGs that may be this request's, when the search found several: the next Read
+            // resolves them.
+            match error {
+                Error::WriteOutcomeUnknown { candidates, .. } => candidates.clone(),
+                _ => Vec::new(),
+            }
+        }
+        Outcome::Failed(error) => {
+            apply
+                .diagnostics
+                .push(obshell_error(summary, error, &session.endpoint));
+            Vec::new()
         }
         Outcome::Unfinished(dag_id, error) => {
             apply.diagnostics.push(unfinished_error(
@@ -2105,9 +2116,9 @@ async fn after_unsuccessful_write(
                 apply.is_create,
                 &session.endpoint,
             ));
-            Some(dag_id.clone())
+            vec![dag_id.clone()]
         }
-        Outcome::Succeeded => None,
+        Outcome::Succeeded => Vec::new(),
     };
     let stops_archive_log = apply.changes.stops_archive_log();
     if stops_archive_log && outcome.may_have_stopped_archive_log() {
@@ -2138,7 +2149,7 @@ async fn after_unsuccessful_write(
     let mut response = accepted_but_failed(
         apply,
         checked.cluster_number.to_string(),
-        pending_dag,
+        pending_dags,
         archive_log,
     );
     if let (Some(partial), false) = (partial, is_create) {
@@ -2442,9 +2453,16 @@ fn stopped_by_other_dag_warning(
 fn accepted_but_failed(
     apply: ApplyChange,
     cluster_id: String,
-    pending_dag: Option<crate::obshell::DagId>,
+    pending_dags: Vec<crate::obshell::DagId>,
     archive_log: Option<Option<Vec<String>>>,
 ) -> ApplyResponse {
+    let (pending_dag, other_candidates) = match pending_dags.split_first() {
+        Some((first, others)) => (
+            Some(first.clone()),
+            others.iter().map(|id| id.as_str().to_owned()).collect(),
+        ),
+        None => (None, Vec::new()),
+    };
     let ApplyChange {
         private: kept,
         prior,
@@ -2466,6 +2484,7 @@ fn accepted_but_failed(
                 stops_archive_log: archive_log.is_some(),
                 archiving_tenants: archive_log.clone().flatten(),
                 create: true,
+                other_candidates: other_candidates.clone(),
             }),
             ..PrivateState::default()
         };
@@ -2483,6 +2502,7 @@ fn accepted_but_failed(
             stops_archive_log: archive_log.is_some(),
             archiving_tenants: archive_log.flatten(),
             create: false,
+            other_candidates,
         }),
         // The outcome is unknown: the location may not have been written.
         ..kept.after_apply(false)
@@ -2498,10 +2518,21 @@ fn accepted_but_failed(
 /// still running keeps waiting (warning), anything else drops it.
 async fn resolve_pending(
     client: &Client,
-    pending: PendingUpdate,
+    mut pending: PendingUpdate,
     state: &mut BackupConfigModel,
     succeeded: &mut bool,
 ) -> Result<(Option<PendingUpdate>, Option<Diagnostic>), Error> {
+    if !pending.other_candidates.is_empty() {
+        match settle_candidates(client, &pending).await? {
+            Settled::As(dag_id) => {
+                pending.dag_id = dag_id;
+                pending.other_candidates.clear();
+            }
+            Settled::Not(still_pending, warning) => {
+                return Ok((still_pending.map(|p| *p), Some(warning)))
+            }
+        }
+    }
     let dag_id = crate::obshell::DagId::new(pending.dag_id.clone());
     let dag = match client.get_dag(&dag_id).await {
         Ok(dag) => dag,
@@ -2601,6 +2632,68 @@ async fn read_settled(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(lag::MAX_PAUSE);
     }
+}
+
+enum Settled {
+    /// Every candidate that obshell still knows ended alike (all applied, or none did): resolve
+    /// the update as that DAG.
+    As(String),
+    /// Still running, or they ended differently; with the record to keep, if any.
+    Not(Option<Box<PendingUpdate>>, Diagnostic),
+}
+
+/// An update whose answer was lost while several same-name DAGs started after it: any of them may
+/// be its. Whichever it is, the update applied when all of them did and did not when none did;
+/// when they differ, nobody can tell, and the state keeps the values from before it.
+async fn settle_candidates(client: &Client, pending: &PendingUpdate) -> Result<Settled, Error> {
+    let ids: Vec<&String> = std::iter::once(&pending.dag_id)
+        .chain(&pending.other_candidates)
+        .collect();
+    let list = ids
+        .iter()
+        .map(|id| id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut dags = Vec::new();
+    for id in &ids {
+        match client
+            .get_dag(&crate::obshell::DagId::new(id.as_str()))
+            .await
+        {
+            Ok(dag) => dags.push(dag),
+            Err(Error::Api { status: 404, .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let Some(first) = dags.first() else {
+        // None is known any more: the single-DAG path says so.
+        return Ok(Settled::As(pending.dag_id.clone()));
+    };
+    if let Some(running) = dags.iter().find(|dag| !dag.is_finished()) {
+        return Ok(Settled::Not(
+            Some(Box::new(pending.clone())),
+            Diagnostic::warning(
+                "An earlier update is still running",
+                format!("An earlier apply's answer was lost and any of DAGs {list} may be the task it started; DAG {} ({}) is still {} on obshell. Until they end, the state keeps the values from before that update.", running.id, running.name, running.state),
+            ),
+        ));
+    }
+    let applied = dags.iter().filter(|dag| dag.is_success()).count();
+    if applied == dags.len() || applied == 0 {
+        return Ok(Settled::As(first.id.as_str().to_owned()));
+    }
+    let ended = dags
+        .iter()
+        .map(|dag| format!("{} {} ({})", dag.id, dag.state, dag.operator))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Settled::Not(
+        None,
+        Diagnostic::warning(
+            "Outcome of an earlier update unknown",
+            format!("An earlier apply's answer was lost and any of DAGs {list} may be the task it started. They ended differently ({ended}), so whether that update applied cannot be told. The state keeps the values from before it; the next plan shows what differs from the configuration and sends it again."),
+        ),
+    ))
 }
 
 /// `ReadResource`.

@@ -190,6 +190,10 @@ pub struct PendingUpdate {
     /// The request was a create (POST), which Terraform tainted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create: bool,
+    /// When the request's answer was lost and several DAGs may be the one it started: the others
+    /// beside `dag_id` (generic ids). Read resolves them together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_candidates: Vec<String>,
 }
 
 /// The state values of the fields an update sent; `None` for fields it did not send.
@@ -469,6 +473,7 @@ mod tests {
                 stops_archive_log: true,
                 archiving_tenants: None,
                 create: false,
+                other_candidates: Vec::new(),
             }),
             ..PrivateState::default()
         }
@@ -562,6 +567,7 @@ mod tests {
                 stops_archive_log: true,
                 archiving_tenants: Some(vec!["t1".to_owned()]),
                 create: false,
+                other_candidates: vec!["143".to_owned()],
             }),
             unarrived: vec![UnarrivedWrite {
                 tenant_id: 1002,
