@@ -44,10 +44,10 @@ mod chaos;
 /// Read-after-write lag: parameters spreading to servers, archive log in transition (issue 9
 /// item 4).
 mod lag;
-/// StopProvider and timeouts before and during the write (issue 8, item 3).
-mod stop;
 /// A lost answer with two candidate DAGs under a skewed database clock (issue 9, item 5).
 mod lost_write;
+/// StopProvider and timeouts before and during the write (issue 8, item 3).
+mod stop;
 
 /// The replacement of a tainted create that obshell applied sends nothing (issue 8, item 4).
 mod adoption;

@@ -76,7 +76,10 @@ async fn two_candidate_dags_after_a_lost_answer_are_named_recorded_and_resolved_
     let read = harness.read(&stored).await;
     check_no_errors(&read.diagnostics);
     let detail = warning_detail(&read.diagnostics, "still running");
-    assert!(detail.contains(&ours) && detail.contains(&other), "{detail}");
+    assert!(
+        detail.contains(&ours) && detail.contains(&other),
+        "{detail}"
+    );
     assert_eq!(pending_of(&read.private), pending);
 
     // Both end applied: whichever was this update's, it applied.
