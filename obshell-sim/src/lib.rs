@@ -168,8 +168,9 @@ impl SimConfig {
     /// The `harsh` profile (`--profile harsh`): the realistic switches that make the simulator
     /// harder on a client than a quiet test cluster: a network delay with jitter on every
     /// answer (5 ms ± 4 ms), object-store destinations stored without their query string,
-    /// parameter changes that take [`HARSH_PARAMETER_LAG`] to reach every server, and archive
-    /// log that takes [`HARSH_ARCHIVE_LOG_DELAY`] to open or close. Everything else is as
+    /// parameter changes that take [`HARSH_PARAMETER_LAG`] to reach every server, archive log
+    /// that takes [`HARSH_ARCHIVE_LOG_DELAY`] to open or close, and OceanBase's clock (DAG
+    /// times) 3 h 17 s behind the agent host's. Everything else is as
     /// configured.
     pub fn harsh(mut self) -> Self {
         self.latency = Latency::new(Duration::from_millis(5), Duration::from_millis(4));
