@@ -10,7 +10,8 @@ pub(crate) enum HttpFaultKind {
     /// Answer as a route the emulated version does not have, without processing (a build or a
     /// proxy without the route).
     NoRoute,
-    /// Wait this many milliseconds after reading the request, then process it.
+    /// Wait this many milliseconds after reading the request, then process it, even when the
+    /// client has given up meanwhile (as obshell's handlers do).
     Hang(u64),
     /// Close the connection without reading the request body.
     DropBeforeRead,

@@ -208,28 +208,47 @@ async fn serve(
         | None => {}
     }
     let body = read_body(request.into_body()).await;
-    if let Some(HttpFaultKind::Hang(ms)) = fault {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-    let outcome = obshell::handle(
-        &shared,
-        &method,
-        &target,
-        header.as_ref().map(|(n, v)| (*n, v.as_str())),
-        &body,
-    );
-    record(
-        &shared,
-        &method,
-        &target,
-        Some(outcome.status),
-        outcome.authenticated,
-        outcome.log_body,
-        outcome.error_code.as_deref(),
-        fault_name,
-        (outcome.ts, outcome.checked_at),
-    );
-    tracing::info!(%method, %target, status = outcome.status, "obshell request");
+    let process = {
+        let (shared, method, target) = (shared.clone(), method.clone(), target.clone());
+        move || {
+            let outcome = obshell::handle(
+                &shared,
+                &method,
+                &target,
+                header.as_ref().map(|(n, v)| (*n, v.as_str())),
+                &body,
+            );
+            record(
+                &shared,
+                &method,
+                &target,
+                Some(outcome.status),
+                outcome.authenticated,
+                outcome.log_body.clone(),
+                outcome.error_code.as_deref(),
+                fault_name,
+                (outcome.ts.clone(), outcome.checked_at),
+            );
+            tracing::info!(%method, %target, status = outcome.status, "obshell request");
+            outcome
+        }
+    };
+    let outcome = if let Some(HttpFaultKind::Hang(ms)) = fault {
+        // obshell's handlers (Go's net/http) run to their end when the client has gone: a
+        // request read before the client gave up is still processed (a write still starts its
+        // DAG). So the wait and the processing run apart from this connection, which hyper
+        // drops, with this future, when the client closes it.
+        let detached = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            process()
+        });
+        match detached.await {
+            Ok(outcome) => outcome,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    } else {
+        process()
+    };
     if fault == Some(HttpFaultKind::DropAfterRead) {
         tracing::info!(%method, %target, "processed, then dropped by an injected fault");
         kill.notify_one();

@@ -184,3 +184,47 @@ async fn hang_delays_then_answers_and_faults_can_be_cleared() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_hung_write_is_processed_after_its_client_has_given_up() {
+    // obshell's handlers run to their end when the client goes away: a write read before the
+    // client gave up still starts its DAG. A kinder simulator would hide lost-write bugs.
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    control(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        json!({"kind": "hang", "ms": 400, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}),
+    )
+    .await;
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        client.call(
+            &sim,
+            "POST",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI})),
+        ),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the hang did not outlast the client");
+    assert_eq!(
+        control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"],
+        json!([]),
+        "processed before the hang ended"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let dags = control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"].clone();
+    assert_eq!(
+        dags.as_array().map(Vec::len),
+        Some(1),
+        "the write was not processed once its client had gone: {dags}"
+    );
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["method"].as_str(), last["fault"].as_str()),
+        (Some("POST"), Some("hang"))
+    );
+}

@@ -90,7 +90,7 @@ async fn check_stopped_before_write(
         .collect();
     assert!(writes.is_empty(), "a stopped apply sent {writes:#?}");
     // The apply did reach the hung read: the fault is used up, so the same read answers at once
-    // now (the sim logs a hung request only once it answers it, which it never did).
+    // now (the hung one is processed and logged only when its wait ends).
     let client = terraform_provider_oceanbase::obshell::Client::builder(harness.sim.base_url())
         .password(PASSWORD)
         .request_timeout(Duration::from_secs(1))
