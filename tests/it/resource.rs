@@ -128,6 +128,21 @@ impl Harness {
         self.control(reqwest::Method::GET, "state", json!({})).await
     }
 
+    /// Waits (at most 10 s) until no DAG on the sim is running.
+    async fn wait_until_no_dag_runs(&self) {
+        for _ in 0..500 {
+            let dags = self.sim_state().await["dags"].clone();
+            if dags
+                .as_array()
+                .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("a DAG still runs on the sim after 10 s");
+    }
+
     /// The backup-config writes the sim received since the last clear, as (method, body).
     async fn config_writes(&self) -> Vec<(String, Json)> {
         let log = self

@@ -240,16 +240,7 @@ async fn no_adoption_when_the_cluster_or_the_configuration_differs() {
     let tainted = tainted_create(&harness, &config).await;
     let config = replacement_config();
     // The DBA changes t2 before the refresh.
-    for _ in 0..500 {
-        let dags = harness.sim_state().await["dags"].clone();
-        if dags
-            .as_array()
-            .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    harness.wait_until_no_dag_runs().await;
     harness
         .control(
             reqwest::Method::PATCH,

@@ -288,16 +288,7 @@ async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next
         c.archive_lag_target = text("4m");
     }))
     .await;
-    loop {
-        let dags = harness.sim_state().await["dags"].clone();
-        if dags
-            .as_array()
-            .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    harness.wait_until_no_dag_runs().await;
     harness
         .control(
             reqwest::Method::PATCH,
