@@ -211,7 +211,7 @@ async fn serve(
     let process = {
         let (shared, method, target) = (shared.clone(), method.clone(), target.clone());
         move || {
-            let outcome = obshell::handle(
+            let mut outcome = obshell::handle(
                 &shared,
                 &method,
                 &target,
@@ -224,10 +224,10 @@ async fn serve(
                 &target,
                 Some(outcome.status),
                 outcome.authenticated,
-                outcome.log_body.clone(),
+                std::mem::take(&mut outcome.log_body),
                 outcome.error_code.as_deref(),
                 fault_name,
-                (outcome.ts.clone(), outcome.checked_at),
+                (outcome.ts.take(), outcome.checked_at),
             );
             tracing::info!(%method, %target, status = outcome.status, "obshell request");
             outcome
