@@ -1359,11 +1359,15 @@ impl Harness {
 }
 
 fn with_update_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
+    with_update_timeout_of(edit, "300ms")
+}
+
+fn with_update_timeout_of(edit: impl FnOnce(&mut BackupConfigModel), update: &str) -> Value {
     config_with(|c| {
         edit(c);
         c.timeouts = Field::Known(TimeoutsModel {
             create: Field::Null,
-            update: text("300ms"),
+            update: text(update),
             read: Field::Null,
         });
     })

@@ -224,17 +224,8 @@ async fn a_write_waits_for_archive_log_that_is_stopping() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness.set_archive_log("t1", "DOING").await;
-    set_config(&harness, "archive_log_delay_ms", 1500).await;
     // Someone stops archive log on t1: STOPPING for a while.
-    let client = Client::builder(harness.sim.base_url())
-        .password(PASSWORD)
-        .build()
-        .expect("a client");
-    client
-        .set_tenant_archive_log("t1", ArchiveLogStatus::Stop)
-        .await
-        .expect("stop");
-    assert_eq!(harness.archive_log_status("t1").await, "STOPPING");
+    stop_archive_log_elsewhere(&harness, "t1", 1500).await;
     // A location change: OceanBase cannot change t1's destination before it has stopped.
     let config = config_with(|c| c.backup_base_uri = text("file:///data/elsewhere"));
     let applied = harness.apply_ok(&stored, &config).await;
@@ -266,4 +257,198 @@ async fn archive_log_on_its_way_to_doing_counts_as_archiving() {
         "t1 was not reopened: {status}"
     );
     assert_eq!(harness.archive_log_status("t2").await, "");
+}
+
+/// Another client stops archive log on `tenant` through obshell's API: STOPPING for `for_ms`,
+/// then STOP. Archive log opened meanwhile takes as long to reach DOING.
+async fn stop_archive_log_elsewhere(harness: &Harness, tenant: &str, for_ms: u64) {
+    set_config(harness, "archive_log_delay_ms", for_ms).await;
+    let client = Client::builder(harness.sim.base_url())
+        .password(PASSWORD)
+        .build()
+        .expect("a client");
+    client
+        .set_tenant_archive_log(tenant, ArchiveLogStatus::Stop)
+        .await
+        .expect("stop");
+    assert_eq!(harness.archive_log_status(tenant).await, "STOPPING");
+}
+
+/// The requests the sim logged for `tenant`'s archive log, as (method, status sent, HTTP
+/// status), oldest first: the reads of its rounds and the PATCHes that open or close it.
+async fn archive_log_requests(harness: &Harness, tenant: &str) -> Vec<(String, String, Json)> {
+    let prefix = format!("/api/v1/tenant/{tenant}/backup/log");
+    harness
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| {
+            r["uri"]
+                .as_str()
+                .is_some_and(|uri| uri.starts_with(&prefix))
+        })
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or_default().to_owned(),
+                r["body"]["status"].as_str().unwrap_or_default().to_owned(),
+                r["status"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// A change that closes archive log on every tenant, applied while the test stops t1's archive
+/// log from elsewhere (between the provider's check and the DAG's close, which leaves a tenant
+/// already STOPPING alone); returns the apply's answer once it ends.
+async fn apply_while_t1_is_stopped_elsewhere(
+    harness: &Harness,
+    stored: &Stored,
+    config: &Value,
+    stopping_ms: u64,
+) -> ApplyResponse {
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "DOING").await;
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    let plan = harness.plan(stored, config).await;
+    check_no_errors(&plan.diagnostics);
+    let apply = harness.spawn_apply(stored, &plan, config);
+    let held = harness.wait_for_held_dag().await;
+    stop_archive_log_elsewhere(harness, "t1", stopping_ms).await;
+    harness.clear_requests().await;
+    harness.release(&held).await;
+    let applied = apply.await.expect("the apply task");
+    check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+    applied
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_never_sends_doing_to_a_tenant_still_stopping() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    let stored = harness.refresh(&stored).await;
+    // timeouts.update 6s: the reopen waits for t1 at most half the time left, about 3 s; its
+    // STOPPING lasts a minute.
+    let six = with_update_timeout_of(
+        |c| c.log_archive_concurrency = Field::Known(Number::Int(6)),
+        "6s",
+    );
+    let applied = apply_while_t1_is_stopped_elsewhere(&harness, &stored, &six, 60_000).await;
+    check_no_errors(&applied.diagnostics);
+    let detail = warning_detail(&applied.diagnostics, "Archive log not reopened");
+    assert!(
+        detail.contains("t1: its archive log is still STOPPING (stopped by someone else)"),
+        "{detail}"
+    );
+    assert!(!detail.contains("t2"), "{detail}");
+    assert!(
+        detail.contains("`ALTER SYSTEM ARCHIVELOG TENANT = t1;`"),
+        "{detail}"
+    );
+    // Nothing but reads of t1's rounds, never an open: the reopen read it, waited and read it
+    // again (a first pause of 100 ms, doubling, within about 3 s: five reads unloaded), then
+    // the read-back read it once. Without the wait it is two reads.
+    let t1 = archive_log_requests(&harness, "t1").await;
+    assert!(t1.iter().all(|(method, _, _)| method == "GET"), "{t1:?}");
+    assert!(
+        t1.len() >= 4,
+        "t1 was not read again while STOPPING: {t1:?}"
+    );
+    // t2 was reopened, once, and obshell took it.
+    let t2 = archive_log_requests(&harness, "t2").await;
+    let opens: Vec<_> = t2
+        .iter()
+        .filter(|(method, _, _)| method == "PATCH")
+        .collect();
+    assert_eq!(
+        opens,
+        [&("PATCH".to_owned(), "DOING".to_owned(), json!(200))],
+        "{t2:?}"
+    );
+    assert_eq!(harness.archive_log_status("t1").await, "STOPPING");
+    assert_eq!(harness.archive_log_status("t2").await, "PREPARE");
+
+    // The state: what was written, and each tenant's archive log as read back.
+    let applied = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let state = model(&applied.state);
+    assert_eq!(state.log_archive_concurrency, Field::Known(Number::Int(6)));
+    let tenants = state.tenants.known().expect("tenants");
+    assert_eq!(tenants["t1"].archive_log, text("STOPPING"));
+    assert_eq!(tenants["t2"].archive_log, text("PREPARE"));
+    assert_eq!(
+        PrivateState::decode(&applied.private)
+            .archive_log_stopped
+            .map(|s| s.tenants),
+        Some(vec!["t1".to_owned()])
+    );
+    // The next plan: the configuration is on the cluster, so no change; t1 is still named.
+    let read = harness.read(&applied).await;
+    check_no_errors(&read.diagnostics);
+    let detail = warning_detail(
+        &read.diagnostics,
+        "Archive log left stopped by this resource",
+    );
+    assert!(detail.contains("t1") && !detail.contains("t2"), "{detail}");
+    let refreshed = stored_of(read);
+    let plan = harness.plan(&refreshed, &six).await;
+    check_empty_plan(&refreshed, &plan);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_waits_for_a_tenant_that_stops_in_time() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    let stored = harness.refresh(&stored).await;
+    let six = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
+    // STOPPING for 2.5 s, well within half of timeouts.update's default.
+    let applied = apply_while_t1_is_stopped_elsewhere(&harness, &stored, &six, 2500).await;
+    no_warnings(&applied.diagnostics);
+    // t1 was read while STOPPING, read again until it had stopped, and only then opened: one
+    // DOING, which obshell took (it refuses DOING while STOPPING).
+    let t1 = archive_log_requests(&harness, "t1").await;
+    let first_open = t1
+        .iter()
+        .position(|(method, _, _)| method == "PATCH")
+        .expect("t1 reopened");
+    assert!(first_open >= 2, "t1 was not read again before: {t1:?}");
+    assert_eq!(
+        t1[first_open..]
+            .iter()
+            .filter(|(method, _, _)| method == "PATCH")
+            .collect::<Vec<_>>(),
+        [&("PATCH".to_owned(), "DOING".to_owned(), json!(200))],
+        "{t1:?}"
+    );
+    for tenant in ["t1", "t2"] {
+        let status = harness.archive_log_status(tenant).await;
+        assert!(
+            ["PREPARE", "BEGINNING", "DOING"].contains(&status.as_str().unwrap_or_default()),
+            "{tenant} is not archiving: {status}"
+        );
+    }
+    let applied = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    assert_eq!(
+        PrivateState::decode(&applied.private).archive_log_stopped,
+        None
+    );
+    let tenants = model(&applied.state)
+        .tenants
+        .known()
+        .expect("tenants")
+        .clone();
+    assert!(
+        matches!(&tenants["t1"].archive_log, Field::Known(s) if s != "STOPPING" && s != "STOP"),
+        "{:?}",
+        tenants["t1"].archive_log
+    );
+    let refreshed = harness.refresh(&applied).await;
+    let plan = harness.plan(&refreshed, &six).await;
+    check_empty_plan(&refreshed, &plan);
 }
