@@ -4,7 +4,7 @@
 use obshell_sim::ObshellVersion;
 use serde_json::{json, Value};
 
-use crate::sim::Sim;
+use crate::sim::{wait_until, Sim};
 use crate::terraform::{terraforms, TfDir};
 
 const FULL_CONFIG: &str = r#"
@@ -486,33 +486,12 @@ fn an_update_whose_wait_times_out_keeps_prior_values_until_a_refresh_resolves_it
         assert_eq!(dir.state_attributes()["ha_low_thread_score"], 10);
 
         // The DAG finishes on obshell; the next refresh adopts the values it set.
-        let dag_id = sim.state()["dags"]
-            .as_array()
-            .and_then(|dags| dags.iter().rev().find(|d| d["state"] == "RUNNING").cloned())
-            .map(|dag| dag["id"].as_str().expect("an id").to_owned())
-            .expect("the held DAG is running");
-        sim.post(&format!("/sim/v1/dags/{dag_id}/release"), json!({}));
-        wait_until(|| {
-            sim.state()["dags"]
-                .as_array()
-                .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
-        });
+        sim.release_held_dag();
         dir.run(&["apply", "-refresh-only", "-auto-approve"])
             .expect_code(0);
         assert_eq!(dir.state_attributes()["ha_low_thread_score"], 30);
         dir.plan().expect_code(0);
     }
-}
-
-/// Polls a condition about the simulator (not a timing assertion: it only waits for an event).
-fn wait_until(mut condition: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the condition did not hold within 30 s");
 }
 
 #[test]

@@ -24,17 +24,6 @@ resource "oceanbase_backup_config" "this" {
 }
 "#;
 
-/// Polls a condition about the simulator (waits for an event; not a timing assertion).
-fn wait_until(mut condition: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the condition did not hold within 30 s");
-}
-
 /// Applies `MAIN_TF` while the sim holds the create's DAG, so the apply times out and taints the
 /// resource, then lets the DAG succeed.
 fn tainted_create_that_succeeded(sim: &Sim, dir: &TfDir) {
@@ -44,17 +33,7 @@ fn tainted_create_that_succeeded(sim: &Sim, dir: &TfDir) {
         .expect_contains("continues on obshell");
     let state: serde_json::Value = serde_json::from_str(&dir.state_text()).expect("state");
     assert_eq!(state["resources"][0]["instances"][0]["status"], "tainted");
-    let dag_id = sim.state()["dags"]
-        .as_array()
-        .and_then(|dags| dags.iter().find(|d| d["state"] == "RUNNING").cloned())
-        .map(|dag| dag["id"].as_str().expect("an id").to_owned())
-        .expect("the held DAG is running");
-    sim.post(&format!("/sim/v1/dags/{dag_id}/release"), json!({}));
-    wait_until(|| {
-        sim.state()["dags"]
-            .as_array()
-            .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
-    });
+    sim.release_held_dag();
     // The replacement may have to wait for a DAG on a loaded machine; timeouts are not sent, so
     // they do not stop an adoption.
     dir.write_main(&MAIN_TF.replace("create = \"2s\"", "create = \"5m\""));

@@ -141,17 +141,7 @@ fn a_create_that_succeeded_late_is_resolved_and_kept_with_untaint() {
             .expect_contains("continues on obshell");
         let state: serde_json::Value = serde_json::from_str(&dir.state_text()).expect("state");
         assert_eq!(state["resources"][0]["instances"][0]["status"], "tainted");
-        let dag_id = sim.state()["dags"]
-            .as_array()
-            .and_then(|dags| dags.iter().find(|d| d["state"] == "RUNNING").cloned())
-            .map(|dag| dag["id"].as_str().expect("an id").to_owned())
-            .expect("the held DAG is running");
-        sim.post(&format!("/sim/v1/dags/{dag_id}/release"), json!({}));
-        wait_until(|| {
-            sim.state()["dags"]
-                .as_array()
-                .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
-        });
+        sim.release_held_dag();
         dir.plan()
             .expect_code(2)
             .expect_contains("Earlier create succeeded")
@@ -179,15 +169,4 @@ fn a_create_that_succeeded_late_is_resolved_and_kept_with_untaint() {
         assert_eq!(archive_log_after, archive_log_before);
         dir.plan().expect_code(0);
     }
-}
-
-/// Polls a condition about the simulator (waits for an event; not a timing assertion).
-fn wait_until(mut condition: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if condition() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the condition did not hold within 30 s");
 }

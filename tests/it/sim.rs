@@ -155,6 +155,27 @@ impl Sim {
             .collect()
     }
 
+    /// Releases the backup-config DAG that `faults/hold` keeps RUNNING and waits (at most 30 s)
+    /// until no DAG runs any more.
+    #[track_caller]
+    pub(crate) fn release_held_dag(&self) {
+        let dag_id = self.state()["dags"]
+            .as_array()
+            .and_then(|dags| {
+                dags.iter()
+                    .find(|d| d["held"] == true && d["state"] == "RUNNING")
+                    .cloned()
+            })
+            .map(|dag| dag["id"].as_str().expect("an id").to_owned())
+            .expect("the held DAG is running");
+        self.post(&format!("/sim/v1/dags/{dag_id}/release"), json!({}));
+        wait_until(|| {
+            self.state()["dags"]
+                .as_array()
+                .is_some_and(|dags| dags.iter().all(|d| d["state"] != "RUNNING"))
+        });
+    }
+
     /// Sets every tenant's archive log to DOING, as if a backup had been started.
     pub(crate) fn start_archiving(&self) {
         for tenant in self.state()["tenants"]
@@ -166,6 +187,18 @@ impl Sim {
             self.patch_tenant(&name, json!({"archive_log_status": "DOING"}));
         }
     }
+}
+
+/// Polls a condition about the simulator (waits for an event; not a timing assertion).
+#[track_caller]
+pub(crate) fn wait_until(mut condition: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the condition did not hold within 30 s");
 }
 
 impl Drop for Sim {
