@@ -1,32 +1,15 @@
 //! The backup-config DAG: its effects on every tenant, validation over HTTP, in-DAG failures.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::*;
-
-async fn tenant_state(sim: &obshell_sim::SimHandle, name: &str) -> Value {
-    let state = control(sim, "GET", "/sim/v1/state", json!({})).await;
-    state["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap()
-        .clone()
-}
 
 #[tokio::test]
 async fn post_applies_everything_to_every_tenant_and_patch_resets_the_dest() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     // t1 archives; the config stops it.
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
-        json!({"archive_log_status": "DOING"}),
-    )
-    .await;
+    patch_tenant(&sim, "t1", json!({"archive_log_status": "DOING"})).await;
     let body = json!({"backup_base_uri": URI, "log_archive_concurrency": 4, "binding": "Mandatory",
         "ha_low_thread_score": 10, "piece_switch_interval": "2d", "archive_lag_target": "2M",
         "delete_policy": {"policy": "default", "recovery_window": "7d"}});
@@ -217,10 +200,7 @@ async fn validation_over_http_in_both_eras() {
             .starts_with("Illegal argument: "));
     }
     // No DAG was created by any of them.
-    assert_eq!(
-        control(&new, "GET", "/sim/v1/state", json!({})).await["dags"],
-        json!([])
-    );
+    assert_eq!(sim_state(&new).await["dags"], json!([]));
     // No user tenants: 400 now, 500/1010 before 4.3.1.
     for sim in [&new, &old] {
         for name in ["t1", "t2"] {
@@ -228,29 +208,11 @@ async fn validation_over_http_in_both_eras() {
         }
     }
     check_error(
-        &new_client
-            .call(
-                &new,
-                "POST",
-                "/api/v1/obcluster/backup/config",
-                Some(json!({"backup_base_uri": URI})),
-            )
-            .await,
+        &new_client.post_base_uri(&new).await,
         400,
         "OB.Backup.NoUserTenants",
     );
-    check_legacy_error(
-        &old_client
-            .call(
-                &old,
-                "POST",
-                "/api/v1/obcluster/backup/config",
-                Some(json!({"backup_base_uri": URI})),
-            )
-            .await,
-        500,
-        1010,
-    );
+    check_legacy_error(&old_client.post_base_uri(&old).await, 500, 1010);
 }
 
 #[tokio::test]
@@ -285,7 +247,7 @@ async fn failures_found_inside_the_dag_carry_obshell_log_lines() {
             assert!(failure_line(&dag).contains("check archive path"), "{}", failure_line(&dag));
         }
         // An injected failure uses the given code and message.
-        control(&sim, "POST", "/sim/v1/faults/dag", json!({"node": "Set backup config", "message": "boom", "code": "OB.Cluster.AsyncOperationTimeout"})).await;
+        dag_fault(&sim, json!({"node": "Set backup config", "message": "boom", "code": "OB.Cluster.AsyncOperationTimeout"})).await;
         let dag = client.write_and_wait(&sim, "PATCH", "/api/v1/obcluster/backup/config", None).await;
         let expected = if version == "4.5.0.0" { "ERROR: [OB.Cluster.AsyncOperationTimeout]: boom" } else { "ERROR: boom" };
         assert_eq!(failure_line(&dag), expected);
@@ -296,14 +258,7 @@ async fn failures_found_inside_the_dag_carry_obshell_log_lines() {
 async fn tenants_created_later_are_not_configured() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    client
-        .write_and_wait(
-            &sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        )
-        .await;
+    client.configure_base_uri(&sim).await;
     let added = control(&sim, "POST", "/sim/v1/tenants", json!({"name": "t3"})).await;
     assert_eq!(added["id"], 1006);
     assert!(added["archive_dest"].is_null());
@@ -325,7 +280,7 @@ async fn tenants_created_later_are_not_configured() {
         json!({"tenant_id": 1006, "archive_base_uri": "", "data_base_uri": ""})
     );
     control(&sim, "POST", "/sim/v1/reset", json!({})).await;
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(state["tenants"].as_array().unwrap().len(), 2);
     assert!(state["tenants"][0]["archive_dest"].is_null());
     assert_eq!(state["dags"], json!([]));

@@ -69,14 +69,7 @@ async fn dag_times_come_from_the_database_clock_in_its_zone_and_api_time_from_th
             (unix(&time["data"]) - host_now()).abs() <= 5,
             "/api/v1/time is the host's clock: {time}"
         );
-        let (status, reply) = client
-            .call(
-                &sim,
-                "POST",
-                "/api/v1/obcluster/backup/config",
-                Some(json!({"backup_base_uri": URI})),
-            )
-            .await;
+        let (status, reply) = client.post_base_uri(&sim).await;
         assert_eq!(status, 200, "{reply}");
         let created = &reply["data"];
         // A new row: start and end both default to the insert time, on the database's clock.
@@ -113,7 +106,7 @@ async fn dag_times_come_from_the_database_clock_in_its_zone_and_api_time_from_th
 async fn the_database_clock_can_move_and_change_zone_at_run_time() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    let state = control(&sim, "GET", "/sim/v1/state", json!(null)).await;
+    let state = sim_state(&sim).await;
     assert_eq!(state["db_time_zone"], "+08:00", "OceanBase's default zone");
     assert_eq!(state["db_clock_offset_ms"], 0);
     control(
@@ -123,14 +116,7 @@ async fn the_database_clock_can_move_and_change_zone_at_run_time() {
         json!({"db_clock_offset": "+90m", "db_time_zone": "+00:00"}),
     )
     .await;
-    let done = client
-        .write_and_wait(
-            &sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        )
-        .await;
+    let done = client.configure_base_uri(&sim).await;
     let end = done["end_time"].as_str().unwrap();
     assert!(end.ends_with('Z'), "{end}");
     assert!(
@@ -161,14 +147,7 @@ async fn cancel_retry_and_rollback_reset_start_and_end_to_the_epoch() {
     client
         .wait_dag_until(&sim, &id, |d| d["state"] == "RUNNING")
         .await;
-    let (status, reply) = client
-        .call(
-            &sim,
-            "POST",
-            &format!("/api/v1/task/dag/{id}"),
-            Some(json!({"operator": "CANCEL"})),
-        )
-        .await;
+    let (status, reply) = client.dag_operator(&sim, &id, "CANCEL").await;
     assert_eq!(status, 200, "{reply}");
     let (_, cancelling) = client
         .call(&sim, "GET", &format!("/api/v1/task/dag/{id}"), None)
@@ -193,21 +172,8 @@ async fn cancel_retry_and_rollback_reset_start_and_end_to_the_epoch() {
         ("Set backup config", "RETRY"),
         ("Check backup config", "ROLLBACK"),
     ] {
-        control(
-            &sim,
-            "POST",
-            "/sim/v1/faults/dag",
-            json!({"node": node, "message": "injected"}),
-        )
-        .await;
-        let failed = client
-            .write_and_wait(
-                &sim,
-                "POST",
-                "/api/v1/obcluster/backup/config",
-                Some(json!({"backup_base_uri": URI})),
-            )
-            .await;
+        dag_fault(&sim, json!({"node": node, "message": "injected"})).await;
+        let failed = client.configure_base_uri(&sim).await;
         assert_eq!(failed["state"], "FAILED", "{failed}");
         assert!(!is_epoch(&failed["end_time"]), "{failed}");
         let id = failed["id"].as_str().unwrap();

@@ -8,7 +8,7 @@ use crate::support::*;
 async fn status_faults_answer_without_processing() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    control(&sim, "POST", "/sim/v1/faults/http", json!({"kind": "status", "status": 503, "count": 2, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"})).await;
+    http_fault(&sim, json!({"kind": "status", "status": 503, "count": 2, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"})).await;
     // Not matched: a GET.
     assert_eq!(
         client
@@ -18,34 +18,13 @@ async fn status_faults_answer_without_processing() {
         200
     );
     for _ in 0..2 {
-        let reply = client
-            .call(
-                &sim,
-                "POST",
-                "/api/v1/obcluster/backup/config",
-                Some(json!({"backup_base_uri": URI})),
-            )
-            .await;
+        let reply = client.post_base_uri(&sim).await;
         assert_eq!(reply.0, 503);
         assert_eq!(reply.1["status"], 503);
         assert!(reply.1["error"].is_object());
     }
-    assert_eq!(
-        control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"],
-        json!([])
-    );
-    assert_eq!(
-        client
-            .call(
-                &sim,
-                "POST",
-                "/api/v1/obcluster/backup/config",
-                Some(json!({"backup_base_uri": URI}))
-            )
-            .await
-            .0,
-        200
-    );
+    assert_eq!(sim_state(&sim).await["dags"], json!([]));
+    assert_eq!(client.post_base_uri(&sim).await.0, 200);
     let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
     assert_eq!(
         log.as_array()
@@ -61,10 +40,8 @@ async fn status_faults_answer_without_processing() {
 async fn drops_before_and_after_reading() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    control(
+    http_fault(
         &sim,
-        "POST",
-        "/sim/v1/faults/http",
         json!({"kind": "drop_before_read", "path_prefix": "/api/v1/obcluster"}),
     )
     .await;
@@ -77,18 +54,9 @@ async fn drops_before_and_after_reading() {
         )
         .await;
     assert!(result.is_err(), "{result:?}");
-    assert_eq!(
-        control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"],
-        json!([])
-    );
+    assert_eq!(sim_state(&sim).await["dags"], json!([]));
 
-    control(
-        &sim,
-        "POST",
-        "/sim/v1/faults/http",
-        json!({"kind": "drop_after_read", "method": "POST"}),
-    )
-    .await;
+    http_fault(&sim, json!({"kind": "drop_after_read", "method": "POST"})).await;
     let result = client
         .try_call(
             &sim,
@@ -99,7 +67,7 @@ async fn drops_before_and_after_reading() {
         .await;
     assert!(result.is_err(), "{result:?}");
     // The request was processed: its DAG exists and runs to the end.
-    let dags = control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"].clone();
+    let dags = sim_state(&sim).await["dags"].clone();
     assert_eq!(dags.as_array().unwrap().len(), 1);
     assert_eq!(
         client.wait_dag(&sim, dags[0]["id"].as_str().unwrap()).await["state"],
@@ -119,13 +87,7 @@ async fn drops_before_and_after_reading() {
 async fn hang_delays_then_answers_and_faults_can_be_cleared() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    control(
-        &sim,
-        "POST",
-        "/sim/v1/faults/http",
-        json!({"kind": "hang", "ms": 20}),
-    )
-    .await;
+    http_fault(&sim, json!({"kind": "hang", "ms": 20})).await;
     assert_eq!(
         client
             .call(&sim, "GET", "/api/v1/tenants/overview", None)
@@ -135,13 +97,7 @@ async fn hang_delays_then_answers_and_faults_can_be_cleared() {
     );
     let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
     assert_eq!(log.as_array().unwrap().last().unwrap()["fault"], "hang");
-    control(
-        &sim,
-        "POST",
-        "/sim/v1/faults/http",
-        json!({"kind": "status", "status": 500, "count": 5}),
-    )
-    .await;
+    http_fault(&sim, json!({"kind": "status", "status": 500, "count": 5})).await;
     control(&sim, "DELETE", "/sim/v1/faults", json!({})).await;
     assert_eq!(
         client
@@ -151,14 +107,8 @@ async fn hang_delays_then_answers_and_faults_can_be_cleared() {
         200
     );
     // Control requests are never subject to faults, and bad control bodies are 400s.
-    control(
-        &sim,
-        "POST",
-        "/sim/v1/faults/http",
-        json!({"kind": "status", "status": 500}),
-    )
-    .await;
-    control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    http_fault(&sim, json!({"kind": "status", "status": 500})).await;
+    sim_state(&sim).await;
     let (status, reply) = raw(
         &sim,
         "POST",
@@ -172,17 +122,8 @@ async fn hang_delays_then_answers_and_faults_can_be_cleared() {
     let (status, _) = raw(&sim, "GET", "/sim/v1/nothing", &[], b"").await.unwrap();
     assert_eq!(status, 404);
     // Task duration is adjustable.
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/config",
-        json!({"task_duration_ms": 1}),
-    )
-    .await;
-    assert_eq!(
-        control(&sim, "GET", "/sim/v1/state", json!({})).await["task_duration_ms"],
-        1
-    );
+    set_sim_config(&sim, json!({"task_duration_ms": 1})).await;
+    assert_eq!(sim_state(&sim).await["task_duration_ms"], 1);
 }
 
 #[tokio::test]
@@ -191,31 +132,21 @@ async fn a_hung_write_is_processed_after_its_client_has_given_up() {
     // client gave up still starts its DAG. A kinder simulator would hide lost-write bugs.
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    control(
-        &sim,
-        "POST",
-        "/sim/v1/faults/http",
-        json!({"kind": "hang", "ms": 400, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}),
-    )
+    http_fault(&sim, json!({"kind": "hang", "ms": 400, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}))
     .await;
     let gave_up = tokio::time::timeout(
         std::time::Duration::from_millis(100),
-        client.call(
-            &sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        ),
+        client.post_base_uri(&sim),
     )
     .await;
     assert!(gave_up.is_err(), "the hang did not outlast the client");
     assert_eq!(
-        control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"],
+        sim_state(&sim).await["dags"],
         json!([]),
         "processed before the hang ended"
     );
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let dags = control(&sim, "GET", "/sim/v1/state", json!({})).await["dags"].clone();
+    let dags = sim_state(&sim).await["dags"].clone();
     assert_eq!(
         dags.as_array().map(Vec::len),
         Some(1),

@@ -32,13 +32,7 @@ async fn lag_rows(client: &Client, sim: &obshell_sim::SimHandle) -> Vec<String> 
 #[tokio::test]
 async fn a_parameter_change_reaches_the_servers_one_by_one() {
     let sim = start("4.5.0.0").await;
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/config",
-        json!({"parameter_lag_ms": 3000}),
-    )
-    .await;
+    set_sim_config(&sim, json!({"parameter_lag_ms": 3000})).await;
     let client = Client::new(&sim).await;
     let dag = client
         .write_and_wait(
@@ -51,7 +45,7 @@ async fn a_parameter_change_reaches_the_servers_one_by_one() {
     assert_eq!(dag["state"], "SUCCEED");
     let changed = Instant::now();
     // The DAG ran the statement: OceanBase keeps the value at once (the state shows it)...
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(
         state["tenants"][0]["parameters"]["archive_lag_target"],
         "5m"
@@ -90,13 +84,12 @@ async fn a_parameter_change_reaches_the_servers_one_by_one() {
     assert_eq!(seen, [old, both, new.clone()], "reads over time");
     assert_eq!(single_reads.len(), 2, "{single_reads:?}");
     // Once every server has it, the change is forgotten.
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(state["tenants"][0]["parameters_spreading"], json!([]));
     // A DBA's change through the control API is settled at once.
-    control(
+    patch_tenant(
         &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
+        "t1",
         json!({"parameters": {"archive_lag_target": "7m"}}),
     )
     .await;
@@ -135,30 +128,11 @@ async fn statuses_until(client: &Client, sim: &obshell_sim::SimHandle, last: &st
 #[tokio::test]
 async fn archive_log_opens_through_prepare_and_beginning_and_closes_through_stopping() {
     let sim = start("4.5.0.0").await;
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/config",
-        json!({"archive_log_delay_ms": 1200}),
-    )
-    .await;
+    set_sim_config(&sim, json!({"archive_log_delay_ms": 1200})).await;
     let client = Client::new(&sim).await;
-    let dag = client
-        .write_and_wait(
-            &sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        )
-        .await;
+    let dag = client.configure_base_uri(&sim).await;
     assert_eq!(dag["state"], "SUCCEED");
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
-        json!({"archive_log_status": "STOP"}),
-    )
-    .await;
+    patch_tenant(&sim, "t1", json!({"archive_log_status": "STOP"})).await;
     let open = json!({"status": "DOING"});
     let (status, reply) = client
         .call(
@@ -173,38 +147,18 @@ async fn archive_log_opens_through_prepare_and_beginning_and_closes_through_stop
         statuses_until(&client, &sim, "DOING").await,
         ["PREPARE", "BEGINNING", "DOING"]
     );
-    let (status, reply) = client
-        .call(
-            &sim,
-            "PATCH",
-            "/api/v1/tenant/t1/backup/log",
-            Some(json!({"status": "STOP"})),
-        )
-        .await;
+    let (status, reply) = client.set_archive_log(&sim, "t1", "STOP").await;
     assert_eq!(status, 200, "{reply}");
     // STOPPING is listed; STOP has no active round.
     assert_eq!(
         statuses_until(&client, &sim, "none").await,
         ["STOPPING", "none"]
     );
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(state["tenants"][0]["archive_log_status"], "STOP");
     // While it is stopping it cannot be opened again.
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
-        json!({"archive_log_status": "DOING"}),
-    )
-    .await;
-    client
-        .call(
-            &sim,
-            "PATCH",
-            "/api/v1/tenant/t1/backup/log",
-            Some(json!({"status": "STOP"})),
-        )
-        .await;
+    patch_tenant(&sim, "t1", json!({"archive_log_status": "DOING"})).await;
+    client.set_archive_log(&sim, "t1", "STOP").await;
     let (status, reply) = client
         .call(&sim, "PATCH", "/api/v1/tenant/t1/backup/log", Some(open))
         .await;
@@ -217,23 +171,15 @@ async fn doing_without_a_destination_fails() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     // Archived once, stopped, and its destination cleared since.
-    control(
+    patch_tenant(
         &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
+        "t1",
         json!({"archive_log_status": "STOP", "archive_dest": null}),
     )
     .await;
-    let (status, reply): (u16, Value) = client
-        .call(
-            &sim,
-            "PATCH",
-            "/api/v1/tenant/t1/backup/log",
-            Some(json!({"status": "DOING"})),
-        )
-        .await;
+    let (status, reply): (u16, Value) = client.set_archive_log(&sim, "t1", "DOING").await;
     assert_eq!(status, 500, "{reply}");
     assert!(reply.to_string().contains("LOG_ARCHIVE_DEST"), "{reply}");
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(state["tenants"][0]["archive_log_status"], "STOP");
 }

@@ -15,12 +15,9 @@ async fn obshell_answers_wait_and_control_answers_do_not() {
         Duration::from_secs(1),
     ));
     let sim = obshell_sim::spawn(config).await.unwrap();
-    let state = tokio::time::timeout(
-        Duration::from_secs(30),
-        control(&sim, "GET", "/sim/v1/state", json!({})),
-    )
-    .await
-    .expect("control answers are not delayed");
+    let state = tokio::time::timeout(Duration::from_secs(30), sim_state(&sim))
+        .await
+        .expect("control answers are not delayed");
     assert_eq!(state["latency_ms"], 600_000);
     assert_eq!(state["latency_jitter_ms"], 1_000);
     let pending = tokio::time::timeout(
@@ -31,26 +28,14 @@ async fn obshell_answers_wait_and_control_answers_do_not() {
     assert!(pending.is_err(), "the obshell answer waits: {pending:?}");
 
     // Changed at run time; the bound below is a minimum, so load cannot make it flaky.
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/config",
-        json!({"latency_ms": 300, "latency_jitter_ms": 0}),
-    )
-    .await;
+    set_sim_config(&sim, json!({"latency_ms": 300, "latency_jitter_ms": 0})).await;
     let started = Instant::now();
     let (status, _) = raw(&sim, "GET", "/api/v1/info", &[], b"").await.unwrap();
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 
     // Injected faults are obshell answers too.
-    control(
-        &sim,
-        "POST",
-        "/sim/v1/faults/http",
-        json!({"kind": "status", "status": 503}),
-    )
-    .await;
+    http_fault(&sim, json!({"kind": "status", "status": 503})).await;
     let started = Instant::now();
     let (status, _) = raw(&sim, "GET", "/api/v1/info", &[], b"").await.unwrap();
     assert_eq!(status, 503);
@@ -68,8 +53,5 @@ async fn obshell_answers_wait_and_control_answers_do_not() {
     .unwrap();
     assert_eq!(status, 400);
     control(&sim, "POST", "/sim/v1/reset", json!({})).await;
-    assert_eq!(
-        control(&sim, "GET", "/sim/v1/state", json!({})).await["latency_ms"],
-        600_000
-    );
+    assert_eq!(sim_state(&sim).await["latency_ms"], 600_000);
 }

@@ -5,21 +5,8 @@ use serde_json::json;
 use crate::support::*;
 
 async fn failed_dag(sim: &obshell_sim::SimHandle, client: &Client, node: &str) -> String {
-    control(
-        sim,
-        "POST",
-        "/sim/v1/faults/dag",
-        json!({"node": node, "message": "injected"}),
-    )
-    .await;
-    let (_, reply) = client
-        .call(
-            sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        )
-        .await;
+    dag_fault(sim, json!({"node": node, "message": "injected"})).await;
+    let (_, reply) = client.post_base_uri(sim).await;
     let id = reply["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(client.wait_dag(sim, &id).await["state"], "FAILED");
     id
@@ -41,7 +28,7 @@ async fn retry_reruns_the_failed_node_and_applies_the_config() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     let id = failed_dag(&sim, &client, "Set backup config").await;
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert!(state["tenants"][0]["archive_dest"].is_null());
     let reply = operate(&sim, &client, &id, "retry").await;
     assert_eq!(reply.0, 200, "{}", reply.1);
@@ -53,7 +40,7 @@ async fn retry_reruns_the_failed_node_and_applies_the_config() {
     );
     assert_eq!(dag["nodes"][1]["operator"], "RETRY");
     assert_eq!(dag["nodes"][1]["sub_tasks"][0]["execute_times"], 2);
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(
         state["tenants"][0]["data_dest"],
         format!("{URI}/{CLUSTER_ID}/1002/data")
@@ -133,14 +120,7 @@ async fn held_dags_stay_running_are_listed_and_can_be_cancelled_or_released() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     control(&sim, "POST", "/sim/v1/faults/hold", json!({})).await;
-    let (_, reply) = client
-        .call(
-            &sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        )
-        .await;
+    let (_, reply) = client.post_base_uri(&sim).await;
     let id = reply["data"]["id"].as_str().unwrap().to_owned();
     client
         .wait_dag_until(&sim, &id, |d| d["state"] == "RUNNING" && d["stage"] == 2)
@@ -150,7 +130,7 @@ async fn held_dags_stay_running_are_listed_and_can_be_cancelled_or_released() {
         .await;
     assert_eq!(unfinished["data"]["contents"][0]["id"], id.as_str());
     // The config is not applied while held.
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert!(state["tenants"][0]["archive_dest"].is_null());
     control(
         &sim,

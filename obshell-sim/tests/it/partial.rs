@@ -13,25 +13,9 @@ const FULL: fn() -> Value = || {
     })
 };
 
-async fn tenant(sim: &obshell_sim::SimHandle, name: &str) -> Value {
-    let state = control(sim, "GET", "/sim/v1/state", json!({})).await;
-    state["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap()
-        .clone()
-}
-
 async fn set_archiving(sim: &obshell_sim::SimHandle) {
     for name in ["t1", "t2"] {
-        control(
-            sim,
-            "PATCH",
-            &format!("/sim/v1/tenants/{name}"),
-            json!({"archive_log_status": "DOING", "delete_policy": {"policy": "default", "recovery_window": "7d"}}),
-        )
+        patch_tenant(sim, name, json!({"archive_log_status": "DOING", "delete_policy": {"policy": "default", "recovery_window": "7d"}}))
         .await;
     }
 }
@@ -43,10 +27,8 @@ async fn a_step_fault_leaves_earlier_steps_and_tenants_applied() {
     set_archiving(&sim).await;
     // Fails setting the archive destination of t2: archive log is closed everywhere first, the
     // concurrency step is done on both tenants and the destination on t1.
-    control(
+    dag_fault(
         &sim,
-        "POST",
-        "/sim/v1/faults/dag",
         json!({
             "node": "Set backup config", "step": "log_archive_dest", "tenant": "t2",
             "message": "Error 9027 (HY000): storage not reachable",
@@ -69,7 +51,10 @@ async fn a_step_fault_leaves_earlier_steps_and_tenants_applied() {
             && line.contains("storage not reachable"),
         "{line}"
     );
-    let (t1, t2) = (tenant(&sim, "t1").await, tenant(&sim, "t2").await);
+    let (t1, t2) = (
+        tenant_state(&sim, "t1").await,
+        tenant_state(&sim, "t2").await,
+    );
     for t in [&t1, &t2] {
         assert_eq!(t["archive_log_status"], "STOP", "{t}");
         assert_eq!(t["parameters"]["log_archive_concurrency"], "4", "{t}");
@@ -88,10 +73,8 @@ async fn a_failure_between_drop_and_add_leaves_no_delete_policy() {
     let sim = start("4.3.0.0").await;
     let client = Client::new(&sim).await;
     set_archiving(&sim).await;
-    control(
+    dag_fault(
         &sim,
-        "POST",
-        "/sim/v1/faults/dag",
         json!({
             "node": "Set backup config", "step": "add_delete_policy",
             "message": "Error 4012 (HY000): Timeout",
@@ -113,7 +96,10 @@ async fn a_failure_between_drop_and_add_leaves_no_delete_policy() {
         line.starts_with("ERROR: set delete policy: add delete backup policy for t1(1002)"),
         "{line}"
     );
-    let (t1, t2) = (tenant(&sim, "t1").await, tenant(&sim, "t2").await);
+    let (t1, t2) = (
+        tenant_state(&sim, "t1").await,
+        tenant_state(&sim, "t2").await,
+    );
     assert!(
         t1["delete_policy"].is_null(),
         "dropped, never re-added: {t1}"
@@ -128,10 +114,8 @@ async fn a_failure_between_drop_and_add_leaves_no_delete_policy() {
         assert!(t["data_dest"].as_str().unwrap().ends_with("/data"), "{t}");
     }
     // Without a step the whole node fails before changing anything (the default).
-    control(
+    dag_fault(
         &sim,
-        "POST",
-        "/sim/v1/faults/dag",
         json!({
             "node": "Set backup config", "message": "Error 1235 (0A000): not supported",
         }),
@@ -147,7 +131,7 @@ async fn a_failure_between_drop_and_add_leaves_no_delete_policy() {
         .await;
     assert_eq!(dag["state"], "FAILED");
     assert_eq!(
-        tenant(&sim, "t1").await["parameters"]["ha_low_thread_score"],
+        tenant_state(&sim, "t1").await["parameters"]["ha_low_thread_score"],
         "7"
     );
 }
@@ -181,7 +165,7 @@ async fn non_normal_and_recycle_bin_tenants_fail_the_dag_where_it_reaches_them()
     ] {
         let sim = start("4.5.0.0").await;
         let client = Client::new(&sim).await;
-        control(&sim, "PATCH", "/sim/v1/tenants/t2", patch.clone()).await;
+        patch_tenant(&sim, "t2", patch.clone()).await;
         let dag = client
             .write_and_wait(
                 &sim,
@@ -194,10 +178,10 @@ async fn non_normal_and_recycle_bin_tenants_fail_the_dag_where_it_reaches_them()
         let line = failure_line(&dag);
         assert!(line.contains("t2(1004)") && line.contains(why), "{line}");
         // t1 got its destination before the statement on t2 failed.
-        let t1 = tenant(&sim, "t1").await;
+        let t1 = tenant_state(&sim, "t1").await;
         assert!(t1["archive_dest"].is_object(), "{t1}");
         assert_eq!(t1["parameters"]["ha_low_thread_score"], "0");
-        assert!(tenant(&sim, "t2").await["archive_dest"].is_null());
+        assert!(tenant_state(&sim, "t2").await["archive_dest"].is_null());
     }
 }
 
@@ -205,40 +189,19 @@ async fn non_normal_and_recycle_bin_tenants_fail_the_dag_where_it_reaches_them()
 async fn recycle_bin_tenants_are_hidden_from_the_overview_only() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/tenants/t2",
-        json!({"in_recyclebin": true}),
-    )
-    .await;
-    let (_, overview) = client
-        .call(&sim, "GET", "/api/v1/tenants/overview", None)
-        .await;
-    let names: Vec<&str> = overview["data"]["contents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["tenant_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["sys", "t1"]);
+    patch_tenant(&sim, "t2", json!({"in_recyclebin": true})).await;
+    assert_eq!(client.overview_names(&sim).await, ["sys", "t1"]);
     let (status, info) = client.call(&sim, "GET", "/api/v1/tenant/t2", None).await;
     assert_eq!(status, 200, "{info}");
     assert_eq!(info["data"]["in_recyclebin"], "YES");
-    assert_eq!(tenant(&sim, "t2").await["in_recyclebin"], true);
+    assert_eq!(tenant_state(&sim, "t2").await["in_recyclebin"], true);
 }
 
 #[tokio::test]
 async fn cancel_fails_the_dag_at_once_but_node_2_statements_still_land() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/config",
-        json!({"task_duration_ms": 400}),
-    )
-    .await;
+    set_sim_config(&sim, json!({"task_duration_ms": 400})).await;
     let (status, reply) = client
         .call(
             &sim,
@@ -254,14 +217,7 @@ async fn cancel_fails_the_dag_at_once_but_node_2_statements_still_land() {
             dag["stage"] == 2 && dag["state"] == "RUNNING"
         })
         .await;
-    let (status, reply) = client
-        .call(
-            &sim,
-            "POST",
-            &format!("/api/v1/task/dag/{id}"),
-            Some(json!({"operator": "CANCEL"})),
-        )
-        .await;
+    let (status, reply) = client.dag_operator(&sim, &id, "CANCEL").await;
     assert_eq!(status, 200, "{reply}");
     let dag = client.wait_dag(&sim, &id).await;
     assert_eq!(
@@ -269,17 +225,17 @@ async fn cancel_fails_the_dag_at_once_but_node_2_statements_still_land() {
         (Some("FAILED"), Some("CANCEL"))
     );
     assert_eq!(
-        tenant(&sim, "t1").await["parameters"]["ha_low_thread_score"],
+        tenant_state(&sim, "t1").await["parameters"]["ha_low_thread_score"],
         "0"
     );
     // The statements already sent finish afterwards.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while tenant(&sim, "t2").await["parameters"]["ha_low_thread_score"] != "3" {
+    while tenant_state(&sim, "t2").await["parameters"]["ha_low_thread_score"] != "3" {
         assert!(
             std::time::Instant::now() < deadline,
             "node 2's statements never landed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(tenant(&sim, "t1").await["archive_dest"].is_object());
+    assert!(tenant_state(&sim, "t1").await["archive_dest"].is_object());
 }

@@ -8,16 +8,7 @@ use crate::support::*;
 async fn tenants_parameters_and_status_checks() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
-    let (_, overview) = client
-        .call(&sim, "GET", "/api/v1/tenants/overview", None)
-        .await;
-    let names: Vec<&str> = overview["data"]["contents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["tenant_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["sys", "t1", "t2"]);
+    assert_eq!(client.overview_names(&sim).await, ["sys", "t1", "t2"]);
     check_error(
         &client
             .call(&sim, "GET", "/api/v1/tenants/overview?mode=PG", None)
@@ -59,10 +50,9 @@ async fn tenants_parameters_and_status_checks() {
         400,
         "OB.Tenant.Parameter.NotExist",
     );
-    control(
+    patch_tenant(
         &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
+        "t1",
         json!({"status": "RESTORE", "parameters": {"archive_lag_target": "5m"}}),
     )
     .await;
@@ -90,13 +80,7 @@ async fn tenants_parameters_and_status_checks() {
         client.call(&sim, "GET", "/api/v1/tenant/t1", None).await.0,
         200
     );
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
-        json!({"status": "NORMAL"}),
-    )
-    .await;
+    patch_tenant(&sim, "t1", json!({"status": "NORMAL"})).await;
     let (_, parameter) = client
         .call(
             &sim,
@@ -109,13 +93,7 @@ async fn tenants_parameters_and_status_checks() {
 
     let old = start("4.2.4.0").await;
     let old_client = Client::new(&old).await;
-    control(
-        &old,
-        "PATCH",
-        "/sim/v1/tenants/t2",
-        json!({"status": "CREATING"}),
-    )
-    .await;
+    patch_tenant(&old, "t2", json!({"status": "CREATING"})).await;
     check_legacy_error(
         &old_client
             .call(
@@ -159,37 +137,16 @@ async fn archive_log_patch_and_start_backup() {
         }
     };
     // DOING on a tenant that never archived is a silent no-op.
-    let reply = client
-        .call(
-            &sim,
-            "PATCH",
-            "/api/v1/tenant/t1/backup/log",
-            Some(json!({"status": "doing"})),
-        )
-        .await;
+    let reply = client.set_archive_log(&sim, "t1", "doing").await;
     assert_eq!(reply.0, 200, "{}", reply.1);
     assert_eq!(tasks("t1").await, json!([]));
     check_error(
-        &client
-            .call(
-                &sim,
-                "PATCH",
-                "/api/v1/tenant/sys/backup/log",
-                Some(json!({"status": "DOING"})),
-            )
-            .await,
+        &client.set_archive_log(&sim, "sys", "DOING").await,
         400,
         "OB.Tenant.SysOperationNotAllowed",
     );
     check_error(
-        &client
-            .call(
-                &sim,
-                "PATCH",
-                "/api/v1/tenant/t1/backup/log",
-                Some(json!({"status": "RUN"})),
-            )
-            .await,
+        &client.set_archive_log(&sim, "t1", "RUN").await,
         400,
         "OB.Backup.ArchiveLogStatus.Invalid",
     );
@@ -223,14 +180,7 @@ async fn archive_log_patch_and_start_backup() {
     );
 
     // A backup opens archive log (after a config gave the tenants destinations).
-    client
-        .write_and_wait(
-            &sim,
-            "POST",
-            "/api/v1/obcluster/backup/config",
-            Some(json!({"backup_base_uri": URI})),
-        )
-        .await;
+    client.configure_base_uri(&sim).await;
     let (status, reply) = client
         .call(
             &sim,
@@ -279,49 +229,14 @@ async fn archive_log_patch_and_start_backup() {
     assert_eq!(tasks("t1").await, json!([]));
     assert_eq!(tasks("t2").await, json!([]));
     // DOING now reopens (the tenants have a STOP round).
-    assert_eq!(
-        client
-            .call(
-                &sim,
-                "PATCH",
-                "/api/v1/tenant/t2/backup/log",
-                Some(json!({"status": "DOING"}))
-            )
-            .await
-            .0,
-        200
-    );
+    assert_eq!(client.set_archive_log(&sim, "t2", "DOING").await.0, 200);
     assert_eq!(tasks("t2").await[0]["status"], "DOING");
-    assert_eq!(
-        client
-            .call(
-                &sim,
-                "PATCH",
-                "/api/v1/tenant/t2/backup/log",
-                Some(json!({"status": "SUSPEND"}))
-            )
-            .await
-            .0,
-        200
-    );
+    assert_eq!(client.set_archive_log(&sim, "t2", "SUSPEND").await.0, 200);
     assert_eq!(tasks("t2").await[0]["status"], "SUSPEND");
     // INTERRUPTED is an error.
-    control(
-        &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
-        json!({"archive_log_status": "INTERRUPTED"}),
-    )
-    .await;
+    patch_tenant(&sim, "t1", json!({"archive_log_status": "INTERRUPTED"})).await;
     check_error(
-        &client
-            .call(
-                &sim,
-                "PATCH",
-                "/api/v1/tenant/t1/backup/log",
-                Some(json!({"status": "DOING"})),
-            )
-            .await,
+        &client.set_archive_log(&sim, "t1", "DOING").await,
         500,
         "Common.Unexpected",
     );
@@ -343,10 +258,9 @@ async fn archive_tasks_show_the_path_without_credentials() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     let stored = "oss://bucket/backup/1726000000/1002/clog?host=oss.example.com&access_id=AKID&access_key=SECRET&delete_mode=tagging";
-    control(
+    patch_tenant(
         &sim,
-        "PATCH",
-        "/sim/v1/tenants/t1",
+        "t1",
         json!({"archive_dest": {"path": stored}, "archive_log_status": "DOING"}),
     )
     .await;
@@ -359,6 +273,6 @@ async fn archive_tasks_show_the_path_without_credentials() {
         "oss://bucket/backup/1726000000/1002/clog?host=oss.example.com&delete_mode=tagging"
     );
     // The state still holds what OceanBase stores, credentials included.
-    let state = control(&sim, "GET", "/sim/v1/state", json!({})).await;
+    let state = sim_state(&sim).await;
     assert_eq!(state["tenants"][0]["archive_dest"]["path"], stored);
 }

@@ -76,6 +76,43 @@ pub(crate) async fn control(sim: &SimHandle, method: &str, path: &str, body: Val
     reply
 }
 
+/// `GET /sim/v1/state`.
+pub(crate) async fn sim_state(sim: &SimHandle) -> Value {
+    control(sim, "GET", "/sim/v1/state", json!({})).await
+}
+
+/// One tenant's entry of `GET /sim/v1/state`.
+pub(crate) async fn tenant_state(sim: &SimHandle, name: &str) -> Value {
+    let state = sim_state(sim).await;
+    state["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no tenant {name}: {state}"))
+        .clone()
+}
+
+/// `PATCH /sim/v1/tenants/{name}`: what a DBA could set with SQL; answers the tenant.
+pub(crate) async fn patch_tenant(sim: &SimHandle, name: &str, patch: Value) -> Value {
+    control(sim, "PATCH", &format!("/sim/v1/tenants/{name}"), patch).await
+}
+
+/// `POST /sim/v1/faults/http`.
+pub(crate) async fn http_fault(sim: &SimHandle, fault: Value) -> Value {
+    control(sim, "POST", "/sim/v1/faults/http", fault).await
+}
+
+/// `POST /sim/v1/faults/dag`.
+pub(crate) async fn dag_fault(sim: &SimHandle, fault: Value) -> Value {
+    control(sim, "POST", "/sim/v1/faults/dag", fault).await
+}
+
+/// `PATCH /sim/v1/config`.
+pub(crate) async fn set_sim_config(sim: &SimHandle, config: Value) -> Value {
+    control(sim, "PATCH", "/sim/v1/config", config).await
+}
+
 /// The SDK-style client with a cached public key.
 pub(crate) struct Client {
     pub(crate) key: RsaPublicKey,
@@ -159,7 +196,6 @@ impl Client {
         raw(sim, method, target, &[("X-OCS-Header", header)], &body).await
     }
 
-    /// Polls a DAG until it is SUCCEED or FAILED (within 10 s).
     /// Sends a request that starts a DAG, checks that obshell accepted it, and waits for the DAG
     /// to end; returns the final DAG.
     pub(crate) async fn write_and_wait(
@@ -175,6 +211,59 @@ impl Client {
             .await
     }
 
+    /// The tenant names `GET /tenants/overview` lists, in its order.
+    pub(crate) async fn overview_names(&self, sim: &SimHandle) -> Vec<String> {
+        let (status, overview) = self
+            .call(sim, "GET", "/api/v1/tenants/overview", None)
+            .await;
+        assert_eq!(status, 200, "{overview}");
+        overview["data"]["contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["tenant_name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `POST /obcluster/backup/config` with only `backup_base_uri` = [`URI`].
+    pub(crate) async fn post_base_uri(&self, sim: &SimHandle) -> Reply {
+        self.call(
+            sim,
+            "POST",
+            "/api/v1/obcluster/backup/config",
+            Some(json!({"backup_base_uri": URI})),
+        )
+        .await
+    }
+
+    /// [`Client::post_base_uri`], accepted and waited for; returns the final DAG.
+    pub(crate) async fn configure_base_uri(&self, sim: &SimHandle) -> Value {
+        let (status, reply) = self.post_base_uri(sim).await;
+        assert_eq!(status, 200, "{reply}");
+        self.wait_dag(sim, reply["data"]["id"].as_str().unwrap())
+            .await
+    }
+
+    /// `PATCH /tenant/{tenant}/backup/log` to `status` (DOING, STOP, SUSPEND).
+    pub(crate) async fn set_archive_log(
+        &self,
+        sim: &SimHandle,
+        tenant: &str,
+        status: &str,
+    ) -> Reply {
+        let target = format!("/api/v1/tenant/{tenant}/backup/log");
+        self.call(sim, "PATCH", &target, Some(json!({ "status": status })))
+            .await
+    }
+
+    /// `POST /task/dag/{id}` with `operator` (RETRY, ROLLBACK, CANCEL, PASS).
+    pub(crate) async fn dag_operator(&self, sim: &SimHandle, id: &str, operator: &str) -> Reply {
+        let target = format!("/api/v1/task/dag/{id}");
+        self.call(sim, "POST", &target, Some(json!({ "operator": operator })))
+            .await
+    }
+
+    /// Polls a DAG until it is SUCCEED or FAILED (within 10 s).
     pub(crate) async fn wait_dag(&self, sim: &SimHandle, id: &str) -> Value {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {

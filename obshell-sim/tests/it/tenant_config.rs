@@ -6,17 +6,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn tenant_state(sim: &obshell_sim::SimHandle, name: &str) -> Value {
-    let state = control(sim, "GET", "/sim/v1/state", json!({})).await;
-    state["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap()
-        .clone()
-}
-
 fn dests(tenant_id: i64) -> Value {
     json!({
         "archive_base_uri": format!("{URI}/{CLUSTER_ID}/{tenant_id}/clog"),
@@ -39,13 +28,7 @@ async fn the_tenant_dag_configures_its_tenant_only_and_leaves_archive_log_elsewh
                 Some(json!({"backup_base_uri": URI, "log_archive_concurrency": 2})),
             )
             .await;
-        control(
-            &sim,
-            "PATCH",
-            "/sim/v1/tenants/t1",
-            json!({"archive_log_status": "DOING"}),
-        )
-        .await;
+        patch_tenant(&sim, "t1", json!({"archive_log_status": "DOING"})).await;
         let t1_before = tenant_state(&sim, "t1").await;
         let added = control(&sim, "POST", "/sim/v1/tenants", json!({"name": "t3"})).await;
         let id = added["id"].as_i64().unwrap();
@@ -200,7 +183,7 @@ async fn tenant_level_validation_in_obshells_order_in_both_eras() {
     }
     for sim in [&new, &old] {
         assert_eq!(
-            control(sim, "GET", "/sim/v1/state", json!({})).await["dags"],
+            sim_state(sim).await["dags"],
             json!([]),
             "a refused call started a DAG"
         );
@@ -313,10 +296,8 @@ async fn the_tenant_maintenance_lock_refuses_a_second_dag_until_the_first_ends()
 
         // A FAILED tenant DAG keeps the lock, and stays in the unfinished list, until an operator
         // ends it; a failed cluster DAG leaves that list.
-        control(
+        dag_fault(
             &sim,
-            "POST",
-            "/sim/v1/faults/dag",
             json!({"node": "Set backup config", "message": "boom"}),
         )
         .await;
@@ -350,14 +331,7 @@ async fn the_tenant_maintenance_lock_refuses_a_second_dag_until_the_first_ends()
                 )
                 .await,
         );
-        let (status, reply) = client
-            .call(
-                &sim,
-                "POST",
-                &format!("/api/v1/task/dag/{failed_id}"),
-                Some(json!({"operator": "PASS"})),
-            )
-            .await;
+        let (status, reply) = client.dag_operator(&sim, failed_id, "PASS").await;
         assert_eq!(status, 200, "{reply}");
         let again = client
             .write_and_wait(
