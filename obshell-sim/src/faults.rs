@@ -27,6 +27,13 @@ pub(crate) enum HttpFaultKind {
         /// Whether the answer never ends.
         endless: bool,
     },
+    /// Process the request, then answer it whole with its JSON body followed by spaces up to
+    /// `bytes` bytes: still valid JSON, as long as a list of tens of thousands of DAGs (obshell
+    /// pages no list).
+    PadAfterRead {
+        /// The body's length.
+        bytes: u64,
+    },
 }
 
 impl HttpFaultKind {
@@ -40,9 +47,13 @@ impl HttpFaultKind {
             Self::DropAfterRead => "drop_after_read",
             Self::GarbleAfterRead => "garble_after_read",
             Self::TrickleAfterRead { .. } => "trickle_after_read",
+            Self::PadAfterRead { .. } => "pad_after_read",
         }
     }
 }
+
+/// The longest body `pad_after_read` builds.
+const MAX_PAD_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A pending HTTP fault.
 #[derive(Clone, Debug)]
@@ -86,6 +97,15 @@ impl HttpFault {
                     .get("endless")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+            },
+            Some("pad_after_read") => HttpFaultKind::PadAfterRead {
+                bytes: body
+                    .get("bytes")
+                    .and_then(Value::as_u64)
+                    .filter(|bytes| *bytes <= MAX_PAD_BYTES)
+                    .ok_or(
+                        "\"pad_after_read\" needs a numeric \"bytes\" of at most 268435456 (256 MiB)",
+                    )?,
             },
             Some(other) => return Err(format!("unknown fault kind {other:?}")),
             None => return Err("\"kind\" is required".to_owned()),
@@ -240,6 +260,16 @@ mod tests {
         assert!(HttpFault::from_json(&json!({"kind": "nope"})).is_err());
         assert!(HttpFault::from_json(&json!({"kind": "status", "status": 42})).is_err());
         assert!(HttpFault::from_json(&json!({"kind": "drop_after_read", "count": 0})).is_err());
+        assert_eq!(
+            HttpFault::from_json(&json!({"kind": "pad_after_read", "bytes": 17_000_000}))
+                .unwrap()
+                .kind,
+            HttpFaultKind::PadAfterRead { bytes: 17_000_000 }
+        );
+        assert!(HttpFault::from_json(&json!({"kind": "pad_after_read"})).is_err());
+        assert!(
+            HttpFault::from_json(&json!({"kind": "pad_after_read", "bytes": 1u64 << 40})).is_err()
+        );
         assert!(DagFault::from_json(&json!({"node": "x", "message": "m"})).is_err());
         let (fault, n) =
             DagFault::from_json(&json!({"node": "Set backup config", "message": "m", "count": 3}))

@@ -203,7 +203,8 @@ async fn serve(
         Some(
             HttpFaultKind::DropAfterRead
             | HttpFaultKind::GarbleAfterRead
-            | HttpFaultKind::TrickleAfterRead { .. },
+            | HttpFaultKind::TrickleAfterRead { .. }
+            | HttpFaultKind::PadAfterRead { .. },
         )
         | None => {}
     }
@@ -266,6 +267,15 @@ async fn serve(
             Duration::from_millis(every_ms),
             endless,
         );
+        return Ok(response);
+    }
+    if let Some(HttpFaultKind::PadAfterRead { bytes }) = fault {
+        tracing::info!(%method, %target, bytes, "processed, then answered padded by an injected fault");
+        let mut body = outcome.body.to_string().into_bytes();
+        let length = usize::try_from(bytes).unwrap_or(usize::MAX).max(body.len());
+        body.resize(length, b' ');
+        let mut response = json_response(outcome.status, &Value::Null);
+        *response.body_mut() = SimBody::whole(Bytes::from(body));
         return Ok(response);
     }
     Ok(json_response(outcome.status, &outcome.body))

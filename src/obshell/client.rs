@@ -903,6 +903,14 @@ impl Client {
     /// and CANCEL restamp an older DAG. DAG ids grow monotonically, so before sending, the client
     /// reads the highest DAG id obshell has ([`Self::dag_id_high_water`]); a DAG named `dag_name`
     /// above it is one this write (or another client at the same moment) started.
+    ///
+    /// Ids alone cannot tell which: obshell does not refuse a second cluster backup-config DAG
+    /// while one runs (its template sets no maintenance lock: `buildSetBackupConfigTemplate` in
+    /// `ob/agent/executor/ob/backup_config.go`, and `CreateDagInstanceByTemplate` in
+    /// `ob/agent/service/task/dag.go` locks only for maintenance templates), so another client's
+    /// DAG can start while this write's request is lost on its way and starts nothing. A single
+    /// DAG found by the search is therefore returned with [`Dag::found_by_search`] set: a
+    /// candidate whose effect the caller must check before taking its outcome for the write's.
     pub(crate) async fn write_dag(&self, call: &Call, dag_name: &str) -> Result<Dag, Error> {
         let info = self.agent_info().await?;
         let high_water = self.dag_id_high_water(&info).await?;
@@ -917,8 +925,8 @@ impl Client {
                 Ok(dag)
             }
             Err(error) if lost_after_sending(call, &error) => {
-                tracing::warn!(method = %call.method, path = call.path(), error = %error, high_water, "the answer to a write was lost; looking for the dag it may have started");
-                self.find_started_dag(call, dag_name, high_water, error)
+                tracing::warn!(method = %call.method, path = call.path(), error = %error, high_water = high_water.id, "the answer to a write was lost; looking for the dag it may have started");
+                self.find_started_dag(call, dag_name, &high_water, error)
                     .await
             }
             Err(error) => Err(error),
@@ -929,27 +937,37 @@ impl Client {
     /// (`GET /api/v1/task/dags/ob`, obshell ≥ 4.3.0) or, where that list does not exist, from the
     /// unfinished ones and every DAG this client has seen (obshell 4.2.x lists no finished DAG).
     /// The write's DAG, if it starts one, gets a higher id.
-    async fn dag_id_high_water(&self, info: &AgentInfo) -> Result<i64, Error> {
-        let listed = if info.version.lists_all_dags() {
-            match self
-                .max_dag_id("/api/v1/task/dags/ob?show_details=false")
-                .await
-            {
-                Err(error) if error.is_no_route() => None,
-                other => Some(other?),
+    ///
+    /// The full list is every DAG the cluster ever ran, unpaged and unfiltered (obshell's
+    /// `GetAllClusterDags` takes only `show_details`): on a long-lived cluster it can pass the
+    /// client's answer bound. When it cannot be read, for that or any other reason, the write is
+    /// not given up: the high-water falls back to the unfinished list and the ids seen, and is
+    /// marked as such, so that a lost answer is not decided by it ([`Self::find_started_dag`]).
+    async fn dag_id_high_water(&self, info: &AgentInfo) -> Result<HighWater, Error> {
+        let mut full_list_unreadable = None;
+        if info.version.lists_all_dags() {
+            match self.max_dag_id(ALL_CLUSTER_DAGS).await {
+                Ok(max) => {
+                    self.saw_dag_id(max);
+                    return Ok(HighWater {
+                        id: self.inner.max_dag_id_seen.load(Ordering::Relaxed),
+                        full_list_unreadable: None,
+                    });
+                }
+                // An agent without the full list: as on 4.2.x.
+                Err(error) if error.is_no_route() => {}
+                Err(error) => {
+                    tracing::warn!(%error, "the list of every cluster dag could not be read; the highest dag id comes from the unfinished ones and those seen");
+                    full_list_unreadable = Some(error.to_string());
+                }
             }
-        } else {
-            None
-        };
-        let listed = match listed {
-            Some(max) => max,
-            None => {
-                self.max_dag_id("/api/v1/task/dag/ob/unfinish?show_details=false")
-                    .await?
-            }
-        };
-        self.saw_dag_id(listed);
-        Ok(self.inner.max_dag_id_seen.load(Ordering::Relaxed))
+        }
+        let unfinished = self.max_dag_id(UNFINISHED_CLUSTER_DAGS).await?;
+        self.saw_dag_id(unfinished);
+        Ok(HighWater {
+            id: self.inner.max_dag_id_seen.load(Ordering::Relaxed),
+            full_list_unreadable,
+        })
     }
 
     async fn max_dag_id(&self, target: &str) -> Result<i64, Error> {
@@ -1004,7 +1022,7 @@ impl Client {
         &self,
         call: &Call,
         dag_name: &str,
-        high_water: i64,
+        high_water: &HighWater,
         cause: Error,
     ) -> Result<Dag, Error> {
         let info = self.agent_info().await?;
@@ -1016,10 +1034,14 @@ impl Client {
             finding,
             candidates,
         };
+        let high = high_water.id;
         let mut lookups = 0;
         loop {
-            let mut candidates = match self.lookup_started_dags(&info, dag_name, high_water).await {
-                Ok(candidates) => candidates,
+            let (mut candidates, partial) = match self
+                .lookup_started_dags(&info, dag_name, high)
+                .await
+            {
+                Ok(found) => found,
                 Err(lookup_error) => {
                     return Err(unknown(
                         format!("looking for the dag it may have started failed: {lookup_error}"),
@@ -1027,10 +1049,22 @@ impl Client {
                     ))
                 }
             };
+            if let (Some(reason), false) = (&high_water.full_list_unreadable, candidates.is_empty())
+            {
+                // The high-water saw only the unfinished DAGs: a finished DAG older than the
+                // request can sit above it, so nothing found above it is known to be this one's.
+                let ids = candidates.iter().map(|dag| dag.id.clone()).collect();
+                let described: Vec<String> = candidates.iter().map(describe_candidate).collect();
+                return Err(unknown(
+                    format!("the list of every dag could not be read before the request ({reason}), so the highest dag id before it, {high}, counts only unfinished dags and those this provider saw, and a {dag_name:?} dag above it may be older than the request: {}", described.join(", ")),
+                    ids,
+                ));
+            }
             match candidates.len() {
                 1 if !candidates[0].was_reset() => {
-                    let dag = candidates.remove(0);
-                    tracing::warn!(dag_id = %dag.id, high_water, "found the dag that the lost write started; not sending it again");
+                    let mut dag = candidates.remove(0);
+                    tracing::warn!(dag_id = %dag.id, high_water = high, "found the only dag that started after the lost write; not sending it again, and its effect is to be checked");
+                    dag.found_by_search = true;
                     return Ok(dag);
                 }
                 0 if lookups < 2 => {
@@ -1039,12 +1073,19 @@ impl Client {
                     tokio::time::sleep(Duration::from_millis(500 * lookups)).await;
                 }
                 0 => {
+                    if let Some(reason) = partial {
+                        // Only the unfinished DAGs were searched: one that already ended is missed.
+                        return Err(unknown(
+                            format!("no {dag_name:?} dag above dag id {high}, the highest before the request, is unfinished, and the list of every dag, where one that already ended would be, could not be read ({reason})"),
+                            Vec::new(),
+                        ));
+                    }
                     if matches!(cause, Error::Api { .. }) {
                         // A 502/503/504 whose request started nothing is an answer after all.
                         return Err(cause);
                     }
                     return Err(unknown(
-                        format!("no {dag_name:?} dag above dag id {high_water}, the highest before the request, was found"),
+                        format!("no {dag_name:?} dag above dag id {high}, the highest before the request, was found"),
                         Vec::new(),
                     ));
                 }
@@ -1055,7 +1096,7 @@ impl Client {
                     let finding = if candidates.len() == 1 {
                         // Only an operator (RETRY, ROLLBACK, CANCEL) resets a DAG's times to the
                         // epoch: this one was not started just now by this request alone.
-                        format!("the only {dag_name:?} dag above dag id {high_water}, the highest before the request, has been retried, rolled back or cancelled since it started, so it may not be this request's: {}", described.join(", "))
+                        format!("the only {dag_name:?} dag above dag id {high}, the highest before the request, has been retried, rolled back or cancelled since it started, so it may not be this request's: {}", described.join(", "))
                     } else {
                         format!("several {dag_name:?} dags started after the request and any of them may be its: {}", described.join(", "))
                     };
@@ -1066,31 +1107,33 @@ impl Client {
     }
 
     /// The DAGs named `dag_name` above `high_water`: from every cluster DAG on obshell ≥ 4.3.0
-    /// (one may have ended already), else from the unfinished ones.
+    /// (one may have ended already), else, or when that list cannot be read, from the unfinished
+    /// ones. With the reason when the full list exists but could not be read.
     async fn lookup_started_dags(
         &self,
         info: &AgentInfo,
         dag_name: &str,
         high_water: i64,
-    ) -> Result<Vec<Dag>, Error> {
+    ) -> Result<(Vec<Dag>, Option<String>), Error> {
+        let mut partial = None;
         let listed = if info.version.lists_all_dags() {
-            match self
-                .list_dags("/api/v1/task/dags/ob?show_details=false")
-                .await
-            {
+            match self.list_dags(ALL_CLUSTER_DAGS).await {
+                Ok(listed) => Some(listed),
                 // An agent without the full list still answers the unfinished one.
                 Err(error) if error.is_no_route() => None,
-                other => Some(other?),
+                Err(error) => {
+                    // Too long to read, or failing: the unfinished ones are still worth a look.
+                    tracing::warn!(%error, "the list of every cluster dag could not be read; looking among the unfinished ones");
+                    partial = Some(error.to_string());
+                    None
+                }
             }
         } else {
             None
         };
         let listed = match listed {
             Some(listed) => listed,
-            None => {
-                self.list_dags("/api/v1/task/dag/ob/unfinish?show_details=false")
-                    .await?
-            }
+            None => self.list_dags(UNFINISHED_CLUSTER_DAGS).await?,
         };
         let mut started: Vec<Dag> = listed
             .into_iter()
@@ -1098,8 +1141,22 @@ impl Client {
             .filter(|dag| dag.name == dag_name && dag.dag_id > high_water)
             .collect();
         started.sort_by_key(|dag| dag.dag_id);
-        Ok(started)
+        Ok((started, partial))
     }
+}
+
+/// Every cluster DAG obshell stored (≥ 4.3.0), unpaged.
+const ALL_CLUSTER_DAGS: &str = "/api/v1/task/dags/ob?show_details=false";
+/// The unfinished cluster DAGs (every version).
+const UNFINISHED_CLUSTER_DAGS: &str = "/api/v1/task/dag/ob/unfinish?show_details=false";
+
+/// The highest DAG id before a write ([`Client::dag_id_high_water`]).
+#[derive(Debug)]
+struct HighWater {
+    id: i64,
+    /// Why the list of every DAG could not be read, when it exists but could not: `id` then
+    /// counts only the unfinished DAGs and those seen, and a finished DAG can sit above it.
+    full_list_unreadable: Option<String>,
 }
 
 /// A candidate DAG for a diagnostic: its id, state and operator, and its start as OceanBase's
@@ -1230,8 +1287,10 @@ fn classify_tls(error: &tokio_rustls::rustls::Error) -> TransportFailure {
 }
 
 /// The most of one obshell answer the client buffers. Real answers are a few KiB (a tenant list
-/// of thousands of tenants stays well under 1 MiB); anything larger is not obshell's answer, and
-/// reading it whole could exhaust the provider's memory.
+/// of thousands of tenants stays well under 1 MiB), except obshell's unpaged list of every DAG,
+/// which passes this bound after about 40,000 DAGs (that list is optional to the client, see
+/// `Client::dag_id_high_water`); reading anything larger whole could exhaust the provider's
+/// memory.
 pub(crate) const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 /// How a too-large answer's error begins.

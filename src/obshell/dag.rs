@@ -149,6 +149,11 @@ pub struct Dag {
     pub end_time: Option<SystemTime>,
     /// The nodes, when obshell sent details.
     pub nodes: Vec<DagNode>,
+    /// True when the write's own answer was lost and the lost-write search found this DAG
+    /// instead: the only DAG of the write's name that started after it, which may still be
+    /// another client's (its request may have started nothing). Whoever acts on the DAG's outcome
+    /// must check its effect on the cluster first.
+    pub found_by_search: bool,
 }
 
 /// One node (stage) of a DAG.
@@ -365,6 +370,7 @@ impl From<DagDto> for Dag {
                 .into_iter()
                 .map(DagNode::from)
                 .collect(),
+            found_by_search: false,
         }
     }
 }

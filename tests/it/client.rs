@@ -952,6 +952,7 @@ async fn a_spoiled_answer_is_found_not_resent(
     let dags = sim.dags().await;
     assert_eq!(dags.len(), 1, "exactly one DAG: {dags:?}");
     assert_eq!(dags[0]["id"].as_str().unwrap(), dag.id.as_str());
+    assert!(dag.found_by_search, "found by the search, not answered");
     let lines = sim.request_lines().await;
     assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
     wait_for_dag(&client, &dag.id, &wait_options(Duration::from_secs(20)))
@@ -1883,6 +1884,8 @@ async fn a_lost_write_is_found_by_dag_id_whatever_the_database_clock() {
                 dags[1]["id"].as_str().unwrap(),
                 "{version} {offset}"
             );
+            // Found, not answered: a candidate whose effect the caller checks.
+            assert!(found.found_by_search, "{version} {offset}");
             let lines = sim.request_lines().await;
             assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
             sim.control("POST", &format!("/sim/v1/dags/{older}/release"), None)
@@ -1988,6 +1991,96 @@ async fn two_dags_started_after_a_lost_write_are_named_and_neither_is_taken() {
             assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
             sim.control("POST", &format!("/sim/v1/dags/{other}/release"), None)
                 .await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The full DAG list is unpaged (obshell's `GetAllClusterDags` takes only `show_details`): on a
+// long-lived cluster it passes the client's answer bound. The write is still sent, with a
+// high-water from the unfinished DAGs, and a lost answer is then not decided by that high-water.
+
+const ALL_DAGS: &str = "/api/v1/task/dags/ob";
+const UNFINISHED_DAGS: &str = "/api/v1/task/dag/ob/unfinish";
+
+/// Faults that make the full DAG list unreadable: a 500, and an answer over the 16 MiB bound.
+fn unreadable_list_faults(count: u32) -> [Value; 2] {
+    [
+        json!({"kind": "status", "status": 500, "method": "GET", "path_prefix": ALL_DAGS, "count": count}),
+        json!({"kind": "pad_after_read", "bytes": 17 * 1024 * 1024, "method": "GET", "path_prefix": ALL_DAGS, "count": count}),
+    ]
+}
+
+#[tokio::test]
+async fn a_write_is_sent_when_the_full_dag_list_cannot_be_read() {
+    for fault in unreadable_list_faults(1) {
+        let sim = Sim::start(MODERN).await;
+        let client = sim.client();
+        client.agent_info().await.unwrap();
+        sim.http_fault(fault.clone()).await;
+        let dag = post_and_wait(&client, &full_request("file:///data/backup"))
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: {e}"));
+        assert!(!dag.found_by_search, "{fault}");
+        let lines = sim.request_lines().await;
+        let post = lines
+            .iter()
+            .position(|(m, uri, _)| m == "POST" && uri == CONFIG_PATH)
+            .unwrap_or_else(|| panic!("{fault}: the write was not sent: {lines:?}"));
+        assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+        assert_eq!(
+            count_requests(&lines[..post], "GET", ALL_DAGS),
+            1,
+            "{lines:?}"
+        );
+        assert_eq!(
+            count_requests(&lines[..post], "GET", UNFINISHED_DAGS),
+            1,
+            "the high-water fell back to the unfinished dags: {lines:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_after_the_full_dag_list_could_not_be_read_is_an_unknown_outcome() {
+    // count 1: the search reads the full list and finds the DAG above the high-water, which
+    // counted only unfinished DAGs; count 9: the search cannot read it either and looks among
+    // the unfinished ones. Either way the DAG may be older than the request.
+    for count in [1, 9] {
+        for fault in unreadable_list_faults(count) {
+            let sim = Sim::start(MODERN).await;
+            sim.control(
+                "PATCH",
+                "/sim/v1/config",
+                Some(json!({"task_duration_ms": 1500})),
+            )
+            .await;
+            let client = sim.client();
+            client.agent_info().await.unwrap();
+            sim.http_fault(fault.clone()).await;
+            sim.http_fault(
+                json!({"kind": "drop_after_read", "method": "POST", "path_prefix": CONFIG_PATH}),
+            )
+            .await;
+            let error = client
+                .post_backup_config(&full_request("file:///data/backup"))
+                .await
+                .expect_err("undecidable");
+            let dags = sim.dags().await;
+            assert_eq!(dags.len(), 1, "{dags:?}");
+            let ours = dags[0]["id"].as_str().unwrap();
+            let Error::WriteOutcomeUnknown { candidates, .. } = &error else {
+                panic!("{fault} x{count}: {error:?}")
+            };
+            let ids: Vec<&str> = candidates.iter().map(DagId::as_str).collect();
+            assert_eq!(ids, [ours], "{fault} x{count}");
+            let text = error.to_string();
+            assert!(
+                text.contains(ours) && text.contains("list of every dag could not be read"),
+                "{text}"
+            );
+            let lines = sim.request_lines().await;
+            assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
         }
     }
 }

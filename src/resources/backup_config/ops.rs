@@ -68,6 +68,8 @@ pub struct Session {
 const BACKUP_CONFIG_DAG: &str = "Set obcluster backup config";
 /// The first node of the backup-config DAG, which only checks the destinations.
 const CHECK_NODE: &str = "Check backup config";
+/// The cluster backup-config call.
+const CONFIG_PATH: &str = "/api/v1/obcluster/backup/config";
 /// Archive-log round statuses that mean "archiving".
 const ARCHIVING_STATUSES: [&str; 3] = ["PREPARE", "BEGINNING", "DOING"];
 
@@ -962,6 +964,10 @@ enum SendResult {
     Refused(Error),
     /// obshell accepted (or may have accepted) the request.
     Accepted(Outcome),
+    /// The answer was lost and the search found one DAG that started after the request, which
+    /// then succeeded; it may be another client's ([`crate::obshell::Dag::found_by_search`]), so
+    /// its effect is checked ([`check_found_dag`]) before its outcome is taken for the request's.
+    FoundSucceeded(Dag),
 }
 
 /// Sends the request and waits for its DAG. A stop or the timeout before the request goes out
@@ -988,7 +994,7 @@ async fn send_and_wait(
             futures_util::future::Either::Right(client.patch_backup_config(request)),
         )
     };
-    let sent = write_until_stopped(write, options, method, "/api/v1/obcluster/backup/config").await;
+    let sent = write_until_stopped(write, options, method, CONFIG_PATH).await;
     let dag = match sent {
         Ok(dag) => dag,
         Err(error @ Error::WriteOutcomeUnknown { .. }) => {
@@ -996,12 +1002,163 @@ async fn send_and_wait(
         }
         Err(error) => return SendResult::Refused(error),
     };
-    tracing::info!(dag_id = %dag.id, "obshell accepted the backup config");
+    tracing::info!(dag_id = %dag.id, found_by_search = dag.found_by_search, "obshell accepted the backup config");
     match wait_for_dag(client, &dag.id, options).await {
+        Ok(_) if dag.found_by_search => SendResult::FoundSucceeded(dag),
         Ok(_) => SendResult::Accepted(Outcome::Succeeded),
+        Err(error @ Error::DagFailed { .. }) if dag.found_by_search => {
+            // Whoever's it was, it did not apply; whether this request started anything at all
+            // cannot be told.
+            SendResult::Accepted(Outcome::Unknown(Error::WriteOutcomeUnknown {
+                method: method.to_owned(),
+                path: CONFIG_PATH.to_owned(),
+                cause: "its answer was lost".to_owned(),
+                finding: format!("DAG {} ({}), the only one that started after it and so perhaps its task (or another client's), failed: {error}", dag.id, dag.name),
+                candidates: Vec::new(),
+            }))
+        }
         Err(error @ Error::DagFailed { .. }) => SendResult::Accepted(Outcome::Failed(error)),
         Err(error) => SendResult::Accepted(Outcome::Unfinished(dag.id.clone(), error)),
     }
+}
+
+/// Checks the effect of a DAG that the lost-write search found and that succeeded: it is this
+/// request's only if the cluster now has what the request sent. Reads the tenants the request
+/// reached, again with backoff while a sent parameter may still be spreading (servers that
+/// disagree, or a tenant still showing its value from before the write), within the apply's
+/// deadline and [`lag::SETTLE_WINDOW`]. `Ok` holds a warning naming the sent attributes no read
+/// can show (without `sql_endpoint`), when some could be compared and all of those matched;
+/// otherwise the outcome is unknown, naming the DAG. Nothing is recorded as pending: the DAG has
+/// ended, and a refresh reads what the cluster has.
+async fn check_found_dag(
+    session: &Session,
+    apply: &ApplyChange,
+    checked: &Checked,
+    dag: &Dag,
+    options: &WaitOptions,
+) -> Result<Diagnostics, Error> {
+    use super::tenants::{compare_tenants, describe_differing};
+    let method = if apply.is_create { "POST" } else { "PATCH" };
+    let unknown = |finding: String| {
+        Error::WriteOutcomeUnknown {
+        method: method.to_owned(),
+        path: CONFIG_PATH.to_owned(),
+        cause: "its answer was lost".to_owned(),
+        finding: format!("DAG {} ({}), the only one that started after it, succeeded, but it may be another client's task: {finding}", dag.id, dag.name),
+        candidates: Vec::new(),
+    }
+    };
+    let sent = apply.changes.attribute_names();
+    let bound = Instant::now() + lag::SETTLE_WINDOW;
+    let mut pause = lag::FIRST_PAUSE;
+    loop {
+        let live = match read_cluster(
+            session,
+            Some(checked.cluster_number),
+            checked.tenants.clone(),
+        )
+        .await
+        {
+            Ok((live, _)) => live,
+            Err(ReadFailure::Obshell(error)) => {
+                return Err(unknown(format!(
+                    "reading the cluster to check what it has failed: {error}"
+                )))
+            }
+            Err(ReadFailure::Sql(error)) => {
+                return Err(unknown(format!(
+                    "reading the cluster to check what it has failed: {error}"
+                )))
+            }
+        };
+        let comparisons: Vec<_> = compare_tenants(
+            &Field::Known(live.tenants_map()),
+            Some(&live.cluster_id),
+            &apply.planned,
+            apply.sql_read,
+        )
+        .into_iter()
+        .filter(|c| sent.contains(&c.attribute))
+        .collect();
+        let differing: Vec<_> = comparisons
+            .iter()
+            .filter(|c| !c.differing.is_empty())
+            .collect();
+        if differing.is_empty() && !comparisons.is_empty() {
+            let unverified: Vec<&str> = sent
+                .iter()
+                .filter(|name| !comparisons.iter().any(|c| c.attribute == **name))
+                .copied()
+                .collect();
+            tracing::info!(dag_id = %dag.id, "the cluster has what the lost write sent; taking the dag found for it");
+            let mut warnings = Diagnostics::new();
+            if !unverified.is_empty() {
+                warnings.push(Diagnostic::warning(
+                    "Lost answer: some values not verified",
+                    format!("The answer to this change was lost, and DAG {}, the only task that started after it, succeeded. The cluster shows what this change sent, so the provider took that task for this change's, but it cannot read {} (set sql_endpoint to read them), so those are recorded as sent.", dag.id, unverified.join(", ")),
+                ));
+            }
+            return Ok(warnings);
+        }
+        if comparisons.is_empty() {
+            return Err(unknown(format!(
+                "no read can show what this request sent ({}), so it cannot be told whether the cluster has it",
+                sent.join(", ")
+            )));
+        }
+        let may_be_lag = differing.iter().all(|c| {
+            c.differing.iter().all(|(tenant, value)| {
+                still_spreading(&live, apply.prior.as_ref(), c.attribute, tenant, value)
+            })
+        });
+        let now = Instant::now();
+        if !may_be_lag || now + pause > bound.min(options.deadline) || options.cancel.is_cancelled()
+        {
+            let lines: Vec<String> = differing
+                .iter()
+                .map(|c| format!("{} is {}", c.attribute, describe_differing(&c.differing)))
+                .collect();
+            return Err(unknown(format!(
+                "the cluster does not have what this request sent: {}",
+                lines.join("; ")
+            )));
+        }
+        tracing::info!(dag_id = %dag.id, pause_ms = pause.as_millis() as u64, "the cluster does not show the lost write's values yet; reading again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(lag::MAX_PAUSE);
+    }
+}
+
+/// Whether a tenant's `value` of `attribute`, read right after a write of it, may be the write
+/// still spreading to its servers (obshell-api.md §10.4): a parameter its servers disagree on,
+/// or still its value from before the write (any value, for a create).
+fn still_spreading(
+    live: &LiveCluster,
+    prior: Option<&BackupConfigModel>,
+    attribute: &str,
+    tenant: &str,
+    value: &str,
+) -> bool {
+    if !crate::obshell::BACKUP_PARAMETER_NAMES.contains(&attribute) {
+        return false;
+    }
+    let disagreeing = live
+        .tenants
+        .iter()
+        .any(|t| t.name == tenant && t.disagreeing.contains_key(attribute));
+    let Some(prior) = prior else {
+        return true;
+    };
+    let before = prior
+        .tenants
+        .known()
+        .and_then(|tenants| tenants.get(tenant))
+        .and_then(|t| match attribute {
+            "log_archive_concurrency" => t.log_archive_concurrency.known().map(i64::to_string),
+            "ha_low_thread_score" => t.ha_low_thread_score.known().map(i64::to_string),
+            _ => t.archive_lag_target.known().cloned(),
+        });
+    disagreeing || before.is_none_or(|before| lag::same_value(attribute, &before, value))
 }
 
 /// Reopens archive log on `tenants`; failures become warnings, and the tenants where it failed
@@ -1165,6 +1322,18 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
         SendResult::Accepted(Outcome::Succeeded) => {
             reopen_archive_log_after_success(session, &mut apply, &checked, &options).await;
             read_back(session, apply, &checked).await
+        }
+        SendResult::FoundSucceeded(dag) => {
+            match check_found_dag(session, &apply, &checked, &dag, &options).await {
+                Ok(unverified) => {
+                    apply.diagnostics.extend(unverified);
+                    reopen_archive_log_after_success(session, &mut apply, &checked, &options).await;
+                    read_back(session, apply, &checked).await
+                }
+                Err(error) => {
+                    after_unsuccessful_write(session, apply, checked, Outcome::Unknown(error)).await
+                }
+            }
         }
         SendResult::Accepted(outcome) => {
             after_unsuccessful_write(session, apply, checked, outcome).await

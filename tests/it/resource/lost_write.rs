@@ -1,6 +1,10 @@
 //! Issue 9 item 5: an update whose answer was lost while another client started the same task,
 //! with OceanBase's clock hours behind the agent's. The apply cannot tell which DAG is its own: it
 //! says the outcome is unknown, names both, and records them; the next Read resolves them.
+//!
+//! With one DAG found after a lost answer, ids cannot tell either: obshell does not refuse a second
+//! backup-config DAG, and the request may have started nothing. The apply takes the DAG for its own
+//! only when the cluster then has what it sent.
 
 use super::*;
 
@@ -89,4 +93,153 @@ async fn two_candidate_dags_after_a_lost_answer_are_named_recorded_and_resolved_
         model(&resolved.new_state).log_archive_concurrency,
         Field::Known(Number::Int(6))
     );
+}
+
+const ERAS: [ObshellVersion; 2] = [
+    ObshellVersion::new(4, 2, 4, 0),
+    ObshellVersion::new(4, 5, 0, 0),
+];
+
+/// Another obshell client, with the provider's password.
+async fn other_client(harness: &Harness) -> terraform_provider_oceanbase::obshell::Client {
+    let client = terraform_provider_oceanbase::obshell::Client::builder(harness.sim.base_url())
+        .password(PASSWORD)
+        .build()
+        .expect("the client builds");
+    client
+        .agent_info()
+        .await
+        .expect("the other client reaches obshell");
+    client
+}
+
+/// Nodes long enough that a DAG is still unfinished when the search looks (4.2.x lists only
+/// unfinished DAGs).
+async fn slow_dags(harness: &Harness) {
+    harness
+        .control(
+            reqwest::Method::PATCH,
+            "config",
+            json!({"task_duration_ms": 1500}),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_dag_after_a_lost_answer_is_not_taken_for_this_change() {
+    for version in ERAS {
+        let harness = Harness::start(version).await;
+        let stored = create_base(&harness).await;
+        slow_dags(&harness).await;
+        let other_client = other_client(&harness).await;
+        // The PATCH never reaches obshell: a proxy answers 503, which may also come after obshell
+        // has processed it, so the provider looks for a DAG it may have started.
+        harness
+            .control(
+                reqwest::Method::POST,
+                "faults/http",
+                json!({"kind": "status", "status": 503, "method": "PATCH", "path_prefix": CONFIG_PATH}),
+            )
+            .await;
+        let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
+        let plan = harness.plan(&stored, &config).await;
+        check_no_errors(&plan.diagnostics);
+        let apply = harness.apply(&stored, &plan, &config);
+        // Right after that, another client changes the same setting to something else.
+        let other = async {
+            for _ in 0..1000 {
+                let refused = harness.requests().await.iter().any(|entry| {
+                    entry["method"] == "PATCH"
+                        && entry["uri"] == CONFIG_PATH
+                        && entry["status"] == 503
+                });
+                if refused {
+                    let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
+                        log_archive_concurrency: Some(3),
+                        ..Default::default()
+                    };
+                    let dag = other_client
+                        .patch_backup_config(&request)
+                        .await
+                        .expect("the other client's change");
+                    return dag.id.as_str().to_owned();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            panic!("the provider's PATCH never came");
+        };
+        let (applied, other) = tokio::join!(apply, other);
+        check_error_containing(
+            &applied.diagnostics,
+            &["outcome is unknown", &other, "log_archive_concurrency"],
+        );
+        // Neither this change's value nor the other client's: the value from before.
+        assert_eq!(
+            model(&applied.new_state).log_archive_concurrency,
+            Field::Known(Number::Int(4)),
+            "{version:?}"
+        );
+        let writes = harness.config_writes().await;
+        assert_eq!(
+            writes.iter().filter(|(m, _)| m == "PATCH").count(),
+            2,
+            "the provider's PATCH once, the other client's once: {writes:?}"
+        );
+        let stored = Stored {
+            state: applied.new_state,
+            private: applied.private,
+        };
+        let refreshed = harness.refresh(&stored).await;
+        assert_eq!(
+            model(&refreshed.state).log_archive_concurrency,
+            Field::Known(Number::Int(3)),
+            "{version:?}"
+        );
+        let plan = harness.plan(&refreshed, &config).await;
+        check_no_errors(&plan.diagnostics);
+        assert_eq!(
+            model(&plan.planned_state).log_archive_concurrency,
+            Field::Known(Number::Int(6))
+        );
+        assert_ne!(
+            plan.planned_state, refreshed.state,
+            "the next plan is not empty"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_only_dag_after_a_lost_answer_is_taken_when_the_cluster_has_what_was_sent() {
+    for version in ERAS {
+        let harness = Harness::start(version).await;
+        let stored = create_base(&harness).await;
+        slow_dags(&harness).await;
+        // obshell processes the PATCH (its DAG starts) but the answer never comes.
+        harness
+            .control(
+                reqwest::Method::POST,
+                "faults/http",
+                json!({"kind": "drop_after_read", "method": "PATCH", "path_prefix": CONFIG_PATH}),
+            )
+            .await;
+        let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
+        let plan = harness.plan(&stored, &config).await;
+        let applied = harness.apply(&stored, &plan, &config).await;
+        check_no_errors(&applied.diagnostics);
+        check_apply_matches_plan(&plan.planned_state, &applied.new_state);
+        assert!(PrivateState::decode(&applied.private).pending.is_none());
+        let writes = harness.config_writes().await;
+        assert_eq!(
+            writes.iter().filter(|(m, _)| m == "PATCH").count(),
+            1,
+            "sent once: {writes:?}"
+        );
+        let stored = Stored {
+            state: applied.new_state,
+            private: applied.private,
+        };
+        let refreshed = harness.refresh(&stored).await;
+        let plan = harness.plan(&refreshed, &config).await;
+        check_empty_plan(&refreshed, &plan);
+    }
 }
