@@ -128,6 +128,24 @@ impl Harness {
         self.control(reqwest::Method::GET, "state", json!({})).await
     }
 
+    /// One tenant of the sim's state.
+    async fn sim_tenant(&self, name: &str) -> Json {
+        let state = self.sim_state().await;
+        state["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no tenant {name} in {state}"))
+    }
+
+    /// `PATCH /sim/v1/tenants/{name}`: what a DBA could set with SQL.
+    async fn patch_tenant(&self, name: &str, patch: Json) -> Json {
+        let path = format!("tenants/{name}");
+        self.control(reqwest::Method::PATCH, &path, patch).await
+    }
+
     /// Waits (at most 10 s) until no DAG on the sim is running.
     async fn wait_until_no_dag_runs(&self) {
         for _ in 0..500 {
@@ -507,11 +525,7 @@ async fn respellings_and_timeouts_send_nothing() {
     let stored = create_base(&harness).await;
     // The cluster reports the same value in another spelling.
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
-            json!({"parameters": {"archive_lag_target": "120s"}}),
-        )
+        .patch_tenant("t1", json!({"parameters": {"archive_lag_target": "120s"}}))
         .await;
     let refreshed = harness.refresh(&stored).await;
     assert_eq!(model(&refreshed.state).archive_lag_target, text("2m"));
@@ -557,9 +571,8 @@ async fn drift_is_detected_and_corrected() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
+        .patch_tenant(
+            "t2",
             json!({"parameters": {"log_archive_concurrency": "9"}}),
         )
         .await;
@@ -589,9 +602,8 @@ async fn uri_drift_and_a_cleared_cluster() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
+        .patch_tenant(
+            "t1",
             json!({"data_dest": format!("file:///elsewhere/{CLUSTER_ID}/1002/data")}),
         )
         .await;
@@ -603,11 +615,7 @@ async fn uri_drift_and_a_cleared_cluster() {
 
     for tenant in ["t1", "t2"] {
         harness
-            .control(
-                reqwest::Method::PATCH,
-                &format!("tenants/{tenant}"),
-                json!({"archive_dest": null, "data_dest": ""}),
-            )
+            .patch_tenant(tenant, json!({"archive_dest": null, "data_dest": ""}))
             .await;
     }
     let read = harness.read(&refreshed).await;
@@ -877,9 +885,8 @@ async fn non_normal_tenants_are_skipped_with_a_warning() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
+        .patch_tenant(
+            "t2",
             json!({"status": "RESTORE", "parameters": {"log_archive_concurrency": "50"}}),
         )
         .await;
@@ -986,26 +993,12 @@ async fn archive_log_is_reopened_where_it_was_running() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
-            json!({"archive_log_status": "DOING"}),
-        )
+        .patch_tenant("t1", json!({"archive_log_status": "DOING"}))
         .await;
     let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
     harness.apply_ok(&stored, &config).await;
-    let state = harness.sim_state().await;
-    let status = |name: &str| {
-        state["tenants"]
-            .as_array()
-            .expect("tenants")
-            .iter()
-            .find(|t| t["name"] == name)
-            .expect("tenant")["archive_log_status"]
-            .clone()
-    };
-    assert_eq!(status("t1"), "DOING");
-    assert_ne!(status("t2"), "DOING");
+    assert_eq!(harness.archive_log_status("t1").await, "DOING");
+    assert_ne!(harness.archive_log_status("t2").await, "DOING");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1308,23 +1301,12 @@ impl Harness {
     }
 
     async fn set_archive_log(&self, tenant: &str, status: &str) {
-        self.control(
-            reqwest::Method::PATCH,
-            &format!("tenants/{tenant}"),
-            json!({"archive_log_status": status}),
-        )
-        .await;
+        self.patch_tenant(tenant, json!({"archive_log_status": status}))
+            .await;
     }
 
     async fn archive_log_status(&self, tenant: &str) -> Json {
-        let state = self.sim_state().await;
-        state["tenants"]
-            .as_array()
-            .expect("tenants")
-            .iter()
-            .find(|t| t["name"] == tenant)
-            .expect("tenant")["archive_log_status"]
-            .clone()
+        self.sim_tenant(tenant).await["archive_log_status"].clone()
     }
 
     fn spawn_apply(

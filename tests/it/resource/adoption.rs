@@ -209,11 +209,7 @@ async fn drift_after_the_plan_makes_the_replacement_send_the_create() {
     let plan = harness.plan(&empty(), &config).await;
     check_warning(&plan.diagnostics, "Replacement adopts the earlier create");
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
-            json!({"parameters": {"ha_low_thread_score": "3"}}),
-        )
+        .patch_tenant("t2", json!({"parameters": {"ha_low_thread_score": "3"}}))
         .await;
     harness.clear_requests().await;
     let applied = harness.apply(&empty(), &plan, &config).await;
@@ -242,11 +238,7 @@ async fn no_adoption_when_the_cluster_or_the_configuration_differs() {
     // The DBA changes t2 before the refresh.
     harness.wait_until_no_dag_runs().await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
-            json!({"parameters": {"archive_lag_target": "5m"}}),
-        )
+        .patch_tenant("t2", json!({"parameters": {"archive_lag_target": "5m"}}))
         .await;
     let read = resolved(&harness, &tainted).await;
     let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");
@@ -261,11 +253,7 @@ async fn no_adoption_when_the_cluster_or_the_configuration_differs() {
     // A refresh that sees the tenants match again remembers the create, but a configuration
     // that means something else is not adopted.
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
-            json!({"parameters": {"archive_lag_target": "2m"}}),
-        )
+        .patch_tenant("t2", json!({"parameters": {"archive_lag_target": "2m"}}))
         .await;
     let read = resolved(&harness, &tainted).await;
     let detail = warning_detail(&read.diagnostics, "Earlier create succeeded");

@@ -464,11 +464,7 @@ impl Chaos {
                 ]);
                 self.step(format!("drift: {tenant} {name} = {value}"));
                 self.harness
-                    .control(
-                        reqwest::Method::PATCH,
-                        &format!("tenants/{tenant}"),
-                        json!({"parameters": {name: value}}),
-                    )
+                    .patch_tenant(&tenant, json!({"parameters": {name: value}}))
                     .await;
             }
             1 if self.added_tenants < 3 => {
@@ -497,21 +493,13 @@ impl Chaos {
             4 => {
                 self.step(format!("drift: delete policy dropped on {tenant}"));
                 self.harness
-                    .control(
-                        reqwest::Method::PATCH,
-                        &format!("tenants/{tenant}"),
-                        json!({"delete_policy": null}),
-                    )
+                    .patch_tenant(&tenant, json!({"delete_policy": null}))
                     .await;
             }
             5 => {
                 self.step(format!("drift: {tenant} archives elsewhere, MANDATORY"));
                 self.harness
-                    .control(
-                        reqwest::Method::PATCH,
-                        &format!("tenants/{tenant}"),
-                        json!({"archive_dest": {"path": "file:///dba/elsewhere/clog", "binding": "MANDATORY", "piece_switch_interval": "3d"}}),
-                    )
+                    .patch_tenant(&tenant, json!({"archive_dest": {"path": "file:///dba/elsewhere/clog", "binding": "MANDATORY", "piece_switch_interval": "3d"}}))
                     .await;
             }
             _ => {

@@ -27,13 +27,7 @@ fn with_read_timeout(edit: impl FnOnce(&mut BackupConfigModel), read: &str) -> V
 
 /// The names of the parameters the sim still spreads on `tenant`.
 async fn spreading(harness: &Harness, tenant: &str) -> Vec<String> {
-    let state = harness.sim_state().await;
-    state["tenants"]
-        .as_array()
-        .expect("tenants")
-        .iter()
-        .find(|t| t["name"] == tenant)
-        .expect("tenant")["parameters_spreading"]
+    harness.sim_tenant(tenant).await["parameters_spreading"]
         .as_array()
         .expect("a list")
         .iter()
@@ -160,11 +154,7 @@ async fn drift_is_not_taken_for_lag() {
     let stored = harness.apply_ok(&empty(), &config).await;
     // Right after the write a DBA sets a value no server showed before it: drift at once.
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
-            json!({"parameters": {"archive_lag_target": "9m"}}),
-        )
+        .patch_tenant("t1", json!({"parameters": {"archive_lag_target": "9m"}}))
         .await;
     let read = harness.read(&stored).await;
     check_no_errors(&read.diagnostics);
@@ -183,11 +173,7 @@ async fn drift_is_not_taken_for_lag() {
         private: private.encode(),
     };
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
-            json!({"parameters": {"archive_lag_target": "120s"}}),
-        )
+        .patch_tenant("t1", json!({"parameters": {"archive_lag_target": "120s"}}))
         .await;
     let read = harness.read(&old).await;
     check_no_errors(&read.diagnostics);

@@ -31,17 +31,6 @@ async fn all_config_writes(harness: &Harness) -> Vec<(String, String, Json)> {
         .collect()
 }
 
-async fn sim_tenant(harness: &Harness, name: &str) -> Json {
-    let state = harness.sim_state().await;
-    state["tenants"]
-        .as_array()
-        .expect("tenants")
-        .iter()
-        .find(|t| t["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no tenant {name} in {state}"))
-}
-
 fn covered_ids(private: &[u8]) -> Option<Vec<i64>> {
     PrivateState::decode(private)
         .location
@@ -63,11 +52,7 @@ async fn created_then_new_tenant(harness: &Harness) -> Stored {
     let stored = create_base(harness).await;
     assert_eq!(covered_ids(&stored.private), Some(vec![1002, 1004]));
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
-            json!({"archive_log_status": "DOING"}),
-        )
+        .patch_tenant("t1", json!({"archive_log_status": "DOING"}))
         .await;
     let added = harness
         .control(reqwest::Method::POST, "tenants", json!({"name": "t3"}))
@@ -134,10 +119,10 @@ async fn a_new_tenant_is_drift_and_gets_only_the_tenant_level_call(version: Obsh
     assert!(body.get("backup_base_uri").is_none(), "{body}");
     // The other tenants' archive log was never stopped; t3 got its destinations.
     assert_eq!(
-        sim_tenant(&harness, "t1").await["archive_log_status"],
+        harness.sim_tenant("t1").await["archive_log_status"],
         "DOING"
     );
-    let t3 = sim_tenant(&harness, "t3").await;
+    let t3 = harness.sim_tenant("t3").await;
     assert_eq!(
         t3["archive_dest"]["path"],
         format!("file:///data/backup/{CLUSTER_ID}/1006/clog/")
@@ -246,7 +231,7 @@ async fn a_tenant_level_call_failing_part_way_keeps_what_was_configured() {
         ]
     );
     assert_eq!(
-        sim_tenant(&harness, "t1").await["archive_log_status"],
+        harness.sim_tenant("t1").await["archive_log_status"],
         "DOING"
     );
     // Once t4's DAG is passed, the next plan configures t4 alone.

@@ -7,17 +7,6 @@
 
 use super::*;
 
-/// One tenant of the sim's state.
-async fn sim_tenant(harness: &Harness, name: &str) -> Json {
-    harness.sim_state().await["tenants"]
-        .as_array()
-        .expect("tenants")
-        .iter()
-        .find(|t| t["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no tenant {name}"))
-}
-
 /// Makes node 2 of the next config DAG fail at `step` on `tenant`.
 async fn fail_at(harness: &Harness, step: &str, tenant: &str, message: &str) {
     harness
@@ -137,7 +126,7 @@ async fn a_failure_after_archive_log_close_leaves_only_archive_log_stopped() {
     let (after, diagnostics) = apply_failing(&harness, &stored, &config, "Timeout").await;
 
     for name in ["t1", "t2"] {
-        let tenant = sim_tenant(&harness, name).await;
+        let tenant = harness.sim_tenant(name).await;
         assert_eq!(tenant["archive_log_status"], "STOP", "{tenant}");
         assert_eq!(
             tenant["parameters"]["log_archive_concurrency"], "4",
@@ -174,7 +163,7 @@ async fn a_failure_after_archive_log_close_leaves_only_archive_log_stopped() {
     )
     .await;
     for name in ["t1", "t2"] {
-        let tenant = sim_tenant(&harness, name).await;
+        let tenant = harness.sim_tenant(name).await;
         assert_eq!(
             tenant["parameters"]["log_archive_concurrency"], "6",
             "{tenant}"
@@ -200,8 +189,8 @@ async fn a_failure_after_the_first_tenant_leaves_it_applied() {
     let (after, diagnostics) = apply_failing(&harness, &stored, &config, "disk full").await;
 
     let (t1, t2) = (
-        sim_tenant(&harness, "t1").await,
-        sim_tenant(&harness, "t2").await,
+        harness.sim_tenant("t1").await,
+        harness.sim_tenant("t2").await,
     );
     assert_eq!(t1["parameters"]["archive_lag_target"], "3m", "{t1}");
     assert_eq!(t2["parameters"]["archive_lag_target"], "2m", "{t2}");
@@ -239,7 +228,7 @@ async fn a_failure_after_the_first_tenant_leaves_it_applied() {
         json!({"archive_lag_target": "3m"}),
     )
     .await;
-    let t2 = sim_tenant(&harness, "t2").await;
+    let t2 = harness.sim_tenant("t2").await;
     assert_eq!(t2["parameters"]["archive_lag_target"], "3m", "{t2}");
 }
 
@@ -265,8 +254,8 @@ async fn a_failure_between_delete_policy_drop_and_add_leaves_no_policy() {
     let (after, diagnostics) = apply_failing(&harness, &stored, &config, "Internal error").await;
 
     let (t1, t2) = (
-        sim_tenant(&harness, "t1").await,
-        sim_tenant(&harness, "t2").await,
+        harness.sim_tenant("t1").await,
+        harness.sim_tenant("t2").await,
     );
     assert_eq!(t1["delete_policy"], Json::Null, "{t1}");
     assert_eq!(t2["delete_policy"]["recovery_window"], "7d", "{t2}");
@@ -293,7 +282,7 @@ async fn a_failure_between_delete_policy_drop_and_add_leaves_no_policy() {
     )
     .await;
     for name in ["t1", "t2"] {
-        let tenant = sim_tenant(&harness, name).await;
+        let tenant = harness.sim_tenant(name).await;
         assert_eq!(tenant["delete_policy"]["recovery_window"], "3d", "{tenant}");
     }
 }
@@ -306,9 +295,8 @@ async fn a_setting_one_tenant_lacks_is_planned_even_when_the_fold_matches() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t1",
+        .patch_tenant(
+            "t1",
             json!({"parameters": {"archive_lag_target": "3m", "ha_low_thread_score": 20}}),
         )
         .await;

@@ -156,9 +156,8 @@ async fn a_refresh_of_disagreeing_tenants_is_stable() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
+        .patch_tenant(
+            "t2",
             json!({"parameters": {"archive_lag_target": "5m", "ha_low_thread_score": "7"}}),
         )
         .await;
@@ -290,11 +289,7 @@ async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next
     .await;
     harness.wait_until_no_dag_runs().await;
     harness
-        .control(
-            reqwest::Method::PATCH,
-            "tenants/t2",
-            json!({"parameters": {"ha_low_thread_score": "3"}}),
-        )
+        .patch_tenant("t2", json!({"parameters": {"ha_low_thread_score": "3"}}))
         .await;
     let read = harness.read(&tainted).await;
     check_no_errors(&read.diagnostics);

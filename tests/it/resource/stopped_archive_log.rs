@@ -7,16 +7,6 @@ use super::*;
 
 const LEFT_STOPPED: &str = "Archive log left stopped by this resource";
 
-async fn set_archive_log(harness: &Harness, tenant: &str, status: &str) {
-    harness
-        .control(
-            reqwest::Method::PATCH,
-            &format!("tenants/{tenant}"),
-            json!({ "archive_log_status": status }),
-        )
-        .await;
-}
-
 /// Refreshes `stored` as a plan does; returns the saved refresh and the left-stopped warning's
 /// detail, if any.
 async fn refresh_warning(harness: &Harness, stored: &Stored) -> (Stored, Option<String>) {
@@ -47,8 +37,8 @@ fn archive_log_of(stored: &Stored, tenant: &str) -> Field<String> {
 async fn archive_log_left_stopped_warns_on_every_refresh_until_reopened() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    set_archive_log(&harness, "t1", "DOING").await;
-    set_archive_log(&harness, "t2", "DOING").await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "DOING").await;
     let (stored, warning) = refresh_warning(&harness, &stored).await;
     assert_eq!(warning, None);
     assert_eq!(archive_log_of(&stored, "t1"), text("DOING"));
@@ -82,8 +72,8 @@ async fn archive_log_left_stopped_warns_on_every_refresh_until_reopened() {
         .contains("t1, t2;"));
 
     // The DBA reopens t1: only t2 is named; PREPARE is not archiving yet.
-    set_archive_log(&harness, "t1", "DOING").await;
-    set_archive_log(&harness, "t2", "PREPARE").await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "PREPARE").await;
     let (third, warning) = refresh_warning(&harness, &second).await;
     let warning = warning.expect("t2 is still stopped");
     assert!(
@@ -92,7 +82,7 @@ async fn archive_log_left_stopped_warns_on_every_refresh_until_reopened() {
             && warning.contains("ALTER SYSTEM ARCHIVELOG TENANT = t2;"),
         "{warning}"
     );
-    set_archive_log(&harness, "t2", "BEGINNING").await;
+    harness.set_archive_log("t2", "BEGINNING").await;
     let (fourth, warning) = refresh_warning(&harness, &third).await;
     assert_eq!(warning, None);
     assert_eq!(
@@ -107,8 +97,8 @@ async fn archive_log_left_stopped_warns_on_every_refresh_until_reopened() {
 async fn a_failed_reopen_is_remembered_until_the_tenant_archives() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    set_archive_log(&harness, "t1", "DOING").await;
-    set_archive_log(&harness, "t2", "DOING").await;
+    harness.set_archive_log("t1", "DOING").await;
+    harness.set_archive_log("t2", "DOING").await;
     let (stored, _) = refresh_warning(&harness, &stored).await;
     harness
         .control(
@@ -140,7 +130,7 @@ async fn a_failed_reopen_is_remembered_until_the_tenant_archives() {
         );
     }
     let (refreshed, _) = refresh_warning(&harness, &applied).await;
-    set_archive_log(&harness, "t2", "DOING").await;
+    harness.set_archive_log("t2", "DOING").await;
     let (_, warning) = refresh_warning(&harness, &refreshed).await;
     assert_eq!(warning, None);
 }
