@@ -255,11 +255,21 @@ impl Harness {
         .await
     }
 
-    /// Plan and apply a change that must succeed; returns the new stored state.
-    async fn apply_ok(&self, prior: &Stored, config: &Value) -> Stored {
+    /// Plans `config` over `prior`, a plan that must have no error, and applies it.
+    async fn plan_and_apply(
+        &self,
+        prior: &Stored,
+        config: &Value,
+    ) -> (PlanResponse, ApplyResponse) {
         let plan = self.plan(prior, config).await;
         check_no_errors(&plan.diagnostics);
         let applied = self.apply(prior, &plan, config).await;
+        (plan, applied)
+    }
+
+    /// Plan and apply a change that must succeed; returns the new stored state.
+    async fn apply_ok(&self, prior: &Stored, config: &Value) -> Stored {
+        let (plan, applied) = self.plan_and_apply(prior, config).await;
         check_no_errors(&applied.diagnostics);
         check_apply_matches_plan(&plan.planned_state, &applied.new_state);
         Stored {
@@ -708,20 +718,8 @@ async fn a_failing_dag_keeps_the_prior_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_timeout_is_tainted_with_its_id() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
-    let config = config_with(|c| {
-        c.timeouts = Field::Known(TimeoutsModel {
-            create: text("300ms"),
-            update: Field::Null,
-            read: Field::Null,
-        })
-    });
-    let plan = harness.plan(&empty(), &config).await;
-    check_no_errors(&plan.diagnostics);
-    let applied = harness.apply(&empty(), &plan, &config).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let config = with_create_timeout(|_| {});
+    let applied = harness.apply_held(&empty(), &config).await;
     let state = model(&applied.new_state);
     assert_eq!(state.id, text(&CLUSTER_ID.to_string()));
     assert!(!applied.new_state.contains_unknown());
@@ -731,20 +729,8 @@ async fn a_create_timeout_is_tainted_with_its_id() {
 async fn an_update_timeout_is_resolved_by_the_next_read() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
-    let config = config_with(|c| {
-        c.archive_lag_target = text("3m");
-        c.timeouts = Field::Known(TimeoutsModel {
-            create: Field::Null,
-            update: text("300ms"),
-            read: Field::Null,
-        })
-    });
-    let plan = harness.plan(&stored, &config).await;
-    let applied = harness.apply(&stored, &plan, &config).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let config = with_update_timeout(|c| c.archive_lag_target = text("3m"));
+    let applied = harness.apply_held(&stored, &config).await;
     let after = Stored {
         state: applied.new_state.clone(),
         private: applied.private.clone(),
@@ -811,9 +797,7 @@ async fn an_update_timeout_is_resolved_by_the_next_read() {
 async fn stop_cancels_a_wait() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
+    harness.hold_next_dag().await;
     let config = config_with(|c| c.ha_low_thread_score = Field::Known(Number::Int(20)));
     let plan = harness.plan(&stored, &config).await;
     let provider = harness.provider.clone();
@@ -1291,6 +1275,21 @@ impl Harness {
         panic!("no held DAG appeared");
     }
 
+    /// `faults/hold`: the next backup-config DAG stays RUNNING in node 2 until released.
+    async fn hold_next_dag(&self) {
+        self.control(reqwest::Method::POST, "faults/hold", json!({}))
+            .await;
+    }
+
+    /// Applies `config` over `prior` while the sim holds its DAG, so the wait runs out (the
+    /// configuration's timeout must be short) and the apply says the DAG continues on obshell.
+    async fn apply_held(&self, prior: &Stored, config: &Value) -> ApplyResponse {
+        self.hold_next_dag().await;
+        let (_, applied) = self.plan_and_apply(prior, config).await;
+        check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+        applied
+    }
+
     async fn release(&self, dag_id: &str) {
         self.control(
             reqwest::Method::POST,
@@ -1340,6 +1339,19 @@ impl Harness {
     }
 }
 
+/// A configuration whose create times out after 300 ms.
+fn with_create_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
+    config_with(|c| {
+        edit(c);
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: text("300ms"),
+            update: Field::Null,
+            read: Field::Null,
+        });
+    })
+}
+
+/// A configuration whose update times out after 300 ms.
 fn with_update_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
     with_update_timeout_of(edit, "300ms")
 }
@@ -1380,15 +1392,10 @@ async fn an_unfinished_change_that_stops_archive_log_names_the_archiving_tenants
     let stored = create_base(&harness).await;
     harness.set_archive_log("t1", "DOING").await;
     harness.set_archive_log("t2", "").await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
     let config = with_update_timeout(|c| {
         c.log_archive_concurrency = Field::Known(Number::Int(6));
     });
-    let plan = harness.plan(&stored, &config).await;
-    let applied = harness.apply(&stored, &plan, &config).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let applied = harness.apply_held(&stored, &config).await;
     let detail = warning_detail(&applied.diagnostics, "Archive log may have been stopped");
     assert!(
         detail.contains("archiving before this apply: t1."),
@@ -1438,15 +1445,10 @@ async fn no_archive_log_warning_when_no_tenant_was_archiving() {
     let stored = create_base(&harness).await;
     harness.set_archive_log("t1", "").await;
     harness.set_archive_log("t2", "").await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
     let config = with_update_timeout(|c| {
         c.log_archive_concurrency = Field::Known(Number::Int(6));
     });
-    let plan = harness.plan(&stored, &config).await;
-    let applied = harness.apply(&stored, &plan, &config).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let applied = harness.apply_held(&stored, &config).await;
     assert!(
         !applied
             .diagnostics
@@ -1535,9 +1537,7 @@ async fn a_poll_failure_after_acceptance_says_the_dag_continues_on_obshell() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     for is_create in [false, true] {
-        harness
-            .control(reqwest::Method::POST, "faults/hold", json!({}))
-            .await;
+        harness.hold_next_dag().await;
         let (prior, config) = if is_create {
             (empty(), config_with(|c| c.archive_lag_target = text("4m")))
         } else {
@@ -1590,9 +1590,6 @@ async fn a_poll_failure_after_acceptance_says_the_dag_continues_on_obshell() {
 async fn a_pending_update_of_unreadable_fields_is_adopted_by_the_next_read() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
     // obshell cannot report binding or delete_policy: only the pending update can tell.
     let config = with_update_timeout(|c| {
         c.binding = text("mandatory");
@@ -1601,9 +1598,7 @@ async fn a_pending_update_of_unreadable_fields_is_adopted_by_the_next_read() {
             recovery_window: text("14d"),
         });
     });
-    let plan = harness.plan(&stored, &config).await;
-    let applied = harness.apply(&stored, &plan, &config).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let applied = harness.apply_held(&stored, &config).await;
     let kept = model(&applied.new_state);
     assert_eq!(kept.binding, text("optional"));
     assert_eq!(
@@ -1723,9 +1718,7 @@ async fn write_only_credentials_stay_out_of_state_plan_and_private_state() {
         private: created.private.clone(),
     };
 
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
+    harness.hold_next_dag().await;
     let rotated = write_only(2, "WO-KEY-SECOND-88", Some("300ms"));
     let plan = harness.plan(&stored, &rotated).await;
     check_no_errors(&plan.diagnostics);
@@ -1776,14 +1769,9 @@ async fn write_only_credentials_stay_out_of_state_plan_and_private_state() {
 async fn a_pending_update_is_resolved_before_the_next_change_is_sent() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
     // The update setting binding times out; its DAG goes on.
     let mandatory = with_update_timeout(|c| c.binding = text("mandatory"));
-    let plan = harness.plan(&stored, &mandatory).await;
-    let applied = harness.apply(&stored, &plan, &mandatory).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let applied = harness.apply_held(&stored, &mandatory).await;
     let after = Stored {
         state: applied.new_state,
         private: applied.private,
@@ -1832,13 +1820,8 @@ async fn a_pending_update_is_resolved_before_the_next_change_is_sent() {
 
     // When the earlier task's outcome leaves the plan's change set as it was, the change is sent
     // after it, and the state holds both.
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
     let lag = with_update_timeout(|c| c.archive_lag_target = text("5m"));
-    let plan = harness.plan(&stored, &lag).await;
-    let applied = harness.apply(&stored, &plan, &lag).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let applied = harness.apply_held(&stored, &lag).await;
     let after = Stored {
         state: applied.new_state,
         private: applied.private,

@@ -29,13 +29,7 @@ fn replacement_config() -> Value {
 /// A create whose apply stops following its held DAG, which is then released; returns the
 /// tainted object as Terraform keeps it.
 async fn tainted_create(harness: &Harness, config: &Value) -> Stored {
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
-    let plan = harness.plan(&empty(), config).await;
-    check_no_errors(&plan.diagnostics);
-    let applied = harness.apply(&empty(), &plan, config).await;
-    check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+    let applied = harness.apply_held(&empty(), config).await;
     let pending = pending_of(&applied.private);
     assert!(pending.create, "{pending:?}");
     harness.release(&pending.dag_id).await;

@@ -542,9 +542,7 @@ impl Chaos {
                         "message": "Error 1105 (HY000): chaos"}),
             _ => {
                 self.step("dag hold".to_owned());
-                self.harness
-                    .control(reqwest::Method::POST, "faults/hold", json!({}))
-                    .await;
+                self.harness.hold_next_dag().await;
                 return;
             }
         };

@@ -111,9 +111,7 @@ async fn a_pending_update_whose_dag_did_not_apply_is_not_adopted() {
                 "Check backup config"
             }
             LaterEnd::Failed | LaterEnd::Passed => {
-                harness
-                    .control(reqwest::Method::POST, "faults/hold", json!({}))
-                    .await;
+                harness.hold_next_dag().await;
                 "Set backup config"
             }
         };

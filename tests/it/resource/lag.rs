@@ -294,9 +294,7 @@ async fn apply_while_t1_is_stopped_elsewhere(
 ) -> ApplyResponse {
     harness.set_archive_log("t1", "DOING").await;
     harness.set_archive_log("t2", "DOING").await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
+    harness.hold_next_dag().await;
     let plan = harness.plan(stored, config).await;
     check_no_errors(&plan.diagnostics);
     let apply = harness.spawn_apply(stored, &plan, config);

@@ -35,9 +35,7 @@ async fn apply_failing(
     config: &Value,
     message: &str,
 ) -> (Stored, Diagnostics) {
-    let plan = harness.plan(prior, config).await;
-    check_no_errors(&plan.diagnostics);
-    let applied = harness.apply(prior, &plan, config).await;
+    let (_, applied) = harness.plan_and_apply(prior, config).await;
     check_error_containing(&applied.diagnostics, &["Set backup config", message]);
     assert!(!applied.new_state.contains_unknown());
     (

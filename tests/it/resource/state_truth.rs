@@ -241,21 +241,10 @@ async fn held_dag(harness: &Harness) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_succeeded_after_its_apply_gave_up_is_resolved_by_the_next_refresh() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
-    let config = config_with(|c| {
-        c.timeouts = Field::Known(TimeoutsModel {
-            create: text("300ms"),
-            update: Field::Null,
-            read: Field::Null,
-        })
-    });
+    let config = with_create_timeout(|_| {});
     let harness = &harness;
     let tainted_create = |config: Value| async move {
-        harness
-            .control(reqwest::Method::POST, "faults/hold", json!({}))
-            .await;
-        let plan = harness.plan(&empty(), &config).await;
-        let applied = harness.apply(&empty(), &plan, &config).await;
-        check_error_containing(&applied.diagnostics, &["continues on obshell"]);
+        let applied = harness.apply_held(&empty(), &config).await;
         let pending = pending_of(&applied.private);
         assert!(pending.create && pending.sent.location, "{pending:?}");
         let dag_id = held_dag(harness).await;

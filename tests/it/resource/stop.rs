@@ -191,9 +191,7 @@ async fn an_update_timeout_while_checking_for_running_tasks_sends_nothing() {
 async fn stop_provider_while_waiting_for_an_earlier_task_keeps_it_pending() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
+    harness.hold_next_dag().await;
     let first = config_with(|c| {
         c.ha_low_thread_score = Field::Known(Number::Int(20));
         c.timeouts = timeouts(false);
