@@ -937,7 +937,8 @@ enum Outcome {
     /// The DAG ended without applying the change.
     Failed(Error),
     /// The provider stopped waiting (timeout, StopProvider, a read error); the DAG may go on.
-    Unfinished(crate::obshell::DagId, Error),
+    /// With whether the DAG was found by the lost-write search ([`Dag::found_by_search`]).
+    Unfinished(crate::obshell::DagId, Error, bool),
     /// The request may have reached obshell, but no DAG could be identified.
     Unknown(Error),
 }
@@ -1018,7 +1019,11 @@ async fn send_and_wait(
             }))
         }
         Err(error @ Error::DagFailed { .. }) => SendResult::Accepted(Outcome::Failed(error)),
-        Err(error) => SendResult::Accepted(Outcome::Unfinished(dag.id.clone(), error)),
+        Err(error) => SendResult::Accepted(Outcome::Unfinished(
+            dag.id.clone(),
+            error,
+            dag.found_by_search,
+        )),
     }
 }
 
@@ -1491,7 +1496,7 @@ async fn resolve_pending_before_write(
             Err(error) => Err(error),
         };
         match waited {
-            Ok(()) => resolve_pending(client, pending.clone(), prior, &mut false).await,
+            Ok(()) => resolve_pending(session, pending.clone(), prior, &mut false).await,
             Err(error) => Err(error),
         }
     };
@@ -2277,7 +2282,7 @@ async fn after_unsuccessful_write(
                 .push(obshell_error(summary, error, &session.endpoint));
             Vec::new()
         }
-        Outcome::Unfinished(dag_id, error) => {
+        Outcome::Unfinished(dag_id, error, _) => {
             apply.diagnostics.push(unfinished_error(
                 summary,
                 dag_id,
@@ -2314,11 +2319,15 @@ async fn after_unsuccessful_write(
     if let Some(partial) = &partial {
         apply.diagnostics.extend(partial.warnings.clone());
     }
+    let found_by_search = matches!(
+        outcome,
+        Outcome::Unknown(Error::WriteOutcomeUnknown { .. }) | Outcome::Unfinished(_, _, true)
+    );
     let (is_create, changes) = (apply.is_create, apply.changes);
     let mut response = accepted_but_failed(
         apply,
         checked.cluster_number.to_string(),
-        pending_dags,
+        (pending_dags, found_by_search),
         archive_log,
     );
     if let (Some(partial), false) = (partial, is_create) {
@@ -2565,7 +2574,7 @@ fn archive_log_left_stopped_warning(
         return None;
     }
     let what = match outcome {
-        Outcome::Unfinished(dag_id, _) => format!("DAG {dag_id} was still running when the provider stopped following it; it stops archive log on every user tenant, and the provider reopens archive log only after it has seen the task succeed, which it did not"),
+        Outcome::Unfinished(dag_id, ..) => format!("DAG {dag_id} was still running when the provider stopped following it; it stops archive log on every user tenant, and the provider reopens archive log only after it has seen the task succeed, which it did not"),
         Outcome::Unknown(_) => "obshell may have started a task that stops archive log on every user tenant, and the provider, which could not identify it, did not reopen archive log".to_owned(),
         _ => "obshell may have stopped archive log on every user tenant before the task failed, and the provider did not reopen it".to_owned(),
     };
@@ -2622,7 +2631,7 @@ fn stopped_by_other_dag_warning(
 fn accepted_but_failed(
     apply: ApplyChange,
     cluster_id: String,
-    pending_dags: Vec<crate::obshell::DagId>,
+    (pending_dags, found_by_search): (Vec<crate::obshell::DagId>, bool),
     archive_log: Option<Option<Vec<String>>>,
 ) -> ApplyResponse {
     let (pending_dag, other_candidates) = match pending_dags.split_first() {
@@ -2654,6 +2663,7 @@ fn accepted_but_failed(
                 archiving_tenants: archive_log.clone().flatten(),
                 create: true,
                 other_candidates: other_candidates.clone(),
+                found_by_search,
             }),
             ..PrivateState::default()
         };
@@ -2672,6 +2682,7 @@ fn accepted_but_failed(
             archiving_tenants: archive_log.flatten(),
             create: false,
             other_candidates,
+            found_by_search,
         }),
         // The outcome is unknown: the location may not have been written.
         ..kept.after_apply(false)
@@ -2686,11 +2697,12 @@ fn accepted_but_failed(
 /// Resolves an update whose DAG outlived its apply: SUCCEED (RUN/RETRY) adopts the sent values,
 /// still running keeps waiting (warning), anything else drops it.
 async fn resolve_pending(
-    client: &Client,
+    session: &Session,
     mut pending: PendingUpdate,
     state: &mut BackupConfigModel,
     succeeded: &mut bool,
 ) -> Result<(Option<PendingUpdate>, Option<Diagnostic>), Error> {
+    let client = &session.client;
     if !pending.other_candidates.is_empty() {
         match settle_candidates(client, &pending).await? {
             Settled::As(dag_id) => {
@@ -2714,6 +2726,20 @@ async fn resolve_pending(
         }
         Err(error) => return Err(error),
     };
+    if dag.is_success() && pending.found_by_search {
+        match pending_effect_shown(session, &pending, state).await? {
+            Shown::Yes => {}
+            Shown::No(what) => {
+                return Ok((
+                    None,
+                    Some(Diagnostic::warning(
+                        "Outcome of an earlier update unknown",
+                        format!("An earlier apply's answer was lost, and DAG {}, which the provider found after it, succeeded, but the cluster does not have what that apply sent: {what}. That task may have been another client's. The state keeps the values from before that update; the next plan shows what differs from the configuration and sends it again.", dag.id),
+                    )),
+                ));
+            }
+        }
+    }
     if dag.is_success() {
         *succeeded = true;
         pending.sent.adopt_into(state);
@@ -2765,6 +2791,68 @@ async fn resolve_pending(
             format!("DAG {} from an earlier apply ended {} with operator {}, so its change was not applied. The next plan sends it again.{archive_log}", dag.id, dag.state, dag.operator),
         )),
     ))
+}
+
+/// Whether the cluster shows what a pending update sent, for one whose DAG the lost-write search
+/// found (see [`check_found_dag`]).
+enum Shown {
+    Yes,
+    /// What the cluster has instead, or why that cannot be told. A value that may still be the
+    /// change spreading counts as not shown: the state then keeps the values from before, which
+    /// is never a claim the cluster cannot back, and the next plan sends the change again.
+    No(String),
+}
+
+async fn pending_effect_shown(
+    session: &Session,
+    pending: &PendingUpdate,
+    state: &BackupConfigModel,
+) -> Result<Shown, Error> {
+    use super::tenants::{compare_tenants, describe_differing};
+    let mut expected = state.clone();
+    pending.sent.adopt_into(&mut expected);
+    let sent = ChangeSet {
+        location: pending.sent.location,
+        log_archive_concurrency: pending.sent.log_archive_concurrency.is_some(),
+        ha_low_thread_score: pending.sent.ha_low_thread_score.is_some(),
+        archive_lag_target: pending.sent.archive_lag_target.is_some(),
+        delete_policy: pending.sent.delete_policy.is_some(),
+    }
+    .attribute_names();
+    let live = match read_cluster(session, None, None).await {
+        Ok((live, _)) => live,
+        Err(ReadFailure::Obshell(error)) => return Err(error),
+        Err(ReadFailure::Sql(error)) => {
+            return Ok(Shown::No(format!(
+                "the SQL read failed ({error}), so it cannot be told"
+            )))
+        }
+    };
+    let comparisons: Vec<_> = compare_tenants(
+        &Field::Known(live.tenants_map()),
+        Some(&live.cluster_id),
+        &expected,
+        session.sql.is_some(),
+    )
+    .into_iter()
+    .filter(|c| sent.contains(&c.attribute))
+    .collect();
+    if comparisons.is_empty() {
+        return Ok(Shown::No(format!(
+            "no read can show what it sent ({}), so it cannot be told",
+            sent.join(", ")
+        )));
+    }
+    let differing: Vec<String> = comparisons
+        .iter()
+        .filter(|c| !c.differing.is_empty())
+        .map(|c| format!("{} is {}", c.attribute, describe_differing(&c.differing)))
+        .collect();
+    Ok(if differing.is_empty() {
+        Shown::Yes
+    } else {
+        Shown::No(differing.join("; "))
+    })
 }
 
 /// The provider's clock in Unix milliseconds (for records kept in private state).
@@ -2903,7 +2991,7 @@ pub async fn read(session: Option<&Session>, request: ReadRequest) -> ReadRespon
             let mut succeeded = false;
             let record = pending.clone();
             let (still_pending, warning) =
-                resolve_pending(&session.client, pending, &mut state, &mut succeeded)
+                resolve_pending(session, pending, &mut state, &mut succeeded)
                     .await
                     .map_err(ReadFailure::Obshell)?;
             private.pending = still_pending;

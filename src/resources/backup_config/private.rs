@@ -194,6 +194,11 @@ pub struct PendingUpdate {
     /// beside `dag_id` (generic ids). Read resolves them together.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_candidates: Vec<String>,
+    /// The DAG(s) were found by the lost-write search, not named by the request's answer: any of
+    /// them may be another client's while the request started nothing, so a Read that sees them
+    /// succeed adopts `sent` only when the cluster shows it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found_by_search: bool,
 }
 
 /// The state values of the fields an update sent; `None` for fields it did not send.
@@ -468,6 +473,7 @@ mod tests {
         assert_eq!(sent.storage_credentials, None);
         let bytes = PrivateState {
             pending: Some(PendingUpdate {
+                found_by_search: false,
                 dag_id: "9".to_owned(),
                 sent: sent.clone(),
                 stops_archive_log: true,
@@ -559,6 +565,7 @@ mod tests {
             }),
             succeeded_create: None,
             pending: Some(PendingUpdate {
+                found_by_search: false,
                 dag_id: "142".to_owned(),
                 sent: SentValues {
                     archive_lag_target: Some("3m".to_owned()),

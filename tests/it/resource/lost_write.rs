@@ -243,3 +243,92 @@ async fn the_only_dag_after_a_lost_answer_is_taken_when_the_cluster_has_what_was
         check_empty_plan(&refreshed, &plan);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_dag_still_running_at_the_timeout_is_resolved_by_its_effect() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    let other_client = other_client(&harness).await;
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/http",
+            json!({"kind": "status", "status": 503, "method": "PATCH", "path_prefix": CONFIG_PATH}),
+        )
+        .await;
+    // The other client's task stays running past this apply's timeout.
+    harness
+        .control(reqwest::Method::POST, "faults/hold", json!({}))
+        .await;
+    // A parameter every read shows, and a delete policy no read shows without sql_endpoint.
+    let config = config_with(|c| {
+        c.log_archive_concurrency = Field::Known(Number::Int(6));
+        c.delete_policy = Field::Known(DeletePolicyModel {
+            policy: text("default"),
+            recovery_window: text("14d"),
+        });
+        c.timeouts = Field::Known(TimeoutsModel {
+            create: Field::Null,
+            update: text("4s"),
+            read: Field::Null,
+        });
+    });
+    let plan = harness.plan(&stored, &config).await;
+    check_no_errors(&plan.diagnostics);
+    let apply = harness.apply(&stored, &plan, &config);
+    let other = async {
+        for _ in 0..1000 {
+            let refused = harness.requests().await.iter().any(|entry| {
+                entry["method"] == "PATCH" && entry["uri"] == CONFIG_PATH && entry["status"] == 503
+            });
+            if refused {
+                let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
+                    log_archive_concurrency: Some(3),
+                    ..Default::default()
+                };
+                let dag = other_client
+                    .patch_backup_config(&request)
+                    .await
+                    .expect("the other client's change");
+                return dag.id.as_str().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the provider's PATCH never came");
+    };
+    let (applied, other) = tokio::join!(apply, other);
+    check_error_containing(&applied.diagnostics, &[&other]);
+    let pending = pending_of(&applied.private);
+    assert_eq!(pending.dag_id, other);
+    assert!(pending.found_by_search);
+
+    harness.release(&other).await;
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let resolved = harness.read_until_resolved(&stored).await;
+    let detail = warning_detail(
+        &resolved.diagnostics,
+        "Outcome of an earlier update unknown",
+    );
+    assert!(detail.contains(&other), "{detail}");
+    let state = model(&resolved.new_state);
+    // What the cluster has, and, for what no read shows, the value from before: not what this
+    // change sent.
+    assert_eq!(state.log_archive_concurrency, Field::Known(Number::Int(3)));
+    let window = state
+        .delete_policy
+        .known()
+        .and_then(|policy| policy.recovery_window.known().cloned());
+    assert_eq!(window.as_deref(), Some("7d"));
+    let refreshed = Stored {
+        state: resolved.new_state,
+        private: resolved.private,
+    };
+    let plan = harness.plan(&refreshed, &config).await;
+    assert_ne!(
+        plan.planned_state, refreshed.state,
+        "the next plan is not empty"
+    );
+}
