@@ -1039,21 +1039,21 @@ async fn check_found_dag(
     session: &Session,
     apply: &ApplyChange,
     checked: &Checked,
-    dag: &Dag,
+    (dag, write): (&Dag, FoundWrite<'_>),
     options: &WaitOptions,
 ) -> Result<Diagnostics, Error> {
     use super::tenants::{compare_tenants, describe_differing};
-    let method = if apply.is_create { "POST" } else { "PATCH" };
     let unknown = |finding: String| {
+        let finding = format!("DAG {} ({}), the only one that started after it, succeeded, but it may be another client's task: {finding}", dag.id, dag.name);
         Error::WriteOutcomeUnknown {
-        method: method.to_owned(),
-        path: CONFIG_PATH.to_owned(),
-        cause: "its answer was lost".to_owned(),
-        finding: format!("DAG {} ({}), the only one that started after it, succeeded, but it may be another client's task: {finding}", dag.id, dag.name),
-        candidates: Vec::new(),
-    }
+            method: write.method.to_owned(),
+            path: write.path.to_owned(),
+            cause: "its answer was lost".to_owned(),
+            finding,
+            candidates: Vec::new(),
+        }
     };
-    let sent = apply.changes.attribute_names();
+    let sent = write.changes.attribute_names();
     let bound = Instant::now() + lag::SETTLE_WINDOW;
     let mut pause = lag::FIRST_PAUSE;
     loop {
@@ -1084,6 +1084,14 @@ async fn check_found_dag(
         )
         .into_iter()
         .filter(|c| sent.contains(&c.attribute))
+        .filter_map(|mut c| {
+            // A tenant-level call reached its tenant only.
+            if let Some(tenant) = write.tenant {
+                c.matching.retain(|name| name == tenant);
+                c.differing.retain(|(name, _)| name == tenant);
+            }
+            (!c.matching.is_empty() || !c.differing.is_empty()).then_some(c)
+        })
         .collect();
         let differing: Vec<_> = comparisons
             .iter()
@@ -1132,6 +1140,16 @@ async fn check_found_dag(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(lag::MAX_PAUSE);
     }
+}
+
+/// The write whose lost answer led to a DAG found by the search: its call, what it sent, and, for
+/// a tenant-level call, the one tenant it reaches.
+#[derive(Clone, Copy)]
+struct FoundWrite<'a> {
+    method: &'a str,
+    path: &'a str,
+    changes: &'a ChangeSet,
+    tenant: Option<&'a str>,
 }
 
 /// Whether a tenant's `value` of `attribute`, read right after a write of it, may be the write
@@ -1329,7 +1347,13 @@ pub async fn apply(session: Option<&Session>, request: ApplyRequest) -> ApplyRes
             read_back(session, apply, &checked).await
         }
         SendResult::FoundSucceeded(dag) => {
-            match check_found_dag(session, &apply, &checked, &dag, &options).await {
+            let write = FoundWrite {
+                method: if apply.is_create { "POST" } else { "PATCH" },
+                path: CONFIG_PATH,
+                changes: &apply.changes,
+                tenant: None,
+            };
+            match check_found_dag(session, &apply, &checked, (&dag, write), &options).await {
                 Ok(unverified) => {
                     apply.diagnostics.extend(unverified);
                     reopen_archive_log_after_success(session, &mut apply, &checked, &options).await;
@@ -2145,6 +2169,26 @@ async fn configure_new_tenants(
             }
         };
         match wait_for_dag(client, &dag.id, options).await {
+            Ok(_) if dag.found_by_search => {
+                // The DAG the search found may be another client's for this tenant (obshell's
+                // tenant lock refuses a second one while it runs, and that refusal was lost).
+                let write = FoundWrite {
+                    method: "POST",
+                    path: &path,
+                    changes: &changes,
+                    tenant: Some(&tenant.name),
+                };
+                match check_found_dag(session, apply, &checked, (&dag, write), options).await {
+                    Ok(unverified) => {
+                        apply.diagnostics.extend(unverified);
+                        done.push(tenant.clone());
+                    }
+                    Err(error) => {
+                        failure = Some(obshell_error(SUMMARY_UPDATE, &error, &session.endpoint));
+                        break;
+                    }
+                }
+            }
             Ok(_) => done.push(tenant.clone()),
             Err(error @ Error::DagFailed { .. }) => {
                 failure = Some(obshell_error(SUMMARY_UPDATE, &error, &session.endpoint));

@@ -332,3 +332,117 @@ async fn a_found_dag_still_running_at_the_timeout_is_resolved_by_its_effect() {
         "the next plan is not empty"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_tenant_level_dag_after_a_lost_answer_does_not_configure_the_tenant() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    // A tenant created after the last location write: the plan configures just it.
+    harness
+        .control(reqwest::Method::POST, "tenants", json!({"name": "t3"}))
+        .await;
+    let refreshed = harness.refresh(&stored).await;
+    let config = base_config().to_value();
+    let plan = harness.plan(&refreshed, &config).await;
+    check_no_errors(&plan.diagnostics);
+    let other_client = other_client(&harness).await;
+    let tenant_path = "/api/v1/tenant/t3/backup/config";
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/http",
+            json!({"kind": "status", "status": 503, "method": "POST", "path_prefix": tenant_path}),
+        )
+        .await;
+    let apply = harness.apply(&refreshed, &plan, &config);
+    // Right after the provider's call is lost, another client points t3 elsewhere.
+    let other = async {
+        for _ in 0..1000 {
+            let refused = harness.requests().await.iter().any(|entry| {
+                entry["method"] == "POST" && entry["uri"] == tenant_path && entry["status"] == 503
+            });
+            if refused {
+                let dest = |kind: &str| {
+                    terraform_provider_oceanbase::obshell::StorageUri::new(format!(
+                        "file:///elsewhere/{CLUSTER_ID}/1006/{kind}"
+                    ))
+                };
+                let dag = other_client
+                    .post_tenant_backup_config(
+                        "t3",
+                        &dest("clog"),
+                        &dest("data"),
+                        &Default::default(),
+                    )
+                    .await
+                    .expect("the other client's change");
+                return dag.id.as_str().to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the provider's tenant-level call never came");
+    };
+    let (applied, other) = tokio::join!(apply, other);
+    check_error_containing(
+        &applied.diagnostics,
+        &["outcome is unknown", &other, "backup_base_uri"],
+    );
+    // t3 is not recorded as configured, and the next plan configures it again.
+    let covered = PrivateState::decode(&applied.private)
+        .location
+        .map(|location| location.tenant_ids);
+    assert_eq!(covered, Some(vec![1002, 1004]));
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let refreshed = harness.refresh(&stored).await;
+    let tenants = model(&refreshed.state).tenants;
+    let t3_dest = tenants
+        .known()
+        .and_then(|tenants| tenants.get("t3"))
+        .and_then(|t3| t3.archive_dest.known().cloned());
+    assert!(
+        t3_dest
+            .as_deref()
+            .is_some_and(|dest| dest.contains("elsewhere")),
+        "{t3_dest:?}"
+    );
+    let plan = harness.plan(&refreshed, &config).await;
+    assert_ne!(
+        plan.planned_state, refreshed.state,
+        "the next plan is not empty"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_tenant_level_answer_whose_dag_configured_the_tenant_succeeds() {
+    let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
+    let stored = create_base(&harness).await;
+    harness
+        .control(reqwest::Method::POST, "tenants", json!({"name": "t3"}))
+        .await;
+    let refreshed = harness.refresh(&stored).await;
+    let config = base_config().to_value();
+    let plan = harness.plan(&refreshed, &config).await;
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/http",
+            json!({"kind": "drop_after_read", "method": "POST", "path_prefix": "/api/v1/tenant/t3/backup/config"}),
+        )
+        .await;
+    let applied = harness.apply(&refreshed, &plan, &config).await;
+    check_no_errors(&applied.diagnostics);
+    let covered = PrivateState::decode(&applied.private)
+        .location
+        .map(|location| location.tenant_ids);
+    assert_eq!(covered, Some(vec![1002, 1004, 1006]));
+    let stored = Stored {
+        state: applied.new_state,
+        private: applied.private,
+    };
+    let refreshed = harness.refresh(&stored).await;
+    let plan = harness.plan(&refreshed, &config).await;
+    check_empty_plan(&refreshed, &plan);
+}
