@@ -53,6 +53,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             drop(state);
             shared.sql_users().clear();
             shared.wakeup.notify_waiters();
+            shared.answer_release.notify_waiters();
             (200, json!({}))
         }
         ("POST", ["tenants"]) => add_tenant(shared, &body),
@@ -91,11 +92,28 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             }
             Err(message) => error(400, message),
         },
+        ("GET", ["faults", "held"]) => {
+            let held: Vec<Value> = shared
+                .lock()
+                .held_answers
+                .iter()
+                .map(|held| json!({"method": held.method, "uri": held.uri}))
+                .collect();
+            (200, Value::Array(held))
+        }
+        ("POST", ["faults", "release"]) => {
+            let released = std::mem::take(&mut shared.lock().held_answers).len();
+            shared.answer_release.notify_waiters();
+            (200, json!({"released": released}))
+        }
         ("DELETE", ["faults"]) => {
             let mut state = shared.lock();
             state.http_faults.clear();
             state.dag_faults.clear();
             state.hold_count = 0;
+            state.held_answers.clear();
+            drop(state);
+            shared.answer_release.notify_waiters();
             (200, json!({}))
         }
         ("POST", ["dags", "hold-running"]) => {

@@ -5,8 +5,16 @@ use serde_json::Value;
 /// What an HTTP fault does to the request it hits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HttpFaultKind {
-    /// Answer with this status and an error envelope, without processing.
-    Status(u16),
+    /// Read the request, then answer with this status and an error envelope without processing
+    /// it: after `delay_ms`, and with `hold` not before `POST /sim/v1/faults/release`.
+    Status {
+        /// The HTTP status answered.
+        status: u16,
+        /// How long the answer waits after the request is read (a proxy's own timeout).
+        delay_ms: u64,
+        /// Whether the answer also waits for a release through the control API.
+        hold: bool,
+    },
     /// Answer as a route the emulated version does not have, without processing (a build or a
     /// proxy without the route).
     NoRoute,
@@ -40,7 +48,7 @@ impl HttpFaultKind {
     /// The name recorded in the request log's `fault` field.
     pub(crate) fn name(&self) -> &'static str {
         match self {
-            Self::Status(_) => "status",
+            Self::Status { .. } => "status",
             Self::NoRoute => "no_route",
             Self::Hang(_) => "hang",
             Self::DropBeforeRead => "drop_before_read",
@@ -76,7 +84,21 @@ impl HttpFault {
                 if !(100..=599).contains(&status) {
                     return Err(format!("status {status} is not an HTTP status"));
                 }
-                HttpFaultKind::Status(status as u16)
+                let delay_ms = match body.get("delay_ms") {
+                    None | Some(Value::Null) => 0,
+                    Some(value) => value
+                        .as_u64()
+                        .ok_or("\"delay_ms\" must be a non-negative integer")?,
+                };
+                let hold = match body.get("hold") {
+                    None | Some(Value::Null) => false,
+                    Some(value) => value.as_bool().ok_or("\"hold\" must be a boolean")?,
+                };
+                HttpFaultKind::Status {
+                    status: status as u16,
+                    delay_ms,
+                    hold,
+                }
             }
             Some("hang") => HttpFaultKind::Hang(
                 body.get("ms")
@@ -245,7 +267,11 @@ mod tests {
         ];
         assert_eq!(
             take_http_fault(&mut faults, "POST", "/api/v1/obcluster/backup/config"),
-            Some(HttpFaultKind::Status(503))
+            Some(HttpFaultKind::Status {
+                status: 503,
+                delay_ms: 0,
+                hold: false
+            })
         );
         assert_eq!(
             take_http_fault(&mut faults, "GET", "/api/v1/info"),
@@ -254,11 +280,34 @@ mod tests {
         assert_eq!(take_http_fault(&mut faults, "GET", "/api/v1/info"), None);
         assert_eq!(
             take_http_fault(&mut faults, "POST", "/api/v1/obcluster/x"),
-            Some(HttpFaultKind::Status(503))
+            Some(HttpFaultKind::Status {
+                status: 503,
+                delay_ms: 0,
+                hold: false
+            })
         );
         assert!(faults.is_empty());
         assert!(HttpFault::from_json(&json!({"kind": "nope"})).is_err());
         assert!(HttpFault::from_json(&json!({"kind": "status", "status": 42})).is_err());
+        assert_eq!(
+            HttpFault::from_json(
+                &json!({"kind": "status", "status": 504, "delay_ms": 30, "hold": true})
+            )
+            .unwrap()
+            .kind,
+            HttpFaultKind::Status {
+                status: 504,
+                delay_ms: 30,
+                hold: true
+            }
+        );
+        assert!(
+            HttpFault::from_json(&json!({"kind": "status", "status": 503, "delay_ms": -1}))
+                .is_err()
+        );
+        assert!(
+            HttpFault::from_json(&json!({"kind": "status", "status": 503, "hold": "yes"})).is_err()
+        );
         assert!(HttpFault::from_json(&json!({"kind": "drop_after_read", "count": 0})).is_err());
         assert_eq!(
             HttpFault::from_json(&json!({"kind": "pad_after_read", "bytes": 17_000_000}))

@@ -149,7 +149,23 @@ async fn serve(
     let fault = take_http_fault(&mut shared.lock().http_faults, &method, &path);
     let fault_name = fault.as_ref().map(HttpFaultKind::name);
     match fault {
-        Some(HttpFaultKind::Status(status)) => {
+        Some(HttpFaultKind::Status {
+            status,
+            delay_ms,
+            hold,
+        }) => {
+            if delay_ms > 0 || hold {
+                // A proxy in front of obshell: the request is read whole, then the answer comes
+                // only after the proxy's own timeout (or a release), and obshell never sees it.
+                drop(read_body(request.into_body()).await);
+                if delay_ms > 0 {
+                    tracing::info!(%method, %target, delay_ms, "delaying an injected status answer");
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                }
+                if hold {
+                    wait_for_release(&shared, &method, &target).await;
+                }
+            }
             let body = obshell::fault_envelope(&mut shared.lock(), status);
             record(
                 &shared,
@@ -279,6 +295,40 @@ async fn serve(
         return Ok(response);
     }
     Ok(json_response(outcome.status, &outcome.body))
+}
+
+/// Lists the request among the held answers and waits until `POST /sim/v1/faults/release`
+/// (or `DELETE /sim/v1/faults`, or a reset) takes it off; a client that closes the connection
+/// meanwhile takes it off too.
+async fn wait_for_release(shared: &Shared, method: &str, target: &str) {
+    struct Forget<'a>(&'a Shared, u64);
+    impl Drop for Forget<'_> {
+        fn drop(&mut self) {
+            self.0.lock().held_answers.retain(|held| held.id != self.1);
+        }
+    }
+    let id = {
+        let mut state = shared.lock();
+        let id = state.next_held_answer;
+        state.next_held_answer += 1;
+        state.held_answers.push(crate::state::HeldAnswer {
+            id,
+            method: method.to_owned(),
+            uri: target.to_owned(),
+        });
+        id
+    };
+    tracing::info!(%method, %target, "holding an injected status answer until released");
+    let _forget = Forget(shared, id);
+    loop {
+        let released = shared.answer_release.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !shared.lock().held_answers.iter().any(|held| held.id == id) {
+            return;
+        }
+        released.await;
+    }
 }
 
 /// An answer's body: whole at once, or trickled a byte at a time (`trickle_after_read`).

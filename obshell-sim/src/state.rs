@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// Woken whenever a held DAG is released or a DAG is cancelled or reset.
     pub(crate) wakeup: Notify,
+    /// Woken whenever held `status` fault answers are released.
+    pub(crate) answer_release: Notify,
     /// The listening port, reported as the agent's port.
     pub(crate) port: u16,
     /// SQL users besides root (control API), for the MySQL listener.
@@ -72,6 +74,9 @@ pub(crate) struct State {
     pub(crate) http_faults: Vec<HttpFault>,
     pub(crate) dag_faults: VecDeque<DagFault>,
     pub(crate) hold_count: u32,
+    /// Requests read whose `status` fault answer is held until `POST /sim/v1/faults/release`.
+    pub(crate) held_answers: Vec<HeldAnswer>,
+    pub(crate) next_held_answer: u64,
     pub(crate) requests: Vec<Value>,
     pub(crate) next_request_seq: u64,
     pub(crate) key: RsaPrivateKey,
@@ -94,6 +99,14 @@ pub(crate) struct State {
 }
 
 /// One tenant of the cluster (`sys` is implicit and not stored here).
+/// A request whose injected `status` answer waits for a release.
+#[derive(Clone, Debug)]
+pub(crate) struct HeldAnswer {
+    pub(crate) id: u64,
+    pub(crate) method: String,
+    pub(crate) uri: String,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Tenant {
     pub(crate) name: String,
@@ -290,6 +303,8 @@ impl State {
             http_faults: Vec::new(),
             dag_faults: VecDeque::new(),
             hold_count: 0,
+            held_answers: Vec::new(),
+            next_held_answer: 1,
             requests: Vec::new(),
             next_request_seq: 1,
             key,
@@ -334,6 +349,8 @@ impl State {
         self.http_faults.clear();
         self.dag_faults.clear();
         self.hold_count = 0;
+        // Held answers go out (the caller wakes them).
+        self.held_answers.clear();
         self.requests.clear();
         self.backup_tasks.clear();
     }
@@ -659,6 +676,7 @@ pub(crate) fn new_shared(config: SimConfig, port: u16) -> Arc<Shared> {
         config,
         state: Mutex::new(state),
         wakeup: Notify::new(),
+        answer_release: Notify::new(),
         port,
         sql_users: Mutex::new(crate::sql::SqlUsers::new()),
     })

@@ -159,3 +159,112 @@ async fn a_hung_write_is_processed_after_its_client_has_given_up() {
         (Some("POST"), Some("hang"))
     );
 }
+
+#[tokio::test]
+async fn a_held_status_answer_waits_for_its_release_and_processes_nothing() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    let other = Client::new(&sim).await;
+    control(&sim, "DELETE", "/sim/v1/requests", json!({})).await;
+    http_fault(&sim, json!({"kind": "status", "status": 503, "hold": true, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"})).await;
+    let held = client.post_base_uri(&sim);
+    let meanwhile = async {
+        // The request is read and its answer held: the test sees it before anything goes out.
+        let mut listed = json!([]);
+        for _ in 0..2000 {
+            listed = control(&sim, "GET", "/sim/v1/faults/held", json!({})).await;
+            if listed.as_array().is_some_and(|held| !held.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            listed,
+            json!([{"method": "POST", "uri": "/api/v1/obcluster/backup/config"}])
+        );
+        // Nothing is answered or logged while it is held, and other requests go on.
+        assert_eq!(
+            control(&sim, "GET", "/sim/v1/requests", json!({})).await,
+            json!([])
+        );
+        assert_eq!(other.post_base_uri(&sim).await.0, 200);
+        let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+        assert_eq!(log.as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            control(&sim, "POST", "/sim/v1/faults/release", json!({})).await,
+            json!({"released": 1})
+        );
+    };
+    let (reply, ()) = tokio::join!(held, meanwhile);
+    assert_eq!((reply.0, reply.1["status"].clone()), (503, json!(503)));
+    assert_eq!(
+        control(&sim, "GET", "/sim/v1/faults/held", json!({})).await,
+        json!([])
+    );
+    // Only the other client's request started a DAG.
+    let dags = sim_state(&sim).await["dags"].clone();
+    assert_eq!(dags.as_array().map(Vec::len), Some(1), "{dags}");
+    let log = control(&sim, "GET", "/sim/v1/requests", json!({})).await;
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["status"].clone(), last["fault"].clone()),
+        (json!(503), json!("status"))
+    );
+    assert_eq!(
+        control(&sim, "POST", "/sim/v1/faults/release", json!({})).await,
+        json!({"released": 0})
+    );
+}
+
+#[tokio::test]
+async fn a_delayed_status_answer_comes_after_the_delay_and_processes_nothing() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    http_fault(
+        &sim,
+        json!({"kind": "status", "status": 504, "delay_ms": 400, "method": "POST"}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let reply = client.post_base_uri(&sim).await;
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(reply.0, 504);
+    assert_eq!(sim_state(&sim).await["dags"], json!([]));
+    let (status, reply) = raw(
+        &sim,
+        "POST",
+        "/sim/v1/faults/http",
+        &[],
+        br#"{"kind": "status", "status": 503, "hold": 1}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (400, Some("\"hold\" must be a boolean"))
+    );
+}
+
+#[tokio::test]
+async fn clearing_the_faults_lets_a_held_answer_go() {
+    let sim = start("4.5.0.0").await;
+    let client = Client::new(&sim).await;
+    http_fault(&sim, json!({"kind": "status", "status": 502, "hold": true})).await;
+    let held = client.call(&sim, "GET", "/api/v1/tenants/overview", None);
+    let clear = async {
+        for _ in 0..2000 {
+            let listed = control(&sim, "GET", "/sim/v1/faults/held", json!({})).await;
+            if listed.as_array().is_some_and(|held| !held.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        control(&sim, "DELETE", "/sim/v1/faults", json!({})).await;
+    };
+    let (reply, _) = tokio::join!(held, clear);
+    assert_eq!(reply.0, 502);
+}
