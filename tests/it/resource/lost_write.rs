@@ -113,6 +113,50 @@ async fn other_client(harness: &Harness) -> terraform_provider_oceanbase::obshel
     client
 }
 
+/// Waits until the simulator holds the answer to the provider's `method uri` (a `status` fault
+/// with `"hold": true`): the request has been read and the provider waits for its answer.
+async fn wait_until_answer_held(harness: &Harness, method: &str, uri: &str) {
+    for _ in 0..3000 {
+        let held = harness
+            .control(reqwest::Method::GET, "faults/held", json!({}))
+            .await;
+        if held.as_array().is_some_and(|held| {
+            held.iter()
+                .any(|entry| entry["method"] == method && entry["uri"] == uri)
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the provider's {method} {uri} never came");
+}
+
+/// Lets the held answer go out.
+async fn release_held_answer(harness: &Harness) {
+    let released = harness
+        .control(reqwest::Method::POST, "faults/release", json!({}))
+        .await;
+    assert_eq!(released, json!({"released": 1}));
+}
+
+/// Waits until the provider, having found the DAG `dag_id`, reads it (it follows the DAG the
+/// lost-write search found).
+async fn wait_until_provider_follows(harness: &Harness, dag_id: &str) {
+    let path = format!("/api/v1/task/dag/{dag_id}?");
+    for _ in 0..3000 {
+        if harness.requests().await.iter().any(|entry| {
+            entry["method"] == "GET"
+                && entry["uri"]
+                    .as_str()
+                    .is_some_and(|uri| uri.starts_with(&path))
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the provider never read DAG {dag_id}");
+}
+
 /// Nodes long enough that a DAG is still unfinished when the search looks (4.2.x lists only
 /// unfinished DAGs).
 async fn slow_dags(harness: &Harness) {
@@ -133,40 +177,41 @@ async fn another_clients_dag_after_a_lost_answer_is_not_taken_for_this_change() 
         slow_dags(&harness).await;
         let other_client = other_client(&harness).await;
         // The PATCH never reaches obshell: a proxy answers 503, which may also come after obshell
-        // has processed it, so the provider looks for a DAG it may have started.
+        // has processed it, so the provider looks for a DAG it may have started. The answer is
+        // held until the other client's DAG exists, so no machine is too slow for what follows.
         harness
             .control(
                 reqwest::Method::POST,
                 "faults/http",
-                json!({"kind": "status", "status": 503, "method": "PATCH", "path_prefix": CONFIG_PATH}),
+                json!({"kind": "status", "status": 503, "hold": true, "method": "PATCH", "path_prefix": CONFIG_PATH}),
             )
+            .await;
+        // The other client's DAG runs until the provider has found it (4.2.x lists only the
+        // unfinished ones).
+        harness
+            .control(reqwest::Method::POST, "faults/hold", json!({}))
             .await;
         let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
         let plan = harness.plan(&stored, &config).await;
         check_no_errors(&plan.diagnostics);
         let apply = harness.apply(&stored, &plan, &config);
-        // Right after that, another client changes the same setting to something else.
+        // While the provider waits for the answer, another client changes the same setting to
+        // something else.
         let other = async {
-            for _ in 0..1000 {
-                let refused = harness.requests().await.iter().any(|entry| {
-                    entry["method"] == "PATCH"
-                        && entry["uri"] == CONFIG_PATH
-                        && entry["status"] == 503
-                });
-                if refused {
-                    let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
-                        log_archive_concurrency: Some(3),
-                        ..Default::default()
-                    };
-                    let dag = other_client
-                        .patch_backup_config(&request)
-                        .await
-                        .expect("the other client's change");
-                    return dag.id.as_str().to_owned();
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            panic!("the provider's PATCH never came");
+            wait_until_answer_held(&harness, "PATCH", CONFIG_PATH).await;
+            let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
+                log_archive_concurrency: Some(3),
+                ..Default::default()
+            };
+            let dag = other_client
+                .patch_backup_config(&request)
+                .await
+                .expect("the other client's change");
+            let id = dag.id.as_str().to_owned();
+            release_held_answer(&harness).await;
+            wait_until_provider_follows(&harness, &id).await;
+            harness.release(&id).await;
+            id
         };
         let (applied, other) = tokio::join!(apply, other);
         check_error_containing(
@@ -253,7 +298,7 @@ async fn a_found_dag_still_running_at_the_timeout_is_resolved_by_its_effect() {
         .control(
             reqwest::Method::POST,
             "faults/http",
-            json!({"kind": "status", "status": 503, "method": "PATCH", "path_prefix": CONFIG_PATH}),
+            json!({"kind": "status", "status": 503, "hold": true, "method": "PATCH", "path_prefix": CONFIG_PATH}),
         )
         .await;
     // The other client's task stays running past this apply's timeout.
@@ -276,25 +321,19 @@ async fn a_found_dag_still_running_at_the_timeout_is_resolved_by_its_effect() {
     let plan = harness.plan(&stored, &config).await;
     check_no_errors(&plan.diagnostics);
     let apply = harness.apply(&stored, &plan, &config);
+    // While the provider waits for the answer to its PATCH, another client starts its DAG.
     let other = async {
-        for _ in 0..1000 {
-            let refused = harness.requests().await.iter().any(|entry| {
-                entry["method"] == "PATCH" && entry["uri"] == CONFIG_PATH && entry["status"] == 503
-            });
-            if refused {
-                let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
-                    log_archive_concurrency: Some(3),
-                    ..Default::default()
-                };
-                let dag = other_client
-                    .patch_backup_config(&request)
-                    .await
-                    .expect("the other client's change");
-                return dag.id.as_str().to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!("the provider's PATCH never came");
+        wait_until_answer_held(&harness, "PATCH", CONFIG_PATH).await;
+        let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
+            log_archive_concurrency: Some(3),
+            ..Default::default()
+        };
+        let dag = other_client
+            .patch_backup_config(&request)
+            .await
+            .expect("the other client's change");
+        release_held_answer(&harness).await;
+        dag.id.as_str().to_owned()
     };
     let (applied, other) = tokio::join!(apply, other);
     check_error_containing(&applied.diagnostics, &[&other]);
@@ -351,36 +390,24 @@ async fn another_clients_tenant_level_dag_after_a_lost_answer_does_not_configure
         .control(
             reqwest::Method::POST,
             "faults/http",
-            json!({"kind": "status", "status": 503, "method": "POST", "path_prefix": tenant_path}),
+            json!({"kind": "status", "status": 503, "hold": true, "method": "POST", "path_prefix": tenant_path}),
         )
         .await;
     let apply = harness.apply(&refreshed, &plan, &config);
-    // Right after the provider's call is lost, another client points t3 elsewhere.
+    // While the provider waits for the answer to its call, another client points t3 elsewhere.
     let other = async {
-        for _ in 0..1000 {
-            let refused = harness.requests().await.iter().any(|entry| {
-                entry["method"] == "POST" && entry["uri"] == tenant_path && entry["status"] == 503
-            });
-            if refused {
-                let dest = |kind: &str| {
-                    terraform_provider_oceanbase::obshell::StorageUri::new(format!(
-                        "file:///elsewhere/{CLUSTER_ID}/1006/{kind}"
-                    ))
-                };
-                let dag = other_client
-                    .post_tenant_backup_config(
-                        "t3",
-                        &dest("clog"),
-                        &dest("data"),
-                        &Default::default(),
-                    )
-                    .await
-                    .expect("the other client's change");
-                return dag.id.as_str().to_owned();
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!("the provider's tenant-level call never came");
+        wait_until_answer_held(&harness, "POST", tenant_path).await;
+        let dest = |kind: &str| {
+            terraform_provider_oceanbase::obshell::StorageUri::new(format!(
+                "file:///elsewhere/{CLUSTER_ID}/1006/{kind}"
+            ))
+        };
+        let dag = other_client
+            .post_tenant_backup_config("t3", &dest("clog"), &dest("data"), &Default::default())
+            .await
+            .expect("the other client's change");
+        release_held_answer(&harness).await;
+        dag.id.as_str().to_owned()
     };
     let (applied, other) = tokio::join!(apply, other);
     check_error_containing(
