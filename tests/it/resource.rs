@@ -1282,7 +1282,9 @@ impl Harness {
     }
 
     /// Applies `config` over `prior` while the sim holds its DAG, so the wait runs out (the
-    /// configuration's timeout must be short) and the apply says the DAG continues on obshell.
+    /// configuration's timeout, [`HELD_DAG_TIMEOUT`] through `with_create_timeout` or
+    /// `with_update_timeout`, must outlast the steps before the send) and the apply says the DAG
+    /// continues on obshell.
     async fn apply_held(&self, prior: &Stored, config: &Value) -> ApplyResponse {
         self.hold_next_dag().await;
         let (_, applied) = self.plan_and_apply(prior, config).await;
@@ -1339,21 +1341,31 @@ impl Harness {
     }
 }
 
-/// A configuration whose create times out after 300 ms.
+/// How long an apply waits on a DAG the sim holds before it says the DAG continues on obshell.
+/// The held DAG never finishes first, so the value only has to outlast what the apply does before
+/// it sends the change (reads of the cluster, the running-task check, the DAG high-water): a few
+/// hundred milliseconds alone, more than 300 ms with 16 test threads on a busy 2-core machine,
+/// where a shorter timeout runs out before anything is sent and the test fails for the wrong
+/// reason. Three seconds leaves a wide margin and costs each held apply that long.
+const HELD_DAG_TIMEOUT: &str = "3s";
+
+/// A configuration whose create stops waiting after [`HELD_DAG_TIMEOUT`]: for a create whose DAG
+/// the sim holds.
 fn with_create_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
     config_with(|c| {
         edit(c);
         c.timeouts = Field::Known(TimeoutsModel {
-            create: text("300ms"),
+            create: text(HELD_DAG_TIMEOUT),
             update: Field::Null,
             read: Field::Null,
         });
     })
 }
 
-/// A configuration whose update times out after 300 ms.
+/// A configuration whose update stops waiting after [`HELD_DAG_TIMEOUT`]: for an update whose DAG
+/// the sim holds (or keeps running longer than that).
 fn with_update_timeout(edit: impl FnOnce(&mut BackupConfigModel)) -> Value {
-    with_update_timeout_of(edit, "300ms")
+    with_update_timeout_of(edit, HELD_DAG_TIMEOUT)
 }
 
 fn with_update_timeout_of(edit: impl FnOnce(&mut BackupConfigModel), update: &str) -> Value {
@@ -1719,7 +1731,7 @@ async fn write_only_credentials_stay_out_of_state_plan_and_private_state() {
     };
 
     harness.hold_next_dag().await;
-    let rotated = write_only(2, "WO-KEY-SECOND-88", Some("300ms"));
+    let rotated = write_only(2, "WO-KEY-SECOND-88", Some(HELD_DAG_TIMEOUT));
     let plan = harness.plan(&stored, &rotated).await;
     check_no_errors(&plan.diagnostics);
     let applied = harness.apply(&stored, &plan, &rotated).await;

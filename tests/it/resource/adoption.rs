@@ -6,9 +6,11 @@
 
 use super::*;
 
+/// The create's timeout: its DAG is held, so [`HELD_DAG_TIMEOUT`] runs out while the apply waits
+/// on it, never before the create is sent.
 fn create_timeout(model: &mut BackupConfigModel) {
     model.timeouts = Field::Known(TimeoutsModel {
-        create: text("300ms"),
+        create: text(HELD_DAG_TIMEOUT),
         update: Field::Null,
         read: Field::Null,
     });

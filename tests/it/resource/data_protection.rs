@@ -4,6 +4,8 @@
 
 use super::*;
 
+use std::time::Instant;
+
 use terraform_provider_oceanbase::obshell::{Client, DagId, DagOperator};
 use terraform_provider_oceanbase::resources::backup_config::model::StorageCredentialsModel;
 
@@ -19,9 +21,10 @@ async fn sim_dag(harness: &Harness, dag_id: &str) -> Json {
         .unwrap_or_else(|| panic!("no DAG {dag_id} in {state}"))
 }
 
-/// Waits until the sim's DAG `dag_id` is in `state`.
+/// Waits until the sim's DAG `dag_id` is in `state` (at most 20 s: a slow check node runs 6 s).
 async fn wait_for_dag_state(harness: &Harness, dag_id: &str, state: &str) -> Json {
-    for _ in 0..500 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
         let dag = sim_dag(harness, dag_id).await;
         if dag["state"] == state {
             return dag;
@@ -100,12 +103,14 @@ async fn a_pending_update_whose_dag_did_not_apply_is_not_adopted() {
     for end in [LaterEnd::Failed, LaterEnd::RolledBack, LaterEnd::Passed] {
         let node = match end {
             LaterEnd::RolledBack => {
-                // Only the check node can roll back; it outlives the apply by being slow.
+                // Only the check node can roll back; it outlives the apply by being slow: twice
+                // the update's timeout (HELD_DAG_TIMEOUT, 3 s), so it is still running when the
+                // apply stops following it.
                 harness
                     .control(
                         reqwest::Method::PATCH,
                         "config",
-                        json!({"task_duration_ms": 1000}),
+                        json!({"task_duration_ms": 6000}),
                     )
                     .await;
                 "Check backup config"
