@@ -167,7 +167,11 @@ async fn a_held_status_answer_waits_for_its_release_and_processes_nothing() {
     let other = Client::new(&sim).await;
     control(&sim, "DELETE", "/sim/v1/requests", json!({})).await;
     http_fault(&sim, json!({"kind": "status", "status": 503, "hold": true, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"})).await;
-    let held = client.post_base_uri(&sim);
+    // Bounded, so an answer never released fails the test instead of hanging it.
+    let held = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.post_base_uri(&sim),
+    );
     let meanwhile = async {
         // The request is read and its answer held: the test sees it before anything goes out.
         let mut listed = json!([]);
@@ -196,6 +200,7 @@ async fn a_held_status_answer_waits_for_its_release_and_processes_nothing() {
         );
     };
     let (reply, ()) = tokio::join!(held, meanwhile);
+    let reply = reply.expect("the held answer goes out once released");
     assert_eq!((reply.0, reply.1["status"].clone()), (503, json!(503)));
     assert_eq!(
         control(&sim, "GET", "/sim/v1/faults/held", json!({})).await,
@@ -254,17 +259,30 @@ async fn clearing_the_faults_lets_a_held_answer_go() {
     let sim = start("4.5.0.0").await;
     let client = Client::new(&sim).await;
     http_fault(&sim, json!({"kind": "status", "status": 502, "hold": true})).await;
-    let held = client.call(&sim, "GET", "/api/v1/tenants/overview", None);
+    // Bounded, so an answer never let go fails the test instead of hanging it.
+    let held = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.call(&sim, "GET", "/api/v1/tenants/overview", None),
+    );
     let clear = async {
+        let mut listed = json!([]);
         for _ in 0..2000 {
-            let listed = control(&sim, "GET", "/sim/v1/faults/held", json!({})).await;
+            listed = control(&sim, "GET", "/sim/v1/faults/held", json!({})).await;
             if listed.as_array().is_some_and(|held| !held.is_empty()) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        assert_eq!(
+            listed,
+            json!([{"method": "GET", "uri": "/api/v1/tenants/overview"}])
+        );
         control(&sim, "DELETE", "/sim/v1/faults", json!({})).await;
     };
-    let (reply, _) = tokio::join!(held, clear);
-    assert_eq!(reply.0, 502);
+    let (reply, ()) = tokio::join!(held, clear);
+    assert_eq!(reply.expect("the held answer goes out once cleared").0, 502);
+    assert_eq!(
+        control(&sim, "GET", "/sim/v1/faults/held", json!({})).await,
+        json!([])
+    );
 }
