@@ -48,21 +48,27 @@ async fn check_stopped_before_write(
     let plan = harness.plan(prior, config).await;
     check_no_errors(&plan.diagnostics);
     harness.clear_requests().await;
+    // A stop comes once the read is on its way: its answer is held until the test releases it,
+    // so the stop cannot come before the read is sent however slow the machine. A timeout runs
+    // out on a read that hangs past it.
+    let fault = match stop_by {
+        StopBy::Provider => {
+            json!({"kind": "status", "status": 504, "hold": true, "method": "GET", "path_prefix": hang_path})
+        }
+        StopBy::Timeout => {
+            json!({"kind": "hang", "ms": HANG_MS, "method": "GET", "path_prefix": hang_path})
+        }
+    };
     harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "hang", "ms": HANG_MS, "method": "GET", "path_prefix": hang_path}),
-        )
+        .control(reqwest::Method::POST, "faults/http", fault)
         .await;
     let started = Instant::now();
     let apply = harness.spawn_apply(prior, &plan, config);
     if stop_by == StopBy::Provider {
-        // Every read before the hung one answers at once.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_until_held(harness, "GET", hang_path).await;
         harness.provider.stop();
     }
-    let applied = apply.await.expect("the apply task");
+    let applied = finish_holding(harness, apply).await;
     let took = started.elapsed();
     assert!(
         took < PROMPT,
@@ -245,9 +251,15 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
     };
 
     // The answer comes soon after the stop: the DAG is known and recorded.
-    hang_write(1_000).await;
+    // Still timing-based: a hung request shows nowhere until it is processed, so the stop waits
+    // for the last read before the POST (the DAG high-water), then 500 ms for the POST to go out
+    // (it only has to be encrypted); the hang of 1.6 s then ends about 1.1 s after the stop,
+    // well within the 2 s grace.
+    harness.clear_requests().await;
+    hang_write(1_600).await;
     let apply = harness.spawn_apply(&empty(), &plan, &config);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_for_request(&harness, "GET", "/api/v1/task/dags/ob").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     harness.provider.stop();
     let applied = apply.await.expect("the apply task");
     assert!(
@@ -268,12 +280,20 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
     let diagnostics = harness.configure(PASSWORD).await;
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     harness.clear_requests().await;
-    hang_write(HANG_MS).await;
+    // The write's answer is held until released: the stop comes once the POST is on its way,
+    // however slow the machine, and no answer comes within the grace.
+    harness
+        .control(
+            reqwest::Method::POST,
+            "faults/http",
+            json!({"kind": "status", "status": 504, "hold": true, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}),
+        )
+        .await;
     let started = Instant::now();
     let apply = harness.spawn_apply(&empty(), &plan, &config);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_until_held(&harness, "POST", "/api/v1/obcluster/backup/config").await;
     harness.provider.stop();
-    let applied = apply.await.expect("the apply task");
+    let applied = finish_holding(&harness, apply).await;
     assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
     check_error_containing(
         &applied.diagnostics,
@@ -289,4 +309,63 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
         applied.diagnostics
     );
     assert!(!applied.new_state.is_null(), "the create must be tainted");
+}
+
+/// Waits until the sim holds the answer to a `method` request to a URI starting with `path` (a
+/// `status` fault with `"hold": true`): the request is on its way and its answer has not come.
+async fn wait_until_held(harness: &Harness, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let held = harness
+            .control(reqwest::Method::GET, "faults/held", json!({}))
+            .await;
+        if held.as_array().is_some_and(|held| {
+            held.iter().any(|request| {
+                request["method"] == method
+                    && request["uri"]
+                        .as_str()
+                        .is_some_and(|uri| uri.starts_with(path))
+            })
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no {method} {path} request was held");
+}
+
+/// Waits until the sim has answered a `method` request to a URI starting with `path`.
+async fn wait_for_request(harness: &Harness, method: &str, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if harness.requests().await.iter().any(|request| {
+            request["method"] == method
+                && request["uri"]
+                    .as_str()
+                    .is_some_and(|uri| uri.starts_with(path))
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("obshell never received {method} {path}");
+}
+
+/// Awaits an apply while the sim holds an answer, then lets the held answers go out. An apply
+/// still waiting after `HANG_MS` (a provider that waits for the answer) gets them then, so the
+/// test fails on its `PROMPT` check instead of hanging.
+async fn finish_holding(
+    harness: &Harness,
+    mut apply: tokio::task::JoinHandle<ApplyResponse>,
+) -> ApplyResponse {
+    let release = || harness.control(reqwest::Method::POST, "faults/release", json!({}));
+    let applied = tokio::select! {
+        applied = &mut apply => applied,
+        () = tokio::time::sleep(Duration::from_millis(HANG_MS)) => {
+            release().await;
+            apply.await
+        }
+    };
+    release().await;
+    applied.expect("the apply task")
 }
