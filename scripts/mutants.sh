@@ -17,10 +17,12 @@
 # Results: target/mutants.out/ (outcomes.json, caught.txt, missed.txt, timeout.txt, unviable.txt,
 # previously_caught.txt with what the unit pass caught, one log per mutant).
 #
-# Mutants are built with the `mutants` profile (no debug info) in a scratch copy of the tracked
-# and unignored files, target/mutants-tree/, whose own target/ holds only that profile: each of the
-# MUTANTS_JOBS (default 2) parallel jobs copies it, so the copies start with every dependency
-# compiled, and this checkout's target/debug is neither copied nor locked.
+# Mutants are built with the `mutants` profile (no debug info), in place, in scratch copies of the
+# tracked and unignored files: target/mutants-tree/<k>/ for each of MUTANTS_JOBS (default 2) shards,
+# each with its own target/ that stays compiled between runs. (cargo-mutants' own parallel jobs copy
+# target/ without its timestamps, so every copy would rebuild every dependency first.) This
+# checkout's target/debug is neither copied nor locked. The shards' own results are in
+# target/mutants-shards/<k>/mutants.out/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -57,33 +59,70 @@ else
   for file in "${files[@]}"; do selection+=(--file "$file"); done
 fi
 
-# The scratch tree: this checkout's files as they are now (committed or not), nothing else.
-tree=$root/target/mutants-tree
-mkdir -p "$tree"
-find "$tree" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
-git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' path; do
-  [ -e "$path" ] && printf '%s\0' "$path"
-done | tar --null -T - -cf - | tar -xf - -C "$tree"
-cd "$tree"
-unset CARGO_TARGET_DIR
-
-common=(mutants --workspace --profile mutants --copy-target=true --jobs "${MUTANTS_JOBS:-2}"
-  --output "$root/target" "${selection[@]}")
+jobs=${MUTANTS_JOBS:-2}
+common=(mutants --workspace --profile mutants "${selection[@]}")
 if $listing; then
   exec "$bin" "${common[@]}" "$@"
 fi
 
-# Compile what both passes need once, here, so every job's copy starts warm. Each pass builds
-# with the package selection it tests with (features unify per selection).
-cargo test --profile mutants --quiet --no-run -p terraform-provider-oceanbase --lib
-cargo test --profile mutants --quiet --no-run -p obshell-sim --lib
-cargo test --profile mutants --quiet --no-run --workspace --lib --test it
+# The scratch trees: this checkout's files as they are now (committed or not), nothing else.
+# Tree 0 compiles what both passes need (each pass with the package selection it tests with:
+# features unify per selection); the others start from a copy of its target/ (cp -a keeps the
+# timestamps that make it count as compiled).
+sync_tree() {
+  local tree=$1
+  mkdir -p "$tree"
+  find "$tree" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+  git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' path; do
+    [ -e "$path" ] && printf '%s\0' "$path"
+  done | tar --null -T - -cf - | tar -xf - -C "$tree"
+}
+unset CARGO_TARGET_DIR
+trees=$root/target/mutants-tree
+sync_tree "$trees/0"
+(
+  cd "$trees/0"
+  cargo test --profile mutants --quiet --no-run -p terraform-provider-oceanbase --lib
+  cargo test --profile mutants --quiet --no-run -p obshell-sim --lib
+  cargo test --profile mutants --quiet --no-run --workspace --lib --test it
+)
+for ((k = 1; k < jobs; k++)); do
+  sync_tree "$trees/$k"
+  [ -d "$trees/$k/target" ] || cp -a "$trees/0/target" "$trees/$k/target"
+done
 
-# Exit status 2 is "some mutants were missed" and 3 "some timed out": the integration pass
-# decides those, so the unit pass's status only stops the script when it is something else.
-status=0
-"$bin" "${common[@]}" --test-workspace=false --timeout 60 "$@" -- --lib || status=$?
-case "$status" in 0 | 2 | 3) ;; *) exit "$status" ;; esac
+shards=$root/target/mutants-shards
+rm -rf "$shards" "$root/target/mutants.out"
+# Runs one pass in every shard at once; cargo-mutants' exit status 2 (missed) and 3 (timeouts)
+# are results, anything else a failure.
+run_pass() {
+  local pids=() k status=0
+  for ((k = 0; k < jobs; k++)); do
+    (cd "$trees/$k" && exec "$bin" "${common[@]}" --in-place --shard "$k/$jobs" \
+      --output "$shards/$k" "$@") >"$shards/$k.log" 2>&1 &
+    pids+=($!)
+  done
+  for k in "${!pids[@]}"; do
+    wait "${pids[$k]}" || status=$?
+    case "$status" in 0 | 2 | 3) status=0 ;; *) echo "mutants: shard $k failed, see $shards/$k.log" >&2; exit 1 ;; esac
+  done
+}
+mkdir -p "$shards"
+
+# Pass 1: each mutant against the unit tests of its package. (`--cargo-arg` goes to the build as
+# well as the test: without it cargo-mutants builds every test target of the package.)
+run_pass --test-workspace=false --timeout 60 --cargo-arg=--lib "$@"
+
+# Pass 2 skips (--iterate) what any shard caught or found unviable in pass 1: every shard gets the
+# union of those lists, so all shards shard the same remaining list.
+for kind in caught previously_caught unviable; do
+  cat "$shards"/*/mutants.out/$kind.txt 2>/dev/null | sort -u >"$shards/$kind.all" || true
+done
+for ((k = 0; k < jobs; k++)); do
+  for kind in caught previously_caught unviable; do
+    cp "$shards/$kind.all" "$shards/$k/mutants.out/$kind.txt"
+  done
+done
 
 # Test-name filters for both packages' unit tests and tests/it/ binaries (substring match).
 filters=(
@@ -91,8 +130,30 @@ filters=(
   client:: resource:: sim::                                      # tests/it/ of the provider
   auth:: backup_config:: faults:: operators:: reads:: binary::    # obshell-sim/tests/it/
 )
-# Most of the subset waits on the simulator's clocks, not the CPU: 16 threads run it in about the
-# time of its longest test. `--test-workspace`: a simulator mutant can be caught by the provider's
-# tests against it.
-exec "$bin" "${common[@]}" --iterate --test-workspace=true --timeout 120 "$@" \
-  -- --lib --test it -- "${filters[@]}" --skip chaos --test-threads 16
+# Pass 2: what pass 1 did not catch, against the integration subset. Most of it waits on the
+# simulator's clocks, not the CPU: 8 threads run it in about the time of its longest test.
+# `--test-workspace`: a simulator mutant can be caught by the provider's tests against it.
+run_pass --iterate --test-workspace=true --timeout 120 --cargo-arg=--lib --cargo-arg=--test=it "$@" \
+  -- -- "${filters[@]}" --skip chaos --test-threads 8
+
+# One merged result in target/mutants.out/: the outcome lists of both passes and every shard (a
+# mutant pass 1 caught is caught; pass 2 decides the rest), and a table per file.
+out=$root/target/mutants.out
+mkdir -p "$out"
+pass2() { cat "$shards"/*/mutants.out/"$1".txt 2>/dev/null || true; }
+{ cat "$shards/caught.all"; pass2 caught; } | sort -u >"$out/caught.txt"
+{ cat "$shards/unviable.all"; pass2 unviable; } | sort -u >"$out/unviable.txt"
+pass2 missed | sort -u >"$out/missed.txt"
+pass2 timeout | sort -u >"$out/timeout.txt"
+{
+  printf '%-40s %7s %7s %7s %8s\n' file caught missed timeout unviable
+  for kind in caught missed timeout unviable; do
+    sed -E "s/^([^:]+):.*/\1 $kind/" "$out/$kind.txt"
+  done | awk '{ n[$1, $2]++; files[$1] } END {
+    for (f in files) printf "%-40s %7d %7d %7d %8d\n", f, n[f, "caught"], n[f, "missed"], n[f, "timeout"], n[f, "unviable"]
+  }' | sort
+} | tee "$out/summary.txt"
+if [ -s "$out/missed.txt" ]; then
+  echo "mutants: missed (no test fails with these in place):" >&2
+  cat "$out/missed.txt" >&2
+fi
