@@ -1046,6 +1046,74 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_destination_is_sent_not_adopted_unless_an_import_could_not_read_it() {
+        let mut prior = state_of(&config());
+        prior.backup_base_uri = Field::Null;
+        // An import without `sql_endpoint` cannot read the URI: the configuration's is adopted.
+        let plan = plan_update_verified(&prior, &config(), true, false);
+        assert_eq!(plan.adopted, ["backup_base_uri"]);
+        assert!(!plan.changes.location, "{:?}", plan.changes);
+        // Read through SQL (the cluster has no destination) or after the first apply, null is what
+        // the cluster has: the configured URI is sent.
+        for (imported, sql_read) in [(true, true), (false, false), (false, true)] {
+            let plan = plan_update_verified(&prior, &config(), imported, sql_read);
+            assert!(
+                plan.changes.location,
+                "imported {imported}, sql_read {sql_read}"
+            );
+            assert!(plan.adopted.is_empty(), "{:?}", plan.adopted);
+        }
+    }
+
+    #[test]
+    fn storage_credentials_are_adopted_only_after_an_import() {
+        let mut with_credentials = config();
+        with_credentials.backup_base_uri = known("oss://b/k?host=h");
+        with_credentials.storage_credentials = Field::Known(StorageCredentialsModel {
+            access_id: known("a"),
+            access_key: known("b"),
+        });
+        // An import cannot read credentials: the configured ones are taken as the cluster's.
+        let mut imported = state_of(&with_credentials);
+        imported.storage_credentials = Field::Null;
+        let plan = plan_update(&imported, &with_credentials, true);
+        assert_eq!(plan.adopted, ["storage_credentials"]);
+        assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+        // Otherwise credentials new to the state (e.g. moved from storage_credentials_wo) are
+        // sent with the location.
+        let plan = plan_update(&imported, &with_credentials, false);
+        assert!(plan.changes.location, "{:?}", plan.changes);
+        assert!(plan.adopted.is_empty(), "{:?}", plan.adopted);
+    }
+
+    #[test]
+    fn an_unknown_access_id_names_the_credentials_attribute_in_use() {
+        let changes = ChangeSet {
+            location: true,
+            ..ChangeSet::default()
+        };
+        let unknown_id = Field::Known(StorageCredentialsModel {
+            access_id: Field::Unknown,
+            access_key: known("k"),
+        });
+        let mut planned = config();
+        planned.backup_base_uri = known("oss://b/k?host=h");
+        planned.storage_credentials = unknown_id.clone();
+        let error = build_request(&planned, &changes).expect_err("an unknown access_id");
+        assert_eq!(
+            error.to_string(),
+            "storage_credentials.access_id is not known"
+        );
+        planned.storage_credentials = Field::Null;
+        planned.storage_credentials_wo = unknown_id;
+        let error = build_request(&planned, &changes).expect_err("an unknown access_id");
+        assert_eq!(
+            error.to_string(),
+            "storage_credentials_wo.access_id is not known"
+        );
+    }
+
+    #[test]
     fn create_plan_and_request() {
         let mut create_config = config();
         create_config.ha_low_thread_score = Field::Null;

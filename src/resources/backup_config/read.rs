@@ -679,6 +679,46 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_number_keeps_the_states_spelling() {
+        let four = Field::Known(Number::Float(4.0));
+        assert_eq!(keep_number(&four, Field::Known(4)), four);
+        assert_eq!(
+            keep_number(&four, Field::Known(5)),
+            Field::Known(Number::Int(5))
+        );
+        assert_eq!(keep_number(&four, Field::Null), Field::Null);
+    }
+
+    #[test]
+    fn a_planned_tenant_is_filled_only_from_the_tenant_with_its_id() {
+        let tenant = |id: i64, log_archive_concurrency: Field<i64>| TenantModel {
+            tenant_id: Field::Known(id),
+            log_archive_concurrency,
+            ha_low_thread_score: Field::Null,
+            archive_lag_target: Field::Null,
+            archive_dest: Field::Null,
+            data_dest: Field::Null,
+            binding: Field::Null,
+            piece_switch_interval: Field::Null,
+            delete_policy_recovery_window: Field::Null,
+            archive_log: Field::Null,
+        };
+        let planned_tenant = |id: i64| tenant(id, Field::Unknown);
+        let read_tenant = |id: i64| tenant(id, Field::Known(8));
+        let planned = BTreeMap::from([("t1".to_owned(), planned_tenant(1002))]);
+        // The same tenant: its unknown fields are what was read.
+        let same = BTreeMap::from([("t1".to_owned(), read_tenant(1002))]);
+        let filled = fill_planned_tenants(planned.clone(), &same);
+        assert_eq!(filled["t1"].log_archive_concurrency, Field::Known(8));
+        assert_eq!(filled["t1"].tenant_id, Field::Known(1002));
+        // Dropped and created again under the name: not the planned tenant, nothing is taken.
+        let recreated = BTreeMap::from([("t1".to_owned(), read_tenant(1003))]);
+        let filled = fill_planned_tenants(planned, &recreated);
+        assert_eq!(filled["t1"].log_archive_concurrency, Field::Null);
+        assert_eq!(filled["t1"].tenant_id, Field::Known(1002));
+    }
+
+    #[test]
     fn same_meaning_keeps_the_state_spelling() {
         let live = cluster(vec![
             tenant("t1", 1002, "4", "120s", Some("file:///data/backup")),
