@@ -679,6 +679,45 @@ mod tests {
     }
 
     #[test]
+    fn tenants_outside_the_plan_are_only_those_created_or_gone_since() {
+        let live = cluster(vec![
+            tenant("t1", 1002, "4", "2m", None),
+            tenant("t2", 1004, "4", "2m", None),
+        ]);
+        let planned = |tenants: &[(&str, i64)]| {
+            Field::Known(
+                tenants
+                    .iter()
+                    .map(|(name, id)| {
+                        let mut planned = live.tenants_map()["t1"].clone();
+                        planned.tenant_id = Field::Known(*id);
+                        ((*name).to_owned(), planned)
+                    })
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let none = (Vec::<String>::new(), Vec::<String>::new());
+        assert_eq!(
+            tenants_outside_plan(&planned(&[("t1", 1002), ("t2", 1004)]), &live),
+            none
+        );
+        assert_eq!(tenants_outside_plan(&Field::Unknown, &live), none);
+        assert_eq!(
+            tenants_outside_plan(&planned(&[("t1", 1002)]), &live),
+            (vec!["t2".to_owned()], vec![])
+        );
+        assert_eq!(
+            tenants_outside_plan(&planned(&[("t1", 1002), ("t2", 1004), ("t3", 1006)]), &live),
+            (vec![], vec!["t3".to_owned()])
+        );
+        // t2 dropped and created again: gone as planned, created as read.
+        assert_eq!(
+            tenants_outside_plan(&planned(&[("t1", 1002), ("t2", 1008)]), &live),
+            (vec!["t2".to_owned()], vec!["t2".to_owned()])
+        );
+    }
+
+    #[test]
     fn a_whole_number_keeps_the_states_spelling() {
         let four = Field::Known(Number::Float(4.0));
         assert_eq!(keep_number(&four, Field::Known(4)), four);
