@@ -511,6 +511,31 @@ mod tests {
     }
 
     #[test]
+    fn an_apply_keeps_the_last_location_writes_record_for_the_caller_to_replace() {
+        let private = PrivateState {
+            location: Some(LocationWrite {
+                backup_base_uri: "file:///data/backup".to_owned(),
+                tenant_ids: vec![1002, 1004],
+            }),
+            ..PrivateState::default()
+        };
+        // Which tenants the last location write covered decides which new tenants need the
+        // tenant-level call: an apply that does not replace it must not forget it.
+        for location_sent in [false, true] {
+            assert_eq!(
+                private.after_apply(location_sent).location,
+                private.location
+            );
+        }
+        // The encoding leaves out what is at its default (an import count of zero included).
+        let encoded = String::from_utf8(private.encode()).expect("JSON");
+        assert!(
+            encoded.contains("1004") && !encoded.contains("import_refreshes"),
+            "{encoded}"
+        );
+    }
+
+    #[test]
     fn import_adoption_ends_at_the_third_refresh_but_the_location_stays_unverified() {
         let mut private = PrivateState::imported();
         // The import's own refresh, then the first plan's.

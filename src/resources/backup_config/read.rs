@@ -1024,6 +1024,38 @@ mod tests {
     }
 
     #[test]
+    fn one_query_less_object_store_path_in_the_views_leaves_the_destination_unverifiable() {
+        let with_host = "oss://b/k/1726/1002/clog?host=h";
+        let without = "oss://b/k/1726/1002/data";
+        for (archive, data, unverifiable) in [
+            (with_host, without, true),
+            (without, "oss://b/k/1726/1002/data?host=h", true),
+            (with_host, "oss://b/k/1726/1002/data?host=h", false),
+        ] {
+            let mut hidden = tenant("t1", 1002, "4", "2m", None);
+            hidden.storage = LiveStorage::Hidden;
+            let mut live = cluster(vec![hidden]);
+            let mut views = BackupViews::default();
+            views.tenants.insert(
+                1002,
+                TenantBackupSql {
+                    archive_dest: Some(crate::sql::ArchiveDest {
+                        path: archive.to_owned(),
+                        binding: Some("OPTIONAL".to_owned()),
+                        piece_switch_interval: Some("1d".to_owned()),
+                        state: None,
+                    }),
+                    data_backup_dest: Some(data.to_owned()),
+                    delete_policy: None,
+                    archive_log: None,
+                },
+            );
+            let expected: &[&str] = if unverifiable { &["t1"] } else { &[] };
+            assert_eq!(live.join_sql(&views), expected, "{archive} {data}");
+        }
+    }
+
+    #[test]
     fn a_query_less_object_store_path_in_the_views_is_unverifiable_not_drift() {
         let mut hidden = tenant("t1", 1002, "4", "2m", None);
         hidden.storage = LiveStorage::Hidden;
