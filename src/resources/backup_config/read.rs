@@ -1024,6 +1024,39 @@ mod tests {
     }
 
     #[test]
+    fn an_ended_archive_log_round_in_the_views_reads_as_off() {
+        for (status, expected) in [
+            ("DOING", "DOING"),
+            ("STOPPING", "STOPPING"),
+            ("STOP", ARCHIVE_LOG_OFF),
+            ("INTERRUPTED", ARCHIVE_LOG_OFF),
+            ("INVALID", ARCHIVE_LOG_OFF),
+        ] {
+            let mut unread = tenant("t1", 1002, "4", "2m", Some("file:///data/backup"));
+            unread.archive_log = None;
+            let mut live = cluster(vec![unread]);
+            let mut views = BackupViews::default();
+            views.tenants.insert(
+                1002,
+                TenantBackupSql {
+                    archive_dest: None,
+                    data_backup_dest: None,
+                    delete_policy: None,
+                    archive_log: Some(crate::sql::ArchiveLog {
+                        status: status.to_owned(),
+                    }),
+                },
+            );
+            live.join_sql(&views);
+            assert_eq!(
+                live.tenants[0].archive_log.as_deref(),
+                Some(expected),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
     fn one_query_less_object_store_path_in_the_views_leaves_the_destination_unverifiable() {
         let with_host = "oss://b/k/1726/1002/clog?host=h";
         let without = "oss://b/k/1726/1002/data";
