@@ -1024,6 +1024,42 @@ mod tests {
     }
 
     #[test]
+    fn tenants_that_disagree_report_the_differing_value_in_the_states_spelling() {
+        let same = |a: &String, b: &String| obshell_durations_equal(a, b);
+        let live = || {
+            vec![
+                ("t1".to_owned(), "1m".to_owned()),
+                ("t2".to_owned(), "120s".to_owned()),
+            ]
+        };
+        let mut reference = Some("1m".to_owned());
+        let mut disagreements = Vec::new();
+        // t2 differs from the reference; the state says the same as t2 in its own spelling.
+        let state = Field::Known("2m".to_owned());
+        let folded = fold_stable(
+            "archive_lag_target",
+            &state,
+            &mut reference,
+            live(),
+            same,
+            &mut disagreements,
+        );
+        assert_eq!(folded, state);
+        assert_eq!(disagreements[0].reported, "2m");
+        // A state that means something else reports t2's value as read.
+        let other = Field::Known("5m".to_owned());
+        let folded = fold_stable(
+            "archive_lag_target",
+            &other,
+            &mut reference,
+            live(),
+            same,
+            &mut disagreements,
+        );
+        assert_eq!(folded, Field::Known("120s".to_owned()));
+    }
+
+    #[test]
     fn an_ended_archive_log_round_in_the_views_reads_as_off() {
         for (status, expected) in [
             ("DOING", "DOING"),
