@@ -201,16 +201,8 @@ mod tests {
     fn before_4_3_2_the_last_refresh_says_which_tenants_were_archiving() {
         use crate::resources::backup_config::model::{Field, TenantModel};
         let tenant = |id: i64, status: Field<String>| TenantModel {
-            tenant_id: Field::Known(id),
-            log_archive_concurrency: Field::Null,
-            ha_low_thread_score: Field::Null,
-            archive_lag_target: Field::Null,
-            archive_dest: Field::Null,
-            data_dest: Field::Null,
-            binding: Field::Null,
-            piece_switch_interval: Field::Null,
-            delete_policy_recovery_window: Field::Null,
             archive_log: status,
+            ..TenantModel::null_with_id(id)
         };
         let mut prior = BackupConfigModel::empty();
         prior.tenants = Field::Known(

@@ -543,6 +543,23 @@ impl BackupConfigModel {
 }
 
 impl TenantModel {
+    /// A tenant with this id and every other field null, for tests to build on.
+    #[cfg(test)]
+    pub(crate) fn null_with_id(tenant_id: i64) -> TenantModel {
+        TenantModel {
+            tenant_id: Field::Known(tenant_id),
+            log_archive_concurrency: Field::Null,
+            ha_low_thread_score: Field::Null,
+            archive_lag_target: Field::Null,
+            archive_dest: Field::Null,
+            data_dest: Field::Null,
+            binding: Field::Null,
+            piece_switch_interval: Field::Null,
+            delete_policy_recovery_window: Field::Null,
+            archive_log: Field::Null,
+        }
+    }
+
     /// The element as a Terraform object.
     pub fn to_value(&self) -> Value {
         let integer = |field: &Field<i64>| match field {

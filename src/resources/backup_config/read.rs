@@ -731,16 +731,8 @@ mod tests {
     #[test]
     fn a_planned_tenant_is_filled_only_from_the_tenant_with_its_id() {
         let tenant = |id: i64, log_archive_concurrency: Field<i64>| TenantModel {
-            tenant_id: Field::Known(id),
             log_archive_concurrency,
-            ha_low_thread_score: Field::Null,
-            archive_lag_target: Field::Null,
-            archive_dest: Field::Null,
-            data_dest: Field::Null,
-            binding: Field::Null,
-            piece_switch_interval: Field::Null,
-            delete_policy_recovery_window: Field::Null,
-            archive_log: Field::Null,
+            ..TenantModel::null_with_id(id)
         };
         let planned_tenant = |id: i64| tenant(id, Field::Unknown);
         let read_tenant = |id: i64| tenant(id, Field::Known(8));
@@ -1092,6 +1084,29 @@ mod tests {
         }
     }
 
+    /// Tenant t1 (id 1002), whose destination obshell hides, and views showing it at these
+    /// archive and data paths.
+    fn hidden_with_views(archive: &str, data: &str) -> (LiveCluster, BackupViews) {
+        let mut hidden = tenant("t1", 1002, "4", "2m", None);
+        hidden.storage = LiveStorage::Hidden;
+        let mut views = BackupViews::default();
+        views.tenants.insert(
+            1002,
+            TenantBackupSql {
+                archive_dest: Some(crate::sql::ArchiveDest {
+                    path: archive.to_owned(),
+                    binding: Some("OPTIONAL".to_owned()),
+                    piece_switch_interval: Some("1d".to_owned()),
+                    state: None,
+                }),
+                data_backup_dest: Some(data.to_owned()),
+                delete_policy: None,
+                archive_log: None,
+            },
+        );
+        (cluster(vec![hidden]), views)
+    }
+
     #[test]
     fn one_query_less_object_store_path_in_the_views_leaves_the_destination_unverifiable() {
         let with_host = "oss://b/k/1726/1002/clog?host=h";
@@ -1101,24 +1116,7 @@ mod tests {
             (without, "oss://b/k/1726/1002/data?host=h", true),
             (with_host, "oss://b/k/1726/1002/data?host=h", false),
         ] {
-            let mut hidden = tenant("t1", 1002, "4", "2m", None);
-            hidden.storage = LiveStorage::Hidden;
-            let mut live = cluster(vec![hidden]);
-            let mut views = BackupViews::default();
-            views.tenants.insert(
-                1002,
-                TenantBackupSql {
-                    archive_dest: Some(crate::sql::ArchiveDest {
-                        path: archive.to_owned(),
-                        binding: Some("OPTIONAL".to_owned()),
-                        piece_switch_interval: Some("1d".to_owned()),
-                        state: None,
-                    }),
-                    data_backup_dest: Some(data.to_owned()),
-                    delete_policy: None,
-                    archive_log: None,
-                },
-            );
+            let (mut live, views) = hidden_with_views(archive, data);
             let expected: &[&str] = if unverifiable { &["t1"] } else { &[] };
             assert_eq!(live.join_sql(&views), expected, "{archive} {data}");
         }
@@ -1126,23 +1124,9 @@ mod tests {
 
     #[test]
     fn a_query_less_object_store_path_in_the_views_is_unverifiable_not_drift() {
-        let mut hidden = tenant("t1", 1002, "4", "2m", None);
-        hidden.storage = LiveStorage::Hidden;
-        let mut live = cluster(vec![hidden]);
-        let mut views = BackupViews::default();
-        views.tenants.insert(
-            1002,
-            TenantBackupSql {
-                archive_dest: Some(crate::sql::ArchiveDest {
-                    path: "oss://b/k/1726/1002/clog?checksum_type=md5".to_owned(),
-                    binding: Some("OPTIONAL".to_owned()),
-                    piece_switch_interval: Some("1d".to_owned()),
-                    state: None,
-                }),
-                data_backup_dest: Some("oss://b/k/1726/1002/data".to_owned()),
-                delete_policy: None,
-                archive_log: None,
-            },
+        let (mut live, views) = hidden_with_views(
+            "oss://b/k/1726/1002/clog?checksum_type=md5",
+            "oss://b/k/1726/1002/data",
         );
         assert_eq!(live.join_sql(&views), ["t1"]);
         assert_eq!(live.tenants[0].storage, LiveStorage::Hidden);
