@@ -377,6 +377,20 @@ fn check_empty_plan(prior: &Stored, plan: &PlanResponse) {
     assert_eq!(plan.planned_state, prior.state, "the plan is not empty");
 }
 
+/// A plan that shows a change (`why` says which), without errors: planned differs from prior.
+#[track_caller]
+fn check_changes_planned(prior: &Stored, plan: &PlanResponse, why: &str) {
+    check_no_errors(&plan.diagnostics);
+    assert_ne!(plan.planned_state, prior.state, "{why}");
+}
+
+/// The user tenant ids the last successful location write covered, from a private state.
+fn covered_ids(private: &[u8]) -> Option<Vec<i64>> {
+    PrivateState::decode(private)
+        .location
+        .map(|location| location.tenant_ids)
+}
+
 async fn create_base(harness: &Harness) -> Stored {
     harness.apply_ok(&empty(), &base_config().to_value()).await
 }

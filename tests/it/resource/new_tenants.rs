@@ -31,12 +31,6 @@ async fn all_config_writes(harness: &Harness) -> Vec<(String, String, Json)> {
         .collect()
 }
 
-fn covered_ids(private: &[u8]) -> Option<Vec<i64>> {
-    PrivateState::decode(private)
-        .location
-        .map(|location| location.tenant_ids)
-}
-
 fn warning_naming(diagnostics: &Diagnostics, needle: &str) -> String {
     diagnostics
         .0
