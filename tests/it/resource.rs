@@ -1272,6 +1272,33 @@ impl Harness {
         log.as_array().expect("a list").clone()
     }
 
+    /// Waits until the sim holds the answer to a `method` request to `path` (a `status` fault
+    /// with `"hold": true`): the request is on its way and its answer has not come.
+    async fn wait_until_held(&self, method: &str, path: &str) {
+        wait_for(&format!("the sim to hold a {method} {path}"), async || {
+            let held = self
+                .control(reqwest::Method::GET, "faults/held", json!({}))
+                .await;
+            held.as_array()
+                .is_some_and(|held| held.iter().any(|entry| is_request_to(entry, method, path)))
+        })
+        .await;
+    }
+
+    /// Waits until the sim has answered a `method` request to `path`.
+    async fn wait_for_request(&self, method: &str, path: &str) {
+        wait_for(
+            &format!("the sim to answer a {method} {path}"),
+            async || {
+                self.requests()
+                    .await
+                    .iter()
+                    .any(|entry| is_request_to(entry, method, path))
+            },
+        )
+        .await;
+    }
+
     /// The id of the backup-config DAG that `faults/hold` keeps running, once it exists.
     async fn wait_for_held_dag(&self) -> String {
         for _ in 0..1000 {
@@ -1353,6 +1380,26 @@ impl Harness {
         }
         panic!("the pending DAG was never resolved");
     }
+}
+
+/// Whether a request-log or held-request entry is a `method` request to `path` (query aside).
+fn is_request_to(entry: &Json, method: &str, path: &str) -> bool {
+    entry["method"] == method
+        && entry["uri"]
+            .as_str()
+            .is_some_and(|uri| uri.split('?').next() == Some(path))
+}
+
+/// Polls `ready` every 10 ms until it is true; fails the test naming `what` after 30 s.
+async fn wait_for(what: &str, mut ready: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if ready().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited 30 s for {what}");
 }
 
 /// How long an apply waits on a DAG the sim holds before it says the DAG continues on obshell.

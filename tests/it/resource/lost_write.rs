@@ -113,48 +113,12 @@ async fn other_client(harness: &Harness) -> terraform_provider_oceanbase::obshel
     client
 }
 
-/// Waits until the simulator holds the answer to the provider's `method uri` (a `status` fault
-/// with `"hold": true`): the request has been read and the provider waits for its answer.
-async fn wait_until_answer_held(harness: &Harness, method: &str, uri: &str) {
-    for _ in 0..3000 {
-        let held = harness
-            .control(reqwest::Method::GET, "faults/held", json!({}))
-            .await;
-        if held.as_array().is_some_and(|held| {
-            held.iter()
-                .any(|entry| entry["method"] == method && entry["uri"] == uri)
-        }) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the provider's {method} {uri} never came");
-}
-
 /// Lets the held answer go out.
 async fn release_held_answer(harness: &Harness) {
     let released = harness
         .control(reqwest::Method::POST, "faults/release", json!({}))
         .await;
     assert_eq!(released, json!({"released": 1}));
-}
-
-/// Waits until the provider, having found the DAG `dag_id`, reads it (it follows the DAG the
-/// lost-write search found).
-async fn wait_until_provider_follows(harness: &Harness, dag_id: &str) {
-    let path = format!("/api/v1/task/dag/{dag_id}?");
-    for _ in 0..3000 {
-        if harness.requests().await.iter().any(|entry| {
-            entry["method"] == "GET"
-                && entry["uri"]
-                    .as_str()
-                    .is_some_and(|uri| uri.starts_with(&path))
-        }) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the provider never read DAG {dag_id}");
 }
 
 /// Nodes long enough that a DAG is still unfinished when the search looks (4.2.x lists only
@@ -198,7 +162,7 @@ async fn another_clients_dag_after_a_lost_answer_is_not_taken_for_this_change() 
         // While the provider waits for the answer, another client changes the same setting to
         // something else.
         let other = async {
-            wait_until_answer_held(&harness, "PATCH", CONFIG_PATH).await;
+            harness.wait_until_held("PATCH", CONFIG_PATH).await;
             let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
                 log_archive_concurrency: Some(3),
                 ..Default::default()
@@ -209,7 +173,9 @@ async fn another_clients_dag_after_a_lost_answer_is_not_taken_for_this_change() 
                 .expect("the other client's change");
             let id = dag.id.as_str().to_owned();
             release_held_answer(&harness).await;
-            wait_until_provider_follows(&harness, &id).await;
+            harness
+                .wait_for_request("GET", &format!("/api/v1/task/dag/{id}"))
+                .await;
             harness.release(&id).await;
             id
         };
@@ -319,7 +285,7 @@ async fn a_found_dag_still_running_at_the_timeout_is_resolved_by_its_effect() {
     let apply = harness.apply(&stored, &plan, &config);
     // While the provider waits for the answer to its PATCH, another client starts its DAG.
     let other = async {
-        wait_until_answer_held(&harness, "PATCH", CONFIG_PATH).await;
+        harness.wait_until_held("PATCH", CONFIG_PATH).await;
         let request = terraform_provider_oceanbase::obshell::BackupConfigRequest {
             log_archive_concurrency: Some(3),
             ..Default::default()
@@ -389,7 +355,7 @@ async fn another_clients_tenant_level_dag_after_a_lost_answer_does_not_configure
     let apply = harness.apply(&refreshed, &plan, &config);
     // While the provider waits for the answer to its call, another client points t3 elsewhere.
     let other = async {
-        wait_until_answer_held(&harness, "POST", tenant_path).await;
+        harness.wait_until_held("POST", tenant_path).await;
         let dest = |kind: &str| {
             terraform_provider_oceanbase::obshell::StorageUri::new(format!(
                 "file:///elsewhere/{CLUSTER_ID}/1006/{kind}"

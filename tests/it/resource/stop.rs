@@ -65,7 +65,7 @@ async fn check_stopped_before_write(
     let started = Instant::now();
     let apply = harness.spawn_apply(prior, &plan, config);
     if stop_by == StopBy::Provider {
-        wait_until_held(harness, "GET", hang_path).await;
+        harness.wait_until_held("GET", hang_path).await;
         harness.provider.stop();
     }
     let applied = finish_holding(harness, apply).await;
@@ -258,7 +258,9 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
     harness.clear_requests().await;
     hang_write(1_600).await;
     let apply = harness.spawn_apply(&empty(), &plan, &config);
-    wait_for_request(&harness, "GET", "/api/v1/task/dags/ob").await;
+    harness
+        .wait_for_request("GET", "/api/v1/task/dags/ob")
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     harness.provider.stop();
     let applied = apply.await.expect("the apply task");
@@ -291,7 +293,9 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
         .await;
     let started = Instant::now();
     let apply = harness.spawn_apply(&empty(), &plan, &config);
-    wait_until_held(&harness, "POST", "/api/v1/obcluster/backup/config").await;
+    harness
+        .wait_until_held("POST", "/api/v1/obcluster/backup/config")
+        .await;
     harness.provider.stop();
     let applied = finish_holding(&harness, apply).await;
     assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
@@ -309,46 +313,6 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
         applied.diagnostics
     );
     assert!(!applied.new_state.is_null(), "the create must be tainted");
-}
-
-/// Waits until the sim holds the answer to a `method` request to a URI starting with `path` (a
-/// `status` fault with `"hold": true`): the request is on its way and its answer has not come.
-async fn wait_until_held(harness: &Harness, method: &str, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let held = harness
-            .control(reqwest::Method::GET, "faults/held", json!({}))
-            .await;
-        if held.as_array().is_some_and(|held| {
-            held.iter().any(|request| {
-                request["method"] == method
-                    && request["uri"]
-                        .as_str()
-                        .is_some_and(|uri| uri.starts_with(path))
-            })
-        }) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no {method} {path} request was held");
-}
-
-/// Waits until the sim has answered a `method` request to a URI starting with `path`.
-async fn wait_for_request(harness: &Harness, method: &str, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if harness.requests().await.iter().any(|request| {
-            request["method"] == method
-                && request["uri"]
-                    .as_str()
-                    .is_some_and(|uri| uri.starts_with(path))
-        }) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("obshell never received {method} {path}");
 }
 
 /// Awaits an apply while the sim holds an answer, then lets the held answers go out. An apply
