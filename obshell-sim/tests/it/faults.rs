@@ -1,6 +1,7 @@
 //! HTTP faults: injected statuses, hangs and dropped connections.
 
-use serde_json::json;
+use obshell_sim::SimHandle;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -174,14 +175,7 @@ async fn a_held_status_answer_waits_for_its_release_and_processes_nothing() {
     );
     let meanwhile = async {
         // The request is read and its answer held: the test sees it before anything goes out.
-        let mut listed = json!([]);
-        for _ in 0..2000 {
-            listed = control(&sim, "GET", "/sim/v1/faults/held", json!({})).await;
-            if listed.as_array().is_some_and(|held| !held.is_empty()) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        let listed = held_requests_once_any(&sim).await;
         assert_eq!(
             listed,
             json!([{"method": "POST", "uri": "/api/v1/obcluster/backup/config"}])
@@ -254,6 +248,19 @@ async fn a_delayed_status_answer_comes_after_the_delay_and_processes_nothing() {
     );
 }
 
+/// `GET /sim/v1/faults/held` once it lists a request (or after 10 s of polling, whatever it lists).
+async fn held_requests_once_any(sim: &SimHandle) -> Value {
+    let mut listed = json!([]);
+    for _ in 0..2000 {
+        listed = control(sim, "GET", "/sim/v1/faults/held", json!({})).await;
+        if listed.as_array().is_some_and(|held| !held.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    listed
+}
+
 #[tokio::test]
 async fn clearing_the_faults_lets_a_held_answer_go() {
     let sim = start("4.5.0.0").await;
@@ -265,14 +272,7 @@ async fn clearing_the_faults_lets_a_held_answer_go() {
         client.call(&sim, "GET", "/api/v1/tenants/overview", None),
     );
     let clear = async {
-        let mut listed = json!([]);
-        for _ in 0..2000 {
-            listed = control(&sim, "GET", "/sim/v1/faults/held", json!({})).await;
-            if listed.as_array().is_some_and(|held| !held.is_empty()) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        let listed = held_requests_once_any(&sim).await;
         assert_eq!(
             listed,
             json!([{"method": "GET", "uri": "/api/v1/tenants/overview"}])
