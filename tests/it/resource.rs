@@ -1316,6 +1316,13 @@ impl Harness {
         panic!("no held DAG appeared");
     }
 
+    /// `faults/http`: the sim answers the next matching requests with this fault (obshell-sim's
+    /// CONTROL.md lists the kinds).
+    async fn http_fault(&self, fault: Json) {
+        self.control(reqwest::Method::POST, "faults/http", fault)
+            .await;
+    }
+
     /// `faults/hold`: the next backup-config DAG stays RUNNING in node 2 until released.
     async fn hold_next_dag(&self) {
         self.control(reqwest::Method::POST, "faults/hold", json!({}))
@@ -1624,13 +1631,7 @@ async fn a_poll_failure_after_acceptance_says_the_dag_continues_on_obshell() {
         let apply = harness.spawn_apply(&prior, &plan, &config);
         let held = harness.wait_for_held_dag().await;
         // obshell accepted the change; now every poll of its DAG fails with a 500.
-        harness
-            .control(
-                reqwest::Method::POST,
-                "faults/http",
-                json!({"kind": "status", "status": 500, "count": 1000, "method": "GET", "path_prefix": format!("/api/v1/task/dag/{held}")}),
-            )
-            .await;
+        harness.http_fault(json!({"kind": "status", "status": 500, "count": 1000, "method": "GET", "path_prefix": format!("/api/v1/task/dag/{held}")})).await;
         let applied = apply.await.expect("apply task");
         let sentence =
             format!("DAG {held} continues on obshell; the next refresh reads its outcome");

@@ -523,9 +523,7 @@ impl Chaos {
             fault["method"] = json!(self.rng.pick(&["POST", "PATCH"]));
         }
         self.step(format!("http fault {fault}"));
-        self.harness
-            .control(reqwest::Method::POST, "faults/http", fault)
-            .await;
+        self.harness.http_fault(fault).await;
     }
 
     async fn dag_fault(&mut self) {

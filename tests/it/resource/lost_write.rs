@@ -34,13 +34,7 @@ async fn two_candidate_dags_after_a_lost_answer_are_named_recorded_and_resolved_
         })
         .await;
     check_no_errors(&diagnostics);
-    harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "trickle_after_read", "every_ms": 100, "endless": true, "method": "PATCH", "path_prefix": CONFIG_PATH}),
-        )
-        .await;
+    harness.http_fault(json!({"kind": "trickle_after_read", "every_ms": 100, "endless": true, "method": "PATCH", "path_prefix": CONFIG_PATH})).await;
     let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
     let plan = harness.plan(&stored, &config).await;
     let dags_before = harness.sim_state().await["dags"].as_array().unwrap().len();
@@ -143,18 +137,10 @@ async fn another_clients_dag_after_a_lost_answer_is_not_taken_for_this_change() 
         // The PATCH never reaches obshell: a proxy answers 503, which may also come after obshell
         // has processed it, so the provider looks for a DAG it may have started. The answer is
         // held until the other client's DAG exists, so no machine is too slow for what follows.
-        harness
-            .control(
-                reqwest::Method::POST,
-                "faults/http",
-                json!({"kind": "status", "status": 503, "hold": true, "method": "PATCH", "path_prefix": CONFIG_PATH}),
-            )
-            .await;
+        harness.http_fault(json!({"kind": "status", "status": 503, "hold": true, "method": "PATCH", "path_prefix": CONFIG_PATH})).await;
         // The other client's DAG runs until the provider has found it (4.2.x lists only the
         // unfinished ones).
-        harness
-            .control(reqwest::Method::POST, "faults/hold", json!({}))
-            .await;
+        harness.hold_next_dag().await;
         let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
         let plan = harness.plan(&stored, &config).await;
         check_no_errors(&plan.diagnostics);
@@ -223,9 +209,7 @@ async fn the_only_dag_after_a_lost_answer_is_taken_when_the_cluster_has_what_was
         slow_dags(&harness).await;
         // obshell processes the PATCH (its DAG starts) but the answer never comes.
         harness
-            .control(
-                reqwest::Method::POST,
-                "faults/http",
+            .http_fault(
                 json!({"kind": "drop_after_read", "method": "PATCH", "path_prefix": CONFIG_PATH}),
             )
             .await;
@@ -256,17 +240,9 @@ async fn a_found_dag_still_running_at_the_timeout_is_resolved_by_its_effect() {
     let harness = Harness::start(ObshellVersion::new(4, 5, 0, 0)).await;
     let stored = create_base(&harness).await;
     let other_client = other_client(&harness).await;
-    harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "status", "status": 503, "hold": true, "method": "PATCH", "path_prefix": CONFIG_PATH}),
-        )
-        .await;
+    harness.http_fault(json!({"kind": "status", "status": 503, "hold": true, "method": "PATCH", "path_prefix": CONFIG_PATH})).await;
     // The other client's task stays running past this apply's timeout.
-    harness
-        .control(reqwest::Method::POST, "faults/hold", json!({}))
-        .await;
+    harness.hold_next_dag().await;
     // A parameter every read shows, and a delete policy no read shows without sql_endpoint.
     let config = config_with(|c| {
         c.log_archive_concurrency = Field::Known(Number::Int(6));
@@ -345,13 +321,7 @@ async fn another_clients_tenant_level_dag_after_a_lost_answer_does_not_configure
     check_no_errors(&plan.diagnostics);
     let other_client = other_client(&harness).await;
     let tenant_path = "/api/v1/tenant/t3/backup/config";
-    harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "status", "status": 503, "hold": true, "method": "POST", "path_prefix": tenant_path}),
-        )
-        .await;
+    harness.http_fault(json!({"kind": "status", "status": 503, "hold": true, "method": "POST", "path_prefix": tenant_path})).await;
     let apply = harness.apply(&refreshed, &plan, &config);
     // While the provider waits for the answer to its call, another client points t3 elsewhere.
     let other = async {
@@ -405,13 +375,7 @@ async fn a_lost_tenant_level_answer_whose_dag_configured_the_tenant_succeeds() {
     let refreshed = harness.refresh(&stored).await;
     let config = base_config().to_value();
     let plan = harness.plan(&refreshed, &config).await;
-    harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "drop_after_read", "method": "POST", "path_prefix": "/api/v1/tenant/t3/backup/config"}),
-        )
-        .await;
+    harness.http_fault(json!({"kind": "drop_after_read", "method": "POST", "path_prefix": "/api/v1/tenant/t3/backup/config"})).await;
     let applied = harness.apply(&refreshed, &plan, &config).await;
     check_no_errors(&applied.diagnostics);
     assert_eq!(covered_ids(&applied.private), Some(vec![1002, 1004, 1006]));

@@ -59,9 +59,7 @@ async fn check_stopped_before_write(
             json!({"kind": "hang", "ms": HANG_MS, "method": "GET", "path_prefix": hang_path})
         }
     };
-    harness
-        .control(reqwest::Method::POST, "faults/http", fault)
-        .await;
+    harness.http_fault(fault).await;
     let started = Instant::now();
     let apply = harness.spawn_apply(prior, &plan, config);
     if stop_by == StopBy::Provider {
@@ -243,10 +241,7 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
     let plan = harness.plan(&empty(), &config).await;
     check_no_errors(&plan.diagnostics);
     let hang_write = |ms: u64| {
-        harness.control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "hang", "ms": ms, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}),
+        harness.http_fault(json!({"kind": "hang", "ms": ms, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}),
         )
     };
 
@@ -284,13 +279,7 @@ async fn stop_provider_during_the_write_is_outcome_unknown() {
     harness.clear_requests().await;
     // The write's answer is held until released: the stop comes once the POST is on its way,
     // however slow the machine, and no answer comes within the grace.
-    harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "status", "status": 504, "hold": true, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"}),
-        )
-        .await;
+    harness.http_fault(json!({"kind": "status", "status": 504, "hold": true, "method": "POST", "path_prefix": "/api/v1/obcluster/backup/config"})).await;
     let started = Instant::now();
     let apply = harness.spawn_apply(&empty(), &plan, &config);
     harness

@@ -100,13 +100,7 @@ async fn a_failed_reopen_is_remembered_until_the_tenant_archives() {
     harness.set_archive_log("t1", "DOING").await;
     harness.set_archive_log("t2", "DOING").await;
     let (stored, _) = refresh_warning(&harness, &stored).await;
-    harness
-        .control(
-            reqwest::Method::POST,
-            "faults/http",
-            json!({"kind": "status", "status": 500, "count": 20, "method": "PATCH", "path_prefix": "/api/v1/tenant/t2/backup/log"}),
-        )
-        .await;
+    harness.http_fault(json!({"kind": "status", "status": 500, "count": 20, "method": "PATCH", "path_prefix": "/api/v1/tenant/t2/backup/log"})).await;
     let config = config_with(|c| c.log_archive_concurrency = Field::Known(Number::Int(6)));
     let plan = harness.plan(&stored, &config).await;
     check_no_errors(&plan.diagnostics);
