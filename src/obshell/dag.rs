@@ -678,6 +678,121 @@ mod tests {
     }
 
     #[test]
+    fn every_state_and_operator_obshell_writes_has_its_variant() {
+        // Code matching on a variant (a pending DAG, a cancelled one) must see it, whatever the
+        // case obshell spells it in; only unknown spellings are `Other`, kept as they came.
+        for (text, state) in [
+            ("PENDING", DagState::Pending),
+            ("READY", DagState::Ready),
+            ("RUNNING", DagState::Running),
+            ("FAILED", DagState::Failed),
+            ("SUCCEED", DagState::Succeed),
+            ("succeed", DagState::Succeed),
+            ("PAUSED", DagState::Other("PAUSED".into())),
+        ] {
+            assert_eq!(DagState::parse(text), state, "{text}");
+            assert_eq!(state.to_string(), text.to_ascii_uppercase());
+        }
+        for (text, operator) in [
+            ("RUN", DagOperator::Run),
+            ("RETRY", DagOperator::Retry),
+            ("ROLLBACK", DagOperator::Rollback),
+            ("CANCEL", DagOperator::Cancel),
+            ("PASS", DagOperator::Pass),
+            ("pass", DagOperator::Pass),
+            ("SKIP", DagOperator::Other("SKIP".into())),
+        ] {
+            assert_eq!(DagOperator::parse(text), operator, "{text}");
+            assert_eq!(operator.to_string(), text.to_ascii_uppercase());
+        }
+    }
+
+    fn node_json(name: &str, state: &str, sub_tasks: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"id": name, "node_id": 1, "name": name, "state": state, "operator": "RUN",
+            "start_time": "0001-01-01T00:00:00Z", "end_time": "0001-01-01T00:00:00Z", "sub_tasks": sub_tasks})
+    }
+
+    /// A sub-task of a node run on every agent: obshell names them all after the node.
+    fn sub_task_json(ip: &str, state: &str, logs: &[&str]) -> serde_json::Value {
+        serde_json::json!({"id": ip, "task_id": 1, "name": "Set backup config", "state": state,
+            "operator": "RUN", "start_time": "0001-01-01T00:00:00Z", "end_time": "0001-01-01T00:00:00Z",
+            "execute_times": 1, "execute_agent": {"ip": ip, "port": 2886}, "task_logs": logs})
+    }
+
+    fn dag_with(stage: i64, state: &str, nodes: Vec<serde_json::Value>) -> Dag {
+        dag_from(serde_json::json!({
+            "id": "21", "dag_id": 21, "name": "Set obcluster backup config", "stage": stage,
+            "max_stage": nodes.len(), "state": state, "operator": "RUN",
+            "start_time": "0001-01-01T00:00:00Z", "end_time": "0001-01-01T00:00:00Z", "nodes": nodes
+        }))
+    }
+
+    #[test]
+    fn the_current_node_is_the_stage_or_else_the_first_unfinished_one() {
+        let nodes = || {
+            vec![
+                node_json("Check backup config", "SUCCEED", serde_json::json!([])),
+                node_json("Set backup config", "RUNNING", serde_json::json!([])),
+                node_json("Report", "PENDING", serde_json::json!([])),
+            ]
+        };
+        let current = |dag: &Dag| dag.current_node().map(|node| node.name.clone());
+        assert_eq!(
+            current(&dag_with(3, "RUNNING", nodes())).as_deref(),
+            Some("Report")
+        );
+        // A stage obshell has not set (0) or one past the nodes: the first node still running.
+        for stage in [0, 9] {
+            assert_eq!(
+                current(&dag_with(stage, "RUNNING", nodes())).as_deref(),
+                Some("Set backup config"),
+                "stage {stage}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_failure_is_the_failed_agents_even_when_another_agent_logged_later() {
+        // One sub-task per agent: the first failed, the second succeeded and logged after it.
+        let dag = dag_with(
+            1,
+            "FAILED",
+            vec![node_json(
+                "Set backup config",
+                "FAILED",
+                serde_json::json!([
+                    sub_task_json("10.0.0.1", "FAILED", &["ERROR: disk full", ""]),
+                    sub_task_json("10.0.0.2", "SUCCEED", &["ok"]),
+                ]),
+            )],
+        );
+        let failure = dag.failure();
+        assert_eq!(failure.sub_task.as_deref(), Some("Set backup config"));
+        assert_eq!(failure.last_log.as_deref(), Some("ERROR: disk full"));
+    }
+
+    #[test]
+    fn a_failed_node_without_a_failed_sub_task_reports_the_last_sub_task_that_logged() {
+        let dag = dag_with(
+            1,
+            "FAILED",
+            vec![node_json(
+                "Set backup config",
+                "FAILED",
+                serde_json::json!([
+                    sub_task_json("10.0.0.1", "SUCCEED", &["first"]),
+                    sub_task_json("10.0.0.2", "SUCCEED", &["ERROR: timeout"]),
+                    sub_task_json("10.0.0.3", "RUNNING", &[]),
+                ]),
+            )],
+        );
+        let failure = dag.failure();
+        assert_eq!(failure.node.as_deref(), Some("Set backup config"));
+        assert_eq!(failure.sub_task.as_deref(), Some("Set backup config"));
+        assert_eq!(failure.last_log.as_deref(), Some("ERROR: timeout"));
+    }
+
+    #[test]
     fn poll_schedule_is_fast_early_and_sparse_late() {
         assert_eq!(poll_interval(Duration::ZERO), Duration::from_millis(100));
         assert_eq!(
