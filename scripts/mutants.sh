@@ -98,7 +98,9 @@ rm -rf "$shards" "$root/target/mutants.out"
 run_pass() {
   local pids=() k status=0
   for ((k = 0; k < jobs; k++)); do
-    (cd "$trees/$k" && exec "$bin" "${common[@]}" --in-place --shard "$k/$jobs" \
+    # Round-robin: the default slices the list by file, so one shard would get the simulator's
+    # files (4 s builds) and another the provider's (12 s builds) and finish an hour later.
+    (cd "$trees/$k" && exec "$bin" "${common[@]}" --in-place --shard "$k/$jobs" --sharding round-robin \
       --output "$shards/$k" "$@") >"$shards/$k.log" 2>&1 &
     pids+=($!)
   done
