@@ -5,14 +5,17 @@
 #   1. unit pass: every mutant against the unit tests of the package it is in (a mutant needs only
 #      that package's lib test binary rebuilt: about 6 s here);
 #   2. integration pass (`--iterate`): only the mutants the unit pass did not catch, against the
-#      unit tests plus the client, resource and sim tests of tests/it/ and the simulator's own
-#      tests (not the real-Terraform acceptance, gRPC, docs or install tests, nor the two chaos
-#      runs, which take 30 s each and only repeat what the targeted tests check).
+#      client, resource and sim tests of tests/it/ and the simulator's own tests (not the
+#      real-Terraform acceptance, gRPC, docs or install tests, nor the two chaos runs, which take
+#      30 s each and only repeat what the targeted tests check). The unit tests, which already
+#      missed these mutants, are not run again: that saves building the crate's test binary.
 #
 #   scripts/mutants.sh                                every listed module
 #   scripts/mutants.sh --file src/obshell/dag.rs      one file (any cargo-mutants option works)
 #   scripts/mutants.sh --in-diff my.diff              only the lines a diff changes
 #   scripts/mutants.sh --list                         list the mutants, test nothing
+#   scripts/mutants.sh --resume [--file ...]          an interrupted run: keep what was decided,
+#                                                     run pass 2 on the rest (same selection)
 #
 # Results: target/mutants.out/ (outcomes.json, caught.txt, missed.txt, timeout.txt, unviable.txt,
 # previously_caught.txt with what the unit pass caught, one log per mutant).
@@ -47,12 +50,17 @@ files=(
 )
 selection=()
 listing=false
+resume=false
+args=()
 for arg in "$@"; do
   case "$arg" in
     --file | -f | --file=* | --in-diff | --in-diff=*) selection=(none) ;;
     --list) listing=true ;;
+    --resume) resume=true && continue ;;
   esac
+  args+=("$arg")
 done
+set -- ${args[@]+"${args[@]}"}
 if [ "${selection[*]-}" = none ]; then
   selection=()
 else
@@ -92,7 +100,12 @@ for ((k = 1; k < jobs; k++)); do
 done
 
 shards=$root/target/mutants-shards
-rm -rf "$shards" "$root/target/mutants.out"
+rm -rf "$root/target/mutants.out"
+if $resume; then
+  [ -d "$shards" ] || { echo "mutants: nothing to resume in $shards" >&2; exit 1; }
+else
+  rm -rf "$shards"
+fi
 # Runs one pass in every shard at once; cargo-mutants' exit status 2 (missed) and 3 (timeouts)
 # are results, anything else a failure.
 run_pass() {
@@ -113,29 +126,30 @@ mkdir -p "$shards"
 
 # Pass 1: each mutant against the unit tests of its package. (`--cargo-arg` goes to the build as
 # well as the test: without it cargo-mutants builds every test target of the package.)
-run_pass --test-workspace=false --timeout 60 --cargo-arg=--lib "$@"
+$resume || run_pass --test-workspace=false --timeout 60 --cargo-arg=--lib "$@"
 
-# Pass 2 skips (--iterate) what any shard caught or found unviable in pass 1: every shard gets the
-# union of those lists, so all shards shard the same remaining list.
+# Pass 2 skips (--iterate) what any shard caught or found unviable in pass 1 (and, on --resume, in
+# pass 2 so far): every shard gets the union of those lists, so all shards shard the same
+# remaining list.
 for kind in caught previously_caught unviable; do
   cat "$shards"/*/mutants.out/$kind.txt 2>/dev/null | sort -u >"$shards/$kind.all" || true
 done
 for ((k = 0; k < jobs; k++)); do
+  mkdir -p "$shards/$k/mutants.out"
   for kind in caught previously_caught unviable; do
     cp "$shards/$kind.all" "$shards/$k/mutants.out/$kind.txt"
   done
 done
 
-# Test-name filters for both packages' unit tests and tests/it/ binaries (substring match).
+# Test-name filters for both packages' tests/it/ binaries (substring match).
 filters=(
-  tests::                                                        # unit tests beside the code
   client:: resource:: sim::                                      # tests/it/ of the provider
   auth:: backup_config:: faults:: operators:: reads:: binary::    # obshell-sim/tests/it/
 )
 # Pass 2: what pass 1 did not catch, against the integration subset. Most of it waits on the
 # simulator's clocks, not the CPU: 8 threads run it in about the time of its longest test.
 # `--test-workspace`: a simulator mutant can be caught by the provider's tests against it.
-run_pass --iterate --test-workspace=true --timeout 120 --cargo-arg=--lib --cargo-arg=--test=it "$@" \
+run_pass --iterate --test-workspace=true --timeout 120 --cargo-arg=--test=it "$@" \
   -- -- "${filters[@]}" --skip chaos --test-threads 8
 
 # One merged result in target/mutants.out/: the outcome lists of both passes and every shard (a
