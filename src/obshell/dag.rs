@@ -793,6 +793,67 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_is_an_unfinished_dag_with_a_time_at_the_unix_epoch() {
+        // RETRY, ROLLBACK and CANCEL write the Unix epoch into the times; Go's zero time (year 1)
+        // is a DAG that has not started.
+        let dag = |state: &str, start: &str, end: &str| {
+            dag_from(serde_json::json!({
+                "id": "31", "dag_id": 31, "name": "Set obcluster backup config", "stage": 1,
+                "max_stage": 2, "state": state, "operator": "RETRY", "start_time": start,
+                "end_time": end, "nodes": null
+            }))
+        };
+        let (epoch, zero, when) = (
+            "1970-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "2026-05-08T10:11:12+08:00",
+        );
+        for (state, start, end, reset) in [
+            ("RUNNING", when, epoch, true),
+            ("READY", epoch, zero, true),
+            ("RUNNING", epoch, epoch, true),
+            ("RUNNING", when, zero, false),
+            ("PENDING", zero, zero, false),
+            ("SUCCEED", epoch, epoch, false),
+            ("FAILED", when, epoch, false),
+        ] {
+            let dag = dag(state, start, end);
+            assert_eq!(dag.was_reset(), reset, "{state} {start} {end}");
+            assert_eq!(
+                dag.is_finished(),
+                state == "SUCCEED" || state == "FAILED",
+                "{state}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_sub_task_names_its_node_before_obshell_marks_the_node_failed() {
+        let dag = dag_with(
+            2,
+            "RUNNING",
+            vec![
+                node_json(
+                    "Check backup config",
+                    "SUCCEED",
+                    serde_json::json!([sub_task_json("10.0.0.1", "SUCCEED", &["ok"])]),
+                ),
+                node_json(
+                    "Set backup config",
+                    "RUNNING",
+                    serde_json::json!([
+                        sub_task_json("10.0.0.1", "SUCCEED", &["done"]),
+                        sub_task_json("10.0.0.2", "FAILED", &["ERROR: no such bucket"]),
+                    ]),
+                ),
+            ],
+        );
+        let failure = dag.failure();
+        assert_eq!(failure.node.as_deref(), Some("Set backup config"));
+        assert_eq!(failure.last_log.as_deref(), Some("ERROR: no such bucket"));
+    }
+
+    #[test]
     fn poll_schedule_is_fast_early_and_sparse_late() {
         assert_eq!(poll_interval(Duration::ZERO), Duration::from_millis(100));
         assert_eq!(
