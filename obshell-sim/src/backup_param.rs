@@ -848,6 +848,91 @@ mod tests {
     }
 
     #[test]
+    fn each_struct_binds_only_its_own_uri_keys_and_names_itself_in_type_errors() {
+        let body = json!({"backup_base_uri": URI, "Archive_Base_URI": "file:///a", "data_base_uri": "file:///d"});
+        let cluster = bind(&body).unwrap();
+        assert_eq!(
+            (
+                cluster.backup_base_uri.as_deref(),
+                cluster.archive_base_uri,
+                cluster.data_base_uri
+            ),
+            (Some(URI), None, None)
+        );
+        let tenant = bind_tenant(&body).unwrap();
+        assert_eq!(
+            (
+                tenant.backup_base_uri,
+                tenant.archive_base_uri.as_deref(),
+                tenant.data_base_uri.as_deref()
+            ),
+            (None, Some("file:///a"), Some("file:///d"))
+        );
+        assert_eq!(
+            bind(&json!({"binding": 5})).unwrap_err(),
+            "json: cannot unmarshal number 5 into Go struct field ClusterBackupConfigParam.binding of type string"
+        );
+        assert_eq!(
+            bind_tenant(&json!({"archive_base_uri": true})).unwrap_err(),
+            "json: cannot unmarshal bool into Go struct field TenantBackupConfigParam.archive_base_uri of type string"
+        );
+    }
+
+    #[test]
+    fn tenant_level_patch_needs_the_archive_uri_only_for_binding_and_piece_switch_interval() {
+        let patch = |body: Value| {
+            let param = bind_tenant(&body).unwrap();
+            validate_tenant(new(), ConfigMethod::Patch, "t1", param)
+        };
+        for field in ["binding", "piece_switch_interval"] {
+            let value = if field == "binding" { "optional" } else { "2d" };
+            let error = patch(json!({ field: value })).unwrap_err();
+            assert_eq!(
+                (error.err_code, error.message.as_str()),
+                (
+                    "OB.Backup.ArchiveBaseUriEmpty",
+                    format!("archive_base_uri cannot be empty: If {field} is set, archive_base_uri must be set").as_str()
+                )
+            );
+            let valid = patch(json!({ field: value, "archive_base_uri": "file:///a" })).unwrap();
+            assert_eq!(
+                valid.tenant.unwrap().archive_uri.as_deref(),
+                Some("file:///a")
+            );
+        }
+        let valid = patch(json!({"log_archive_concurrency": 2})).unwrap();
+        assert_eq!(
+            valid.tenant,
+            Some(TenantTarget {
+                name: "t1".into(),
+                archive_uri: None,
+                data_uri: None
+            })
+        );
+        // Empty URIs are as good as absent: not checked, not applied.
+        let valid = patch(json!({"archive_base_uri": "", "data_base_uri": ""})).unwrap();
+        assert_eq!(valid.tenant.unwrap().data_uri, None);
+        let valid = patch(json!({"data_base_uri": "file:///d"})).unwrap();
+        assert_eq!(valid.tenant.unwrap().data_uri.as_deref(), Some("file:///d"));
+        assert_eq!(
+            patch(json!({"data_base_uri": "ftp://d"}))
+                .unwrap_err()
+                .err_code,
+            "OB.Storage.URI.Invalid"
+        );
+    }
+
+    #[test]
+    fn piece_switch_interval_takes_both_ends_of_its_range() {
+        for interval in ["1d", "24h", "7d", "168h"] {
+            check_accepted(
+                ConfigMethod::Patch,
+                json!({"backup_base_uri": URI, "piece_switch_interval": interval}),
+            );
+        }
+    }
+
+    #[test]
     fn accepted_and_normalised() {
         let valid = check_accepted(
             ConfigMethod::Post,
@@ -941,7 +1026,16 @@ mod tests {
             parse_storage_uri("cos://b/k?host=h&access_id=i&access_key=k").unwrap_err(),
             "appid is required for cos"
         );
-        assert!(parse_storage_uri("cos://b/k?host=h&access_id=i&access_key=k&appid=1").is_ok());
+        let cos = parse_storage_uri("cos://b/k?host=h&access_id=i&access_key=k&appid=1").unwrap();
+        assert_eq!(
+            cos.join("1/1002/clog"),
+            "cos://b/k/1/1002/clog?host=h&access_id=i&access_key=k&appid=1"
+        );
+        let s3 = parse_storage_uri("s3://b/k?host=h&access_id=i&access_key=k").unwrap();
+        assert_eq!(
+            s3.join("1/1002/data"),
+            "s3://b/k/1/1002/data?host=h&access_id=i&access_key=k"
+        );
         assert_eq!(
             parse_storage_uri("oss:///k?host=h").unwrap_err(),
             "bucket is required"
