@@ -106,27 +106,28 @@ if $resume; then
 else
   rm -rf "$shards"
 fi
-# Runs one pass in every shard at once; cargo-mutants' exit status 2 (missed) and 3 (timeouts)
-# are results, anything else a failure.
+# Runs one pass in every shard at once, each shard's results in $shards/<k><suffix>/mutants.out;
+# cargo-mutants' exit status 2 (missed) and 3 (timeouts) are results, anything else a failure.
 run_pass() {
-  local pids=() k status=0
+  local suffix=$1 pids=() k status=0
+  shift
   for ((k = 0; k < jobs; k++)); do
     # Round-robin: the default slices the list by file, so one shard would get the simulator's
     # files (4 s builds) and another the provider's (12 s builds) and finish an hour later.
     (cd "$trees/$k" && exec "$bin" "${common[@]}" --in-place --shard "$k/$jobs" --sharding round-robin \
-      --output "$shards/$k" "$@") >"$shards/$k.log" 2>&1 &
+      --output "$shards/$k$suffix" "$@") >"$shards/$k$suffix.log" 2>&1 &
     pids+=($!)
   done
   for k in "${!pids[@]}"; do
     wait "${pids[$k]}" || status=$?
-    case "$status" in 0 | 2 | 3) status=0 ;; *) echo "mutants: shard $k failed, see $shards/$k.log" >&2; exit 1 ;; esac
+    case "$status" in 0 | 2 | 3) status=0 ;; *) echo "mutants: shard $k failed, see $shards/$k$suffix.log" >&2; exit 1 ;; esac
   done
 }
 mkdir -p "$shards"
 
 # Pass 1: each mutant against the unit tests of its package. (`--cargo-arg` goes to the build as
 # well as the test: without it cargo-mutants builds every test target of the package.)
-$resume || run_pass --test-workspace=false --timeout 60 --cargo-arg=--lib "$@"
+$resume || run_pass "" --test-workspace=false --timeout 60 --cargo-arg=--lib "$@"
 
 # Pass 2 skips (--iterate) what any shard caught or found unviable in pass 1 (and, on --resume, in
 # pass 2 so far): every shard gets the union of those lists, so all shards shard the same
@@ -135,28 +136,33 @@ for kind in caught previously_caught unviable; do
   cat "$shards"/*/mutants.out/$kind.txt 2>/dev/null | sort -u >"$shards/$kind.all" || true
 done
 for ((k = 0; k < jobs; k++)); do
-  mkdir -p "$shards/$k/mutants.out"
-  for kind in caught previously_caught unviable; do
-    cp "$shards/$kind.all" "$shards/$k/mutants.out/$kind.txt"
+  for dir in "$shards/$k" "$shards/$k.sim"; do
+    mkdir -p "$dir/mutants.out"
+    for kind in caught previously_caught unviable; do
+      cp "$shards/$kind.all" "$dir/mutants.out/$kind.txt"
+    done
   done
 done
 
-# Test-name filters for both packages' tests/it/ binaries (substring match).
-filters=(
-  client:: resource:: sim::                                      # tests/it/ of the provider
-  auth:: backup_config:: faults:: operators:: reads:: binary::    # obshell-sim/tests/it/
-)
+# Test-name filters for the tests/it/ binaries (substring match).
+provider_tests=(client:: resource:: sim::)
+sim_tests=(auth:: backup_config:: faults:: operators:: reads:: binary::)
 # Pass 2: what pass 1 did not catch, against the integration subset. Most of it waits on the
 # simulator's clocks, not the CPU: 8 threads run it in about the time of its longest test.
-# `--test-workspace`: a simulator mutant can be caught by the provider's tests against it.
-run_pass --iterate --test-workspace=true --timeout 120 --cargo-arg=--test=it "$@" \
-  -- -- "${filters[@]}" --skip chaos --test-threads 8
+# The provider's mutants against the provider's tests only; the simulator's against both packages'
+# (`--test-workspace`), since the provider's tests run against the simulator and catch what it
+# gets wrong. Each half writes its own results ($shards/<k> and $shards/<k>.sim).
+run_pass "" --iterate --test-workspace=false --exclude 'obshell-sim/**' --timeout 120 \
+  --cargo-arg=--test=it "$@" -- -- "${provider_tests[@]}" --skip chaos --test-threads 8
+run_pass .sim --iterate --test-workspace=true --exclude 'src/**' --timeout 120 \
+  --cargo-arg=--test=it "$@" -- -- "${provider_tests[@]}" "${sim_tests[@]}" --skip chaos \
+  --test-threads 8
 
 # One merged result in target/mutants.out/: the outcome lists of both passes and every shard (a
 # mutant pass 1 caught is caught; pass 2 decides the rest), and a table per file.
 out=$root/target/mutants.out
 mkdir -p "$out"
-pass2() { cat "$shards"/*/mutants.out/"$1".txt 2>/dev/null || true; }
+pass2() { cat "$shards"/*/mutants.out/"$1".txt 2>/dev/null || true; }  # every shard, both halves
 { cat "$shards/caught.all"; pass2 caught; } | sort -u >"$out/caught.txt"
 { cat "$shards/unviable.all"; pass2 unviable; } | sort -u >"$out/unviable.txt"
 pass2 missed | sort -u >"$out/missed.txt"
