@@ -1386,6 +1386,8 @@ mod tests {
             "ftp://h:1",
             "http://h:1/api",
             "http://u:p@h:1",
+            "http://u@h:1",
+            "http://:p@h:1",
             "http://h:1/?x=1",
             "http://",
         ] {
@@ -1399,6 +1401,29 @@ mod tests {
             error.to_string(),
             "invalid obshell client configuration: a password is required"
         );
+    }
+
+    #[test]
+    fn only_loopback_hosts_bypass_the_proxy() {
+        for (host, loopback) in [
+            ("localhost", true),
+            ("127.0.0.1", true),
+            ("127.3.2.1", true),
+            ("[::1]", true),
+            ("::1", true),
+            ("localhost.example.com", false),
+            ("10.0.0.1", false),
+            ("[2001:db8::1]", false),
+            ("obshell.example", false),
+        ] {
+            assert_eq!(is_loopback_host(host), loopback, "{host}");
+        }
+    }
+
+    #[test]
+    fn public_routes_are_called_without_credentials() {
+        assert!(!Call::get_public("/api/v1/info").authenticated);
+        assert!(Call::get("/api/v1/obcluster/info").authenticated);
     }
 
     #[test]
@@ -1473,6 +1498,10 @@ mod tests {
         assert!(!v("4.3.1.0").supports_backup_reads());
         assert!(v("4.3.2.0").supports_backup_reads());
         assert!(v("4.3.1.0").has_err_codes() && !v("4.3.0.0").has_err_codes());
+        for (version, after_pr_378) in [("4.2.4.0", false), ("4.2.9.9", false), ("4.3.0.0", true)] {
+            assert_eq!(v(version).lists_all_dags(), after_pr_378, "{version}");
+            assert_eq!(v(version).has_obcluster_info(), after_pr_378, "{version}");
+        }
         assert_eq!(v("4.5.0.0").to_string(), "4.5.0.0");
     }
 
