@@ -1,7 +1,8 @@
 //! obshell over HTTPS, end to end with real Terraform: obshell-sim serves TLS with a certificate
 //! from a test CA (and requires client certificates for mutual TLS); the provider trusts that CA
-//! through `ca_certificate` and presents `client_certificate`/`client_key`. Every TLS failure
-//! fails the plan naming the endpoint and the reason, with nothing sent and no secret echoed.
+//! through `ca_certificate` or the system's trust store and presents `client_certificate`/
+//! `client_key`. Every TLS failure fails the plan naming the endpoint and the reason, with nothing
+//! sent and no secret echoed.
 
 use std::time::Duration;
 
@@ -184,7 +185,7 @@ fn key_body(key_pem: &str) -> String {
 }
 
 #[test]
-fn applies_over_https_with_the_ca_certificate_and_with_a_client_certificate() {
+fn applies_over_https_with_the_ca_certificate_the_system_trust_store_and_a_client_certificate() {
     let ca = TestCa::new("obshell test CA");
     let client_ca = TestCa::new("obshell client CA");
     let client = client_ca.leaf(&["terraform"], ExtendedKeyUsagePurpose::ClientAuth);
@@ -202,6 +203,16 @@ fn applies_over_https_with_the_ca_certificate_and_with_a_client_certificate() {
             terraform.label,
             sim.archive_dests()
         );
+
+        // No ca_certificate: the system's trust store decides. SSL_CERT_FILE, which the native
+        // root store reads, names a file holding the test CA.
+        let sim = TlsSim::start(&ca, &["localhost"], None, None);
+        let mut dir = tls_dir(&terraform, &sim.endpoint("localhost"), None, None);
+        let store = dir.path().join("system-roots.pem");
+        std::fs::write(&store, &ca.pem).expect("write the trust store");
+        dir.set_env("SSL_CERT_FILE", store.to_str().expect("a UTF-8 path"));
+        dir.apply();
+        dir.plan().expect_code(0);
 
         // Mutual TLS: the provider presents its client certificate.
         let sim = TlsSim::start(&ca, &["127.0.0.1"], Some(&client_ca), Some(&client));
