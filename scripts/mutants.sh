@@ -86,6 +86,14 @@ sync_tree() {
   done | tar --null -T - -cf - | tar -xf - -C "$tree"
 }
 unset CARGO_TARGET_DIR
+# One run at a time: the shards mutate their trees' sources in place. The lock's descriptor is
+# inherited by every cargo-mutants, so it is held until the last of them has ended.
+mkdir -p "$root/target"
+exec 9>"$root/target/mutants.lock"
+flock -n 9 || {
+  echo "mutants: another run is still using target/mutants-tree/ (see target/mutants.lock)" >&2
+  exit 1
+}
 trees=$root/target/mutants-tree
 sync_tree "$trees/0"
 (
@@ -108,9 +116,19 @@ else
 fi
 # Runs one pass in every shard at once, each shard's results in $shards/<k><suffix>/mutants.out;
 # cargo-mutants' exit status 2 (missed) and 3 (timeouts) are results, anything else a failure.
+# The shards of the pass under way. Stopping the script stops them with SIGINT, on which
+# cargo-mutants stops its build or test and puts the mutated source back.
+pids=()
+stop_shards() {
+  ((${#pids[@]})) || return 0
+  kill -INT "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap 'stop_shards; exit 130' INT TERM
 run_pass() {
-  local suffix=$1 pids=() k status=0
+  local suffix=$1 k status=0
   shift
+  pids=()
   for ((k = 0; k < jobs; k++)); do
     # Round-robin: the default slices the list by file, so one shard would get the simulator's
     # files (4 s builds) and another the provider's (12 s builds) and finish an hour later.
@@ -120,8 +138,12 @@ run_pass() {
   done
   for k in "${!pids[@]}"; do
     wait "${pids[$k]}" || status=$?
-    case "$status" in 0 | 2 | 3) status=0 ;; *) echo "mutants: shard $k failed, see $shards/$k$suffix.log" >&2; exit 1 ;; esac
+    case "$status" in
+      0 | 2 | 3) status=0 ;;
+      *) echo "mutants: shard $k failed, see $shards/$k$suffix.log" >&2 && stop_shards && exit 1 ;;
+    esac
   done
+  pids=()
 }
 mkdir -p "$shards"
 
