@@ -1421,6 +1421,26 @@ mod tests {
     }
 
     #[test]
+    fn clock_readings_are_unix_milliseconds() {
+        let system = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert!((now_unix_ms() - system).abs() < 60_000, "{}", now_unix_ms());
+        let at = |ms: i64| {
+            let offset = Duration::from_millis(ms.unsigned_abs());
+            if ms < 0 {
+                UNIX_EPOCH - offset
+            } else {
+                UNIX_EPOCH + offset
+            }
+        };
+        for ms in [1_764_547_200_123, 0, -5_000] {
+            assert_eq!(system_time_ms(at(ms)), ms);
+        }
+    }
+
+    #[test]
     fn public_routes_are_called_without_credentials() {
         assert!(!Call::get_public("/api/v1/info").authenticated);
         assert!(Call::get("/api/v1/obcluster/info").authenticated);
