@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::crypto;
 use crate::dag;
-use crate::faults::{count, DagFault, HttpFault};
+use crate::faults::{count, AuthFault, DagFault, HttpFault};
 use crate::state::{ArchiveDest, Shared};
 
 /// A control answer: HTTP status and JSON body.
@@ -85,6 +85,16 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             }
             Err(message) => error(400, message),
         },
+        ("POST", ["faults", "auth"]) => match AuthFault::from_json(&body) {
+            Ok((fault, n)) => {
+                let mut state = shared.lock();
+                state
+                    .auth_faults
+                    .extend(std::iter::repeat_n(fault, n as usize));
+                (200, json!({}))
+            }
+            Err(message) => error(400, message),
+        },
         ("POST", ["faults", "hold"]) => match count(&body) {
             Ok(n) => {
                 shared.lock().hold_count += n;
@@ -110,6 +120,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, method: &str, path: &str, body: &[u8]
             let mut state = shared.lock();
             state.http_faults.clear();
             state.dag_faults.clear();
+            state.auth_faults.clear();
             state.hold_count = 0;
             state.held_answers.clear();
             drop(state);

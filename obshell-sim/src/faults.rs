@@ -164,6 +164,32 @@ pub(crate) fn take_http_fault(
     Some(kind)
 }
 
+/// How the agent that checks an authenticated request differs from the one that answered the
+/// client's `/api/v1/secret` and `/api/v1/time`: several obshell agents behind one address (a
+/// load balancer), each with its own key and clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AuthFault {
+    /// Its RSA key is another: the header does not decrypt.
+    OtherKey,
+    /// Its clock runs [`OTHER_CLOCK_AHEAD`] ahead: every header has expired on arrival.
+    ClockAhead,
+}
+
+/// How far ahead the clock of an [`AuthFault::ClockAhead`] agent runs: past any header lifetime.
+pub(crate) const OTHER_CLOCK_AHEAD: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl AuthFault {
+    /// Parses the body of `POST /sim/v1/faults/auth`: the fault and how many requests it hits.
+    pub(crate) fn from_json(body: &Value) -> Result<(Self, u32), String> {
+        let fault = match body.get("kind").and_then(Value::as_str) {
+            Some("other_key") => AuthFault::OtherKey,
+            Some("clock_ahead") => AuthFault::ClockAhead,
+            _ => return Err("\"kind\" must be \"other_key\" or \"clock_ahead\"".to_owned()),
+        };
+        Ok((fault, count(body)?))
+    }
+}
+
 /// A node failure injected into the next backup-config DAG.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct DagFault {
@@ -324,5 +350,19 @@ mod tests {
             DagFault::from_json(&json!({"node": "Set backup config", "message": "m", "count": 3}))
                 .unwrap();
         assert_eq!((fault.code.as_str(), n), ("MySQL.Error", 3));
+    }
+
+    #[test]
+    fn auth_faults_parse() {
+        assert_eq!(
+            AuthFault::from_json(&json!({"kind": "other_key"})),
+            Ok((AuthFault::OtherKey, 1))
+        );
+        assert_eq!(
+            AuthFault::from_json(&json!({"kind": "clock_ahead", "count": 2})),
+            Ok((AuthFault::ClockAhead, 2))
+        );
+        assert!(AuthFault::from_json(&json!({"kind": "status"})).is_err());
+        assert!(AuthFault::from_json(&json!({"kind": "other_key", "count": 0})).is_err());
     }
 }

@@ -10,6 +10,7 @@ use crate::api_error::{envelope, ApiError, Era};
 use crate::backup_param::{self, parse_storage_uri, ConfigMethod};
 use crate::crypto::{self, json_kind, BodyDecryptError};
 use crate::dag;
+use crate::faults::{AuthFault, OTHER_CLOCK_AHEAD};
 use crate::routes;
 use crate::state::{default_parameters, format_time, Shared, State, Tenant, PARAMETERS};
 use crate::version::ObshellVersion;
@@ -58,31 +59,41 @@ pub(crate) fn handle(
     let mut log_body = Value::Null;
     let mut ts = None;
     let mut checked_at = None;
+    // A request with a header may be checked by another agent behind the same address.
+    let auth_fault = header.and_then(|_| state.auth_faults.pop_front());
     let result = (|| -> Handled {
         // HeaderDecrypt runs on every route whenever a header is present.
         let decoded = match header {
             None => None,
-            Some((name, value)) => match crypto::decrypt_header(&state.key, value) {
-                Ok(decoded) => Some((name, decoded)),
-                Err(text) => {
-                    let message = format!("Decrypt http header failed: {text}");
-                    // Before 4.3.1 obshell answered every failure of its auth middleware with
-                    // ErrUnauthorized (code 10008), an undecryptable header included.
-                    let legacy_message = legacy_unauthorized_message(version, "header");
-                    return Err(ApiError::of(
-                        version,
-                        Era {
-                            new: (
-                                401,
-                                "Security.Authentication.Header.DecryptFailed",
-                                1,
-                                &message,
-                            ),
-                            old: (401, 10008, &legacy_message),
-                        },
-                    ));
+            Some((name, value)) => {
+                match crypto::decrypt_header(&state.key, value).and_then(|decoded| {
+                    match auth_fault {
+                        // The other agent's key does not fit the client's encryption.
+                        Some(AuthFault::OtherKey) => Err("crypto/rsa: decryption error".into()),
+                        _ => Ok(decoded),
+                    }
+                }) {
+                    Ok(decoded) => Some((name, decoded)),
+                    Err(text) => {
+                        let message = format!("Decrypt http header failed: {text}");
+                        // Before 4.3.1 obshell answered every failure of its auth middleware with
+                        // ErrUnauthorized (code 10008), an undecryptable header included.
+                        let legacy_message = legacy_unauthorized_message(version, "header");
+                        return Err(ApiError::of(
+                            version,
+                            Era {
+                                new: (
+                                    401,
+                                    "Security.Authentication.Header.DecryptFailed",
+                                    1,
+                                    &message,
+                                ),
+                                old: (401, 10008, &legacy_message),
+                            },
+                        ));
+                    }
                 }
-            },
+            }
         };
         ts = decoded.as_ref().map(|(_, header)| header.ts.clone());
         // BodyDecrypt, then PaddingBody (an empty body is `{}`).
@@ -108,13 +119,17 @@ pub(crate) fn handle(
             return Err(no_route(version));
         };
         if route.needs_auth() {
-            checked_at = Some(unix_seconds(received));
+            let checked = match auth_fault {
+                Some(AuthFault::ClockAhead) => received + OTHER_CLOCK_AHEAD,
+                _ => received,
+            };
+            checked_at = Some(unix_seconds(checked));
             verify(
                 &state,
                 version,
                 decoded.as_ref().map(|(n, h)| (*n, h)),
                 target,
-                received,
+                checked,
             )?;
             authenticated = true;
         }

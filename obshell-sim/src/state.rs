@@ -73,6 +73,8 @@ pub(crate) struct State {
     pub(crate) task_duration: Duration,
     pub(crate) http_faults: Vec<HttpFault>,
     pub(crate) dag_faults: VecDeque<DagFault>,
+    /// One entry per authenticated request still to be checked by another agent.
+    pub(crate) auth_faults: VecDeque<crate::faults::AuthFault>,
     pub(crate) hold_count: u32,
     /// Requests read whose `status` fault answer is held until `POST /sim/v1/faults/release`.
     pub(crate) held_answers: Vec<HeldAnswer>,
@@ -302,6 +304,7 @@ impl State {
             task_duration: config.task_duration,
             http_faults: Vec::new(),
             dag_faults: VecDeque::new(),
+            auth_faults: VecDeque::new(),
             hold_count: 0,
             held_answers: Vec::new(),
             next_held_answer: 1,
@@ -348,6 +351,7 @@ impl State {
         self.archive_log_delay = config.archive_log_delay;
         self.http_faults.clear();
         self.dag_faults.clear();
+        self.auth_faults.clear();
         self.hold_count = 0;
         // Held answers go out (the caller wakes them).
         self.held_answers.clear();

@@ -684,6 +684,59 @@ async fn clock_skew_is_corrected_from_the_server_time() {
     }
 }
 
+/// Behind a load balancer, the agent that checks a request may not be the one whose key or time
+/// the client fetched: the client recovers once (key, clock or, before 4.3.1, both), and when the
+/// next attempt is refused too, that refusal is the answer, not another round.
+#[tokio::test]
+async fn an_auth_refusal_that_outlives_its_recovery_is_the_answer() {
+    for version in ERAS {
+        let sim = Sim::start(version).await;
+        let client = sim.client();
+        client.cluster_info().await.unwrap();
+        let info = cluster_info_path(version);
+        for (kind, err_code, helper) in [
+            (
+                "other_key",
+                "Security.Authentication.Header.DecryptFailed",
+                "/api/v1/secret",
+            ),
+            (
+                "clock_ahead",
+                "Security.Authentication.Expired",
+                "/api/v1/time",
+            ),
+        ] {
+            // Two refusals: the call and its one recovery. A third attempt would be answered.
+            sim.control(
+                "POST",
+                "/sim/v1/faults/auth",
+                Some(json!({"kind": kind, "count": 2})),
+            )
+            .await;
+            sim.clear_requests().await;
+            let error = client.cluster_info().await.unwrap_err();
+            if version == LEGACY {
+                check_api_error(&error, 401, None, Some(10008));
+            } else {
+                check_api_error(&error, 401, Some(err_code), None);
+            }
+            let lines = sim.request_lines().await;
+            assert_eq!(
+                count_requests(&lines, "GET", info),
+                2,
+                "{version} {kind}: {lines:?}"
+            );
+            assert_eq!(
+                count_requests(&lines, "GET", helper),
+                1,
+                "{version} {kind}: {lines:?}"
+            );
+            // Once the client reaches its own agent again, calls pass.
+            client.cluster_info().await.unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_wrong_password_is_an_answer_not_retried() {
     for version in ERAS {
