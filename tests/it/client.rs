@@ -792,6 +792,25 @@ async fn reads_retry_5xx_then_succeed() {
     assert_eq!(statuses, vec![503, 503, 200]);
 }
 
+/// A success whose body is not obshell's envelope (cut off, say) is an error naming the call,
+/// never a success without data.
+#[tokio::test]
+async fn a_garbled_success_is_a_decode_error() {
+    let sim = Sim::start(MODERN).await;
+    let client = sim.client();
+    client.agent_info().await.unwrap();
+    sim.http_fault(json!({"kind": "garble_after_read", "path_prefix": "/api/v1/tenants/overview"}))
+        .await;
+    let error = client.tenants_overview().await.unwrap_err();
+    match &error {
+        Error::Decode { path, reason, .. } => {
+            assert_eq!(path, "/api/v1/tenants/overview");
+            assert_eq!(reason, "the answer is not an obshell JSON envelope");
+        }
+        other => panic!("not a decode error: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_500_is_an_answer() {
     let sim = Sim::start(MODERN).await;
