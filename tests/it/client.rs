@@ -1294,6 +1294,39 @@ async fn a_dag_that_fails_in_each_node_names_node_and_log_in_both_eras() {
     }
 }
 
+/// An operator sent to a DAG is never sent twice: when its answer is lost after obshell read it
+/// (a dropped connection, an unreadable body), the outcome is unknown, and the operator was in
+/// fact applied.
+#[tokio::test]
+async fn a_dag_operator_whose_answer_was_lost_has_an_unknown_outcome() {
+    for kind in ["drop_after_read", "garble_after_read"] {
+        let sim = Sim::start(MODERN).await;
+        let client = sim.client();
+        let dag_id = failed_dag(&sim, &client, "Check backup config", "check failed").await;
+        sim.clear_requests().await;
+        sim.http_fault(json!({"kind": kind, "method": "POST", "path_prefix": "/api/v1/task/dag/"}))
+            .await;
+        let error = client
+            .operate_dag(&dag_id, DagOperator::Rollback)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::WriteOutcomeUnknown { .. }),
+            "{kind}: {error:?}"
+        );
+        let lines = sim.request_lines().await;
+        assert_eq!(
+            count_requests(&lines, "POST", "/api/v1/task/dag/"),
+            1,
+            "{kind}: {lines:?}"
+        );
+        let error = wait_for_dag(&client, &dag_id, &wait_options(Duration::from_secs(20)))
+            .await
+            .unwrap_err();
+        check_dag_failed(&error, DagState::Succeed, DagOperator::Rollback, None, None);
+    }
+}
+
 #[tokio::test]
 async fn rollback_and_pass_are_not_success_but_retry_is() {
     let sim = Sim::start(MODERN).await;
