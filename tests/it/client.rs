@@ -1064,6 +1064,39 @@ async fn a_200_the_client_cannot_decode_is_an_unknown_outcome_not_a_refusal() {
     }
 }
 
+/// A write the client gave up on may still be on its way through obshell when the client looks
+/// for its DAG: it looks again (after 0.5 s, then 1 s) before it calls the outcome unknown.
+#[tokio::test]
+async fn a_post_still_on_its_way_is_found_by_looking_again() {
+    let sim = Sim::start(MODERN).await;
+    sim.control(
+        "PATCH",
+        "/sim/v1/config",
+        Some(json!({"task_duration_ms": 3000})),
+    )
+    .await;
+    let client = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::from_secs(3));
+    client.agent_info().await.unwrap();
+    // obshell starts the DAG 0.9 s after the POST arrives, after the client's first look.
+    sim.http_fault(
+        json!({"kind": "hang", "ms": 900, "method": "POST", "path_prefix": CONFIG_PATH}),
+    )
+    .await;
+    sim.clear_requests().await;
+    let dag = client
+        .post_backup_config(&full_request("file:///data/backup"))
+        .await
+        .unwrap();
+    assert!(dag.found_by_search, "found by the search, not answered");
+    let lines = sim.request_lines().await;
+    assert_eq!(count_requests(&lines, "POST", CONFIG_PATH), 1, "{lines:?}");
+    // The highest DAG id before the write, then at least one look that found nothing.
+    assert!(
+        count_requests(&lines, "GET", "/api/v1/task/dags/ob") >= 3,
+        "{lines:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_post_that_times_out_is_not_resent() {
     let sim = Sim::start(MODERN).await;
