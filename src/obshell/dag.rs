@@ -677,34 +677,45 @@ mod tests {
         }
     }
 
+    /// Each spelling parses to its value, which writes itself back in upper case.
+    fn check_spellings<T: PartialEq + fmt::Debug + fmt::Display>(
+        parse: fn(&str) -> T,
+        cases: Vec<(&str, T)>,
+    ) {
+        for (text, value) in cases {
+            assert_eq!(parse(text), value, "{text}");
+            assert_eq!(value.to_string(), text.to_ascii_uppercase());
+        }
+    }
+
     #[test]
     fn every_state_and_operator_obshell_writes_has_its_variant() {
         // Code matching on a variant (a pending DAG, a cancelled one) must see it, whatever the
         // case obshell spells it in; only unknown spellings are `Other`, kept as they came.
-        for (text, state) in [
-            ("PENDING", DagState::Pending),
-            ("READY", DagState::Ready),
-            ("RUNNING", DagState::Running),
-            ("FAILED", DagState::Failed),
-            ("SUCCEED", DagState::Succeed),
-            ("succeed", DagState::Succeed),
-            ("PAUSED", DagState::Other("PAUSED".into())),
-        ] {
-            assert_eq!(DagState::parse(text), state, "{text}");
-            assert_eq!(state.to_string(), text.to_ascii_uppercase());
-        }
-        for (text, operator) in [
-            ("RUN", DagOperator::Run),
-            ("RETRY", DagOperator::Retry),
-            ("ROLLBACK", DagOperator::Rollback),
-            ("CANCEL", DagOperator::Cancel),
-            ("PASS", DagOperator::Pass),
-            ("pass", DagOperator::Pass),
-            ("SKIP", DagOperator::Other("SKIP".into())),
-        ] {
-            assert_eq!(DagOperator::parse(text), operator, "{text}");
-            assert_eq!(operator.to_string(), text.to_ascii_uppercase());
-        }
+        check_spellings(
+            DagState::parse,
+            vec![
+                ("PENDING", DagState::Pending),
+                ("READY", DagState::Ready),
+                ("RUNNING", DagState::Running),
+                ("FAILED", DagState::Failed),
+                ("SUCCEED", DagState::Succeed),
+                ("succeed", DagState::Succeed),
+                ("PAUSED", DagState::Other("PAUSED".into())),
+            ],
+        );
+        check_spellings(
+            DagOperator::parse,
+            vec![
+                ("RUN", DagOperator::Run),
+                ("RETRY", DagOperator::Retry),
+                ("ROLLBACK", DagOperator::Rollback),
+                ("CANCEL", DagOperator::Cancel),
+                ("PASS", DagOperator::Pass),
+                ("pass", DagOperator::Pass),
+                ("SKIP", DagOperator::Other("SKIP".into())),
+            ],
+        );
     }
 
     fn node_json(name: &str, state: &str, sub_tasks: serde_json::Value) -> serde_json::Value {
