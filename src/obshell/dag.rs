@@ -738,6 +738,15 @@ mod tests {
         }))
     }
 
+    /// A failed DAG whose one node, `Set backup config`, failed with these sub-tasks.
+    fn one_failed_node(sub_tasks: serde_json::Value) -> Dag {
+        dag_with(
+            1,
+            "FAILED",
+            vec![node_json("Set backup config", "FAILED", sub_tasks)],
+        )
+    }
+
     #[test]
     fn the_current_node_is_the_stage_or_else_the_first_unfinished_one() {
         let nodes = || {
@@ -765,18 +774,10 @@ mod tests {
     #[test]
     fn the_failure_is_the_failed_agents_even_when_another_agent_logged_later() {
         // One sub-task per agent: the first failed, the second succeeded and logged after it.
-        let dag = dag_with(
-            1,
-            "FAILED",
-            vec![node_json(
-                "Set backup config",
-                "FAILED",
-                serde_json::json!([
-                    sub_task_json("10.0.0.1", "FAILED", &["ERROR: disk full", ""]),
-                    sub_task_json("10.0.0.2", "SUCCEED", &["ok"]),
-                ]),
-            )],
-        );
+        let dag = one_failed_node(serde_json::json!([
+            sub_task_json("10.0.0.1", "FAILED", &["ERROR: disk full", ""]),
+            sub_task_json("10.0.0.2", "SUCCEED", &["ok"]),
+        ]));
         let failure = dag.failure();
         assert_eq!(failure.sub_task.as_deref(), Some("Set backup config"));
         assert_eq!(failure.last_log.as_deref(), Some("ERROR: disk full"));
@@ -784,19 +785,11 @@ mod tests {
 
     #[test]
     fn a_failed_node_without_a_failed_sub_task_reports_the_last_sub_task_that_logged() {
-        let dag = dag_with(
-            1,
-            "FAILED",
-            vec![node_json(
-                "Set backup config",
-                "FAILED",
-                serde_json::json!([
-                    sub_task_json("10.0.0.1", "SUCCEED", &["first"]),
-                    sub_task_json("10.0.0.2", "SUCCEED", &["ERROR: timeout"]),
-                    sub_task_json("10.0.0.3", "RUNNING", &[]),
-                ]),
-            )],
-        );
+        let dag = one_failed_node(serde_json::json!([
+            sub_task_json("10.0.0.1", "SUCCEED", &["first"]),
+            sub_task_json("10.0.0.2", "SUCCEED", &["ERROR: timeout"]),
+            sub_task_json("10.0.0.3", "RUNNING", &[]),
+        ]));
         let failure = dag.failure();
         assert_eq!(failure.node.as_deref(), Some("Set backup config"));
         assert_eq!(failure.sub_task.as_deref(), Some("Set backup config"));
