@@ -65,35 +65,27 @@ pub(crate) fn handle(
         // HeaderDecrypt runs on every route whenever a header is present.
         let decoded = match header {
             None => None,
-            Some((name, value)) => {
-                match crypto::decrypt_header(&state.key, value).and_then(|decoded| {
-                    match auth_fault {
-                        // The other agent's key does not fit the client's encryption.
-                        Some(AuthFault::OtherKey) => Err("crypto/rsa: decryption error".into()),
-                        _ => Ok(decoded),
-                    }
-                }) {
-                    Ok(decoded) => Some((name, decoded)),
-                    Err(text) => {
-                        let message = format!("Decrypt http header failed: {text}");
-                        // Before 4.3.1 obshell answered every failure of its auth middleware with
-                        // ErrUnauthorized (code 10008), an undecryptable header included.
-                        let legacy_message = legacy_unauthorized_message(version, "header");
-                        return Err(ApiError::of(
-                            version,
-                            Era {
-                                new: (
-                                    401,
-                                    "Security.Authentication.Header.DecryptFailed",
-                                    1,
-                                    &message,
-                                ),
-                                old: (401, 10008, &legacy_message),
-                            },
-                        ));
-                    }
+            Some((name, value)) => match decrypt_as_checked(&state, value, auth_fault) {
+                Ok(decoded) => Some((name, decoded)),
+                Err(text) => {
+                    let message = format!("Decrypt http header failed: {text}");
+                    // Before 4.3.1 obshell answered every failure of its auth middleware with
+                    // ErrUnauthorized (code 10008), an undecryptable header included.
+                    let legacy_message = legacy_unauthorized_message(version, "header");
+                    return Err(ApiError::of(
+                        version,
+                        Era {
+                            new: (
+                                401,
+                                "Security.Authentication.Header.DecryptFailed",
+                                1,
+                                &message,
+                            ),
+                            old: (401, 10008, &legacy_message),
+                        },
+                    ));
                 }
-            }
+            },
         };
         ts = decoded.as_ref().map(|(_, header)| header.ts.clone());
         // BodyDecrypt, then PaddingBody (an empty body is `{}`).
@@ -310,6 +302,19 @@ fn no_route(version: ObshellVersion) -> ApiError {
             old: (400, 1000, "Bad request: 404 not found"),
         },
     )
+}
+
+/// `HeaderDecrypt` as done by the agent that checks the request: one with another key (an
+/// [`AuthFault::OtherKey`]) cannot decrypt a header encrypted with this agent's public key.
+fn decrypt_as_checked(
+    state: &State,
+    value: &str,
+    auth_fault: Option<AuthFault>,
+) -> Result<crypto::AuthHeader, String> {
+    match auth_fault {
+        Some(AuthFault::OtherKey) => Err("crypto/rsa: decryption error".to_owned()),
+        _ => crypto::decrypt_header(&state.key, value),
+    }
 }
 
 fn unauthorized(version: ObshellVersion, err_code: &'static str, message: &str) -> ApiError {
