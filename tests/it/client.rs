@@ -501,12 +501,7 @@ async fn dag_lists_and_backup_reads() {
     );
 
     // A held DAG is listed as unfinished.
-    sim.control(
-        "PATCH",
-        "/sim/v1/config",
-        Some(json!({"task_duration_ms": 30})),
-    )
-    .await;
+    sim.task_duration_ms(30).await;
     let held = sim
         .control("POST", "/sim/v1/dags/hold-running", Some(json!({})))
         .await;
@@ -1007,12 +1002,7 @@ async fn a_spoiled_answer_is_found_not_resent(
     let sim = Sim::start(version).await;
     // Long enough nodes that the DAG is still unfinished when the client looks (4.2.x lists only
     // unfinished DAGs).
-    sim.control(
-        "PATCH",
-        "/sim/v1/config",
-        Some(json!({"task_duration_ms": 1500})),
-    )
-    .await;
+    sim.task_duration_ms(1500).await;
     let client = sim.client();
     client.agent_info().await.unwrap();
     sim.http_fault(json!({"kind": fault_kind, "method": "POST", "path_prefix": CONFIG_PATH}))
@@ -1069,12 +1059,7 @@ async fn a_200_the_client_cannot_decode_is_an_unknown_outcome_not_a_refusal() {
 #[tokio::test]
 async fn a_post_still_on_its_way_is_found_by_looking_again() {
     let sim = Sim::start(MODERN).await;
-    sim.control(
-        "PATCH",
-        "/sim/v1/config",
-        Some(json!({"task_duration_ms": 3000})),
-    )
-    .await;
+    sim.task_duration_ms(3000).await;
     let client = sim.client_with(PASSWORD, Duration::from_millis(300), Duration::from_secs(3));
     client.agent_info().await.unwrap();
     // obshell starts the DAG 0.9 s after the POST arrives, after the client's first look.
@@ -1977,12 +1962,7 @@ async fn sim_with_db_clock(version: &str, offset: &str) -> Sim {
     .await;
     // Nodes long enough that a DAG is still unfinished when the client looks (4.2.x lists only
     // unfinished DAGs).
-    sim.control(
-        "PATCH",
-        "/sim/v1/config",
-        Some(json!({"task_duration_ms": 1500})),
-    )
-    .await;
+    sim.task_duration_ms(1500).await;
     sim
 }
 
@@ -2039,21 +2019,11 @@ async fn an_older_dag_is_never_taken_for_a_lost_write_that_started_nothing() {
     for version in ERAS {
         for offset in DB_OFFSETS {
             let sim = sim_with_db_clock(version, offset).await;
-            sim.control(
-                "PATCH",
-                "/sim/v1/config",
-                Some(json!({"task_duration_ms": 30})),
-            )
-            .await;
+            sim.task_duration_ms(30).await;
             let client = sim.client();
             client.agent_info().await.unwrap();
             let earlier = failed_dag(&sim, &client, "Set backup config", "injected").await;
-            sim.control(
-                "PATCH",
-                "/sim/v1/config",
-                Some(json!({"task_duration_ms": 1500})),
-            )
-            .await;
+            sim.task_duration_ms(1500).await;
             client
                 .operate_dag(&earlier, DagOperator::Retry)
                 .await
@@ -2187,12 +2157,7 @@ async fn a_lost_answer_after_the_full_dag_list_could_not_be_read_is_an_unknown_o
     for count in [1, 9] {
         for fault in unreadable_list_faults(count) {
             let sim = Sim::start(MODERN).await;
-            sim.control(
-                "PATCH",
-                "/sim/v1/config",
-                Some(json!({"task_duration_ms": 1500})),
-            )
-            .await;
+            sim.task_duration_ms(1500).await;
             let client = sim.client();
             client.agent_info().await.unwrap();
             sim.http_fault(fault.clone()).await;

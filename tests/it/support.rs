@@ -113,6 +113,16 @@ impl Sim {
             .await;
     }
 
+    /// Sets how long each DAG node runs (`PATCH /sim/v1/config`), for DAGs started from now on.
+    pub(crate) async fn task_duration_ms(&self, ms: u64) {
+        self.control(
+            "PATCH",
+            "/sim/v1/config",
+            Some(json!({"task_duration_ms": ms})),
+        )
+        .await;
+    }
+
     /// Makes the next backup-config DAG fail at `node` with `message`.
     pub(crate) async fn dag_fault(&self, node: &str, message: &str) {
         self.control(
