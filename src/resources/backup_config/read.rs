@@ -1026,29 +1026,26 @@ mod tests {
         };
         let mut reference = Some("1m".to_owned());
         let mut disagreements = Vec::new();
+        let mut fold = |state: &Field<String>, disagreements: &mut Vec<_>| {
+            fold_stable(
+                "archive_lag_target",
+                state,
+                &mut reference,
+                live(),
+                same,
+                disagreements,
+            )
+        };
         // t2 differs from the reference; the state says the same as t2 in its own spelling.
         let state = Field::Known("2m".to_owned());
-        let folded = fold_stable(
-            "archive_lag_target",
-            &state,
-            &mut reference,
-            live(),
-            same,
-            &mut disagreements,
-        );
-        assert_eq!(folded, state);
+        assert_eq!(fold(&state, &mut disagreements), state);
         assert_eq!(disagreements[0].reported, "2m");
         // A state that means something else reports t2's value as read.
         let other = Field::Known("5m".to_owned());
-        let folded = fold_stable(
-            "archive_lag_target",
-            &other,
-            &mut reference,
-            live(),
-            same,
-            &mut disagreements,
+        assert_eq!(
+            fold(&other, &mut disagreements),
+            Field::Known("120s".to_owned())
         );
-        assert_eq!(folded, Field::Known("120s".to_owned()));
     }
 
     #[test]
