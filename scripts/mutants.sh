@@ -114,8 +114,6 @@ if $resume; then
 else
   rm -rf "$shards"
 fi
-# Runs one pass in every shard at once, each shard's results in $shards/<k><suffix>/mutants.out;
-# cargo-mutants' exit status 2 (missed) and 3 (timeouts) are results, anything else a failure.
 # The shards of the pass under way. Stopping the script stops them with SIGINT, on which
 # cargo-mutants stops its build or test and puts the mutated source back.
 pids=()
@@ -125,6 +123,8 @@ stop_shards() {
   wait "${pids[@]}" 2>/dev/null || true
 }
 trap 'stop_shards; exit 130' INT TERM
+# Runs one pass in every shard at once, each shard's results in $shards/<k><suffix>/mutants.out;
+# cargo-mutants' exit status 2 (missed) and 3 (timeouts) are results, anything else a failure.
 run_pass() {
   local suffix=$1 k status=0
   shift
